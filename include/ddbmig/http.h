@@ -1,0 +1,76 @@
+/* HTTP transport over libcurl's multi interface: one client per thread keeps
+ * its connections alive and runs any number of requests concurrently without
+ * a thread each. TLS verification is always on.
+ *
+ * A request is owned by the caller; it is borrowed by the client from
+ * http_client_start() until http_client_wait() hands it back. */
+#ifndef DDBMIG_HTTP_H
+#define DDBMIG_HTTP_H
+
+#include <stdbool.h>
+
+#include "ddbmig/common.h"
+
+typedef enum http_net_error {
+    HTTP_NET_OK = 0,
+    HTTP_NET_CONNECT,  /* refused or unreachable */
+    HTTP_NET_RESOLVE,  /* host name did not resolve */
+    HTTP_NET_TIMEOUT,
+    HTTP_NET_RESET,    /* dropped mid-request, empty or partial answer */
+    HTTP_NET_TLS,
+    HTTP_NET_OTHER
+} http_net_error;
+
+typedef struct http_options {
+    long connect_timeout_ms; /* 0: 3000 */
+    long timeout_ms;         /* whole request; 0: 30000 */
+    long max_connections;    /* per client; 0: 64 */
+} http_options;
+
+typedef struct http_request {
+    /* In: all borrowed until the request completes. */
+    const char *method;
+    const char *url;
+    const char *const *headers; /* "Name: value" lines */
+    size_t n_headers;
+    const char *body;
+    size_t body_len;
+    long timeout_ms;            /* 0: client default */
+    /* Out: filled on completion; release with http_request_cleanup. */
+    long status;                /* 0 when no HTTP answer */
+    http_net_error net_error;
+    char net_message[256];
+    dm_buf response;            /* body */
+    dm_buf response_headers;    /* "name: value\n" lines, names lower-cased */
+    void *user;                 /* for the caller */
+    void *priv_;                /* client's */
+} http_request;
+
+typedef struct http_client http_client;
+
+DM_API http_client *http_client_new(const http_options *opts);
+DM_API void http_client_free(http_client *c);
+
+/* Queues req; it starts on the next wait. */
+DM_API int http_client_start(http_client *c, http_request *req);
+/* Drives transfers for at most timeout_ms and returns one completed request
+ * in *done (NULL if none finished in time). */
+DM_API int http_client_wait(http_client *c, int timeout_ms, http_request **done);
+/* Number of requests started and not yet handed back. */
+DM_API size_t http_client_in_flight(const http_client *c);
+/* Runs one request to completion (other queued requests progress too, and
+ * may complete first: only use on a client with nothing else in flight). */
+DM_API int http_client_perform(http_client *c, http_request *req);
+
+/* Value of a response header (name in lower case) copied into buf; NULL
+ * when absent. */
+DM_API const char *http_response_header(const http_request *req, const char *name, char *buf, size_t size);
+DM_API void http_request_cleanup(http_request *req);
+/* Resets the outputs so that the request can be sent again. */
+DM_API void http_request_reset(http_request *req);
+
+/* Writes request headers to the debug log with secrets redacted
+ * (authorization, x-amz-security-token, metadata tokens). */
+DM_API void http_log_headers(const char *prefix, const char *const *headers, size_t n);
+
+#endif

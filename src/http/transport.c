@@ -1,0 +1,337 @@
+/* libcurl multi transport. Easy handles are pooled per client so that each
+ * new request reuses a handle; connections live in the multi handle's cache
+ * and are kept alive between requests. */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "ddbmig/http.h"
+
+#define MAX_RESPONSE_BYTES (64u << 20)
+
+typedef struct slot {
+    CURL *easy;
+    struct curl_slist *hdrs;
+    http_request *req;
+    char errbuf[CURL_ERROR_SIZE];
+} slot;
+
+struct http_client {
+    CURLM *multi;
+    http_options opts;
+    slot **free_slots;
+    size_t n_free, cap_free;
+    size_t in_flight;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+http_client *http_client_new(const http_options *opts)
+{
+    pthread_once(&global_once, global_init);
+    http_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    if (opts)
+        c->opts = *opts;
+    if (!c->opts.connect_timeout_ms)
+        c->opts.connect_timeout_ms = 3000;
+    if (!c->opts.timeout_ms)
+        c->opts.timeout_ms = 30000;
+    if (!c->opts.max_connections)
+        c->opts.max_connections = 64;
+    c->multi = curl_multi_init();
+    if (!c->multi) {
+        free(c);
+        return NULL;
+    }
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, c->opts.max_connections);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->opts.max_connections);
+    return c;
+}
+
+static void slot_free(slot *s)
+{
+    if (!s)
+        return;
+    curl_easy_cleanup(s->easy);
+    curl_slist_free_all(s->hdrs);
+    free(s);
+}
+
+void http_client_free(http_client *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_free; i++)
+        slot_free(c->free_slots[i]);
+    free(c->free_slots);
+    curl_multi_cleanup(c->multi);
+    free(c);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    http_request *req = ud;
+    size_t len = size * n;
+    return dm_buf_append(&req->response, p, len) == DM_OK ? len : 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    http_request *req = ud;
+    size_t len = size * n;
+    const char *colon = memchr(p, ':', len);
+    if (!colon)
+        return len; /* status line or the blank line */
+    size_t nl = (size_t)(colon - p);
+    const char *v = colon + 1, *end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    for (size_t i = 0; i < nl; i++)
+        dm_buf_putc(&req->response_headers, (char)tolower((unsigned char)p[i]));
+    dm_buf_puts(&req->response_headers, ": ");
+    dm_buf_append(&req->response_headers, v, (size_t)(end - v));
+    dm_buf_putc(&req->response_headers, '\n');
+    return len;
+}
+
+static slot *take_slot(http_client *c)
+{
+    if (c->n_free)
+        return c->free_slots[--c->n_free];
+    slot *s = calloc(1, sizeof(*s));
+    if (s && !(s->easy = curl_easy_init())) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+static void give_slot(http_client *c, slot *s)
+{
+    curl_slist_free_all(s->hdrs);
+    s->hdrs = NULL;
+    s->req = NULL;
+    if (c->n_free == c->cap_free) {
+        size_t cap = c->cap_free ? c->cap_free * 2 : 16;
+        slot **v = realloc(c->free_slots, cap * sizeof(*v));
+        if (!v) {
+            slot_free(s);
+            return;
+        }
+        c->free_slots = v;
+        c->cap_free = cap;
+    }
+    c->free_slots[c->n_free++] = s;
+}
+
+static int configure(http_client *c, slot *s, http_request *req)
+{
+    CURL *e = s->easy;
+    curl_easy_reset(e);
+    for (size_t i = 0; i < req->n_headers; i++) {
+        struct curl_slist *l = curl_slist_append(s->hdrs, req->headers[i]);
+        if (!l)
+            return DM_ERR_NOMEM;
+        s->hdrs = l;
+    }
+    /* No 100-continue round trip, and no body re-encoding by curl. */
+    struct curl_slist *l = curl_slist_append(s->hdrs, "Expect:");
+    if (!l)
+        return DM_ERR_NOMEM;
+    s->hdrs = l;
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->hdrs);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms ? req->timeout_ms : c->opts.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+    s->errbuf[0] = '\0';
+    if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+        if (req->body || strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        }
+    }
+    return DM_OK;
+}
+
+int http_client_start(http_client *c, http_request *req)
+{
+    http_request_reset(req);
+    slot *s = take_slot(c);
+    if (!s)
+        return DM_ERR_NOMEM;
+    s->req = req;
+    req->priv_ = s;
+    int rc = configure(c, s, req);
+    if (rc == DM_OK && curl_multi_add_handle(c->multi, s->easy) != CURLM_OK)
+        rc = DM_ERR_NOMEM;
+    if (rc) {
+        give_slot(c, s);
+        return rc;
+    }
+    c->in_flight++;
+    return DM_OK;
+}
+
+static http_net_error classify(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_OK: return HTTP_NET_OK;
+    case CURLE_COULDNT_CONNECT: return HTTP_NET_CONNECT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return HTTP_NET_RESOLVE;
+    case CURLE_OPERATION_TIMEDOUT: return HTTP_NET_TIMEOUT;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM: return HTTP_NET_RESET;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE: return HTTP_NET_TLS;
+    default: return HTTP_NET_OTHER;
+    }
+}
+
+static void finish(http_client *c, slot *s, CURLcode cc)
+{
+    http_request *req = s->req;
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &req->status);
+    req->net_error = classify(cc);
+    if (cc != CURLE_OK) {
+        req->status = 0;
+        dm_strlcpy(req->net_message, s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc), sizeof(req->net_message));
+    }
+    curl_multi_remove_handle(c->multi, s->easy);
+    req->priv_ = NULL;
+    give_slot(c, s);
+    c->in_flight--;
+}
+
+int http_client_wait(http_client *c, int timeout_ms, http_request **done)
+{
+    *done = NULL;
+    int64_t deadline = dm_monotonic_ms() + timeout_ms;
+    for (;;) {
+        int running = 0, left = 0;
+        if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+            return DM_ERR_NETWORK;
+        CURLMsg *m = curl_multi_info_read(c->multi, &left);
+        if (m && m->msg == CURLMSG_DONE) {
+            slot *s = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            *done = s->req;
+            finish(c, s, m->data.result);
+            return DM_OK;
+        }
+        int64_t remaining = deadline - dm_monotonic_ms();
+        if (remaining <= 0 || c->in_flight == 0)
+            return DM_OK;
+        if (curl_multi_poll(c->multi, NULL, 0, (int)(remaining < 1000 ? remaining : 1000), NULL) != CURLM_OK)
+            return DM_ERR_NETWORK;
+    }
+}
+
+size_t http_client_in_flight(const http_client *c) { return c->in_flight; }
+
+int http_client_perform(http_client *c, http_request *req)
+{
+    int rc = http_client_start(c, req);
+    if (rc)
+        return rc;
+    http_request *done = NULL;
+    while (done != req) {
+        if ((rc = http_client_wait(c, 1000, &done)) != DM_OK)
+            return rc;
+    }
+    return DM_OK;
+}
+
+const char *http_response_header(const http_request *req, const char *name, char *buf, size_t size)
+{
+    const char *p = dm_buf_cstr(&req->response_headers);
+    size_t nl = strlen(name);
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        if (!eol)
+            break;
+        if (strncmp(p, name, nl) == 0 && p[nl] == ':' && p[nl + 1] == ' ') {
+            size_t vl = (size_t)(eol - p - nl - 2);
+            if (vl >= size)
+                vl = size - 1;
+            memcpy(buf, p + nl + 2, vl);
+            buf[vl] = '\0';
+            return buf;
+        }
+        p = eol + 1;
+    }
+    return NULL;
+}
+
+void http_request_reset(http_request *req)
+{
+    req->status = 0;
+    req->net_error = HTTP_NET_OK;
+    req->net_message[0] = '\0';
+    if (req->response.max == 0)
+        dm_buf_init(&req->response, MAX_RESPONSE_BYTES);
+    if (req->response_headers.max == 0)
+        dm_buf_init(&req->response_headers, 1u << 20);
+    dm_buf_reset(&req->response);
+    dm_buf_reset(&req->response_headers);
+}
+
+void http_request_cleanup(http_request *req)
+{
+    /* Credential endpoints return secrets in the body. */
+    dm_buf_cleanup_secure(&req->response);
+    dm_buf_cleanup(&req->response_headers);
+}
+
+static bool secret_header(const char *line)
+{
+    static const char *names[] = {"authorization:", "x-amz-security-token:", "x-aws-ec2-metadata-token:",
+                                  "x-amz-content-sha256:", NULL};
+    for (int i = 0; names[i]; i++)
+        if (strncasecmp(line, names[i], strlen(names[i])) == 0)
+            return true;
+    return false;
+}
+
+void http_log_headers(const char *prefix, const char *const *headers, size_t n)
+{
+    if (!dm_log_enabled(DM_LOG_DEBUG))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const char *colon = strchr(headers[i], ':');
+        if (secret_header(headers[i]) && colon)
+            dm_log(DM_LOG_DEBUG, "%s%.*s: [redacted]", prefix, (int)(colon - headers[i]), headers[i]);
+        else
+            dm_log(DM_LOG_DEBUG, "%s%s", prefix, headers[i]);
+    }
+}
