@@ -24,6 +24,7 @@ typedef struct aws_settings {
     const dm_env *env;             /* borrowed */
     char profile[128];
     bool profile_explicit;         /* from --profile or AWS_PROFILE */
+    bool profile_from_arg;         /* from --profile: outranks env keys */
     char region[64];               /* "" when none could be found */
     const char *region_source;     /* static: "--region", "AWS_REGION", ... */
     char endpoint_arg[512];        /* --endpoint-url */

@@ -1,0 +1,176 @@
+/* Resolution of profile, files, region and endpoints (see config.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddbmig/config.h"
+#include "../common/ini.h"
+
+static void expand_home(const dm_env *env, const char *path, char *out, size_t size)
+{
+    const char *home = dm_env_get(env, "HOME");
+    if (path[0] == '~' && (path[1] == '/' || path[1] == '\0') && home)
+        snprintf(out, size, "%s%s", home, path + 1);
+    else
+        dm_strlcpy(out, path, size);
+}
+
+static void file_path(const dm_env *env, const char *var, const char *deflt, char *out, size_t size)
+{
+    const char *v = dm_env_get(env, var);
+    expand_home(env, v ? v : deflt, out, size);
+}
+
+/* Config-file section title of a profile: "default" stays bare. */
+static void config_section(const char *profile, char *out, size_t size)
+{
+    if (strcmp(profile, "default") == 0)
+        dm_strlcpy(out, "default", size);
+    else
+        snprintf(out, size, "profile %s", profile);
+}
+
+const char *aws_settings_config_value(const aws_settings *s, const char *key)
+{
+    char sec[160];
+    if (!s->config)
+        return NULL;
+    config_section(s->profile, sec, sizeof sec);
+    const char *v = dm_ini_get(s->config, sec, key);
+    /* The AWS CLI also accepts "[default]" written as "[profile default]". */
+    if (!v && strcmp(s->profile, "default") == 0)
+        v = dm_ini_get(s->config, "profile default", key);
+    return v;
+}
+
+static int profile_exists(const aws_settings *s)
+{
+    char sec[160];
+    config_section(s->profile, sec, sizeof sec);
+    if (s->config && (dm_ini_has_section(s->config, sec) ||
+                      (strcmp(s->profile, "default") == 0 && dm_ini_has_section(s->config, "profile default"))))
+        return 1;
+    return s->credentials && dm_ini_has_section(s->credentials, s->profile);
+}
+
+static void resolve_region(const aws_settings_args *args, aws_settings *s)
+{
+    const char *v;
+    if (args && args->region && *args->region) {
+        dm_strlcpy(s->region, args->region, sizeof s->region);
+        s->region_source = "--region";
+    } else if ((v = dm_env_get(s->env, "AWS_REGION"))) {
+        dm_strlcpy(s->region, v, sizeof s->region);
+        s->region_source = "AWS_REGION";
+    } else if ((v = dm_env_get(s->env, "AWS_DEFAULT_REGION"))) {
+        dm_strlcpy(s->region, v, sizeof s->region);
+        s->region_source = "AWS_DEFAULT_REGION";
+    } else if ((v = aws_settings_config_value(s, "region"))) {
+        dm_strlcpy(s->region, v, sizeof s->region);
+        s->region_source = "profile";
+    } else {
+        s->region[0] = '\0';
+        s->region_source = "none";
+    }
+}
+
+static int resolve_max_attempts(aws_settings *s, dm_error *err)
+{
+    const char *v = dm_env_get(s->env, "AWS_MAX_ATTEMPTS");
+    const char *src = "AWS_MAX_ATTEMPTS";
+    if (!v) {
+        v = aws_settings_config_value(s, "max_attempts");
+        src = "max_attempts in the profile";
+    }
+    if (!v)
+        return DM_OK;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 1 || n > 1000)
+        return dm_error_set(err, DM_ERR_CONFIG, "%s must be a whole number from 1 to 1000, not '%s'", src, v);
+    s->max_attempts = (int)n;
+    return DM_OK;
+}
+
+int aws_settings_load(const aws_settings_args *args, const dm_env *env, aws_settings *s, dm_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->env = env ? env : dm_env_process();
+    const char *p = args ? args->profile : NULL;
+    if (p && *p) {
+        s->profile_explicit = s->profile_from_arg = true;
+    } else if ((p = dm_env_get(s->env, "AWS_PROFILE"))) {
+        s->profile_explicit = true;
+    } else {
+        p = "default";
+    }
+    if (strlen(p) >= sizeof s->profile)
+        return dm_error_set(err, DM_ERR_CONFIG, "profile name is too long");
+    dm_strlcpy(s->profile, p, sizeof s->profile);
+    if (args && args->endpoint_url)
+        dm_strlcpy(s->endpoint_arg, args->endpoint_url, sizeof s->endpoint_arg);
+
+    file_path(s->env, "AWS_CONFIG_FILE", "~/.aws/config", s->config_path, sizeof s->config_path);
+    file_path(s->env, "AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials", s->credentials_path,
+              sizeof s->credentials_path);
+    int rc = dm_ini_load(s->config_path, &s->config, err);
+    if (rc == DM_OK)
+        rc = dm_ini_load(s->credentials_path, &s->credentials, err);
+    if (rc != DM_OK) {
+        aws_settings_cleanup(s);
+        return err ? (err->code = DM_ERR_CONFIG) : DM_ERR_CONFIG;
+    }
+    if (s->profile_explicit && !profile_exists(s)) {
+        dm_error_set(err, DM_ERR_CONFIG, "the config profile (%s) could not be found in %s or %s", s->profile,
+                     s->config_path, s->credentials_path);
+        aws_settings_cleanup(s);
+        return DM_ERR_CONFIG;
+    }
+    resolve_region(args, s);
+    rc = resolve_max_attempts(s, err);
+    if (rc != DM_OK)
+        aws_settings_cleanup(s);
+    return rc;
+}
+
+void aws_settings_cleanup(aws_settings *s)
+{
+    dm_ini_free(s->config);
+    dm_ini_free(s->credentials);
+    s->config = s->credentials = NULL;
+}
+
+static int valid_url(const char *u)
+{
+    return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+}
+
+int aws_settings_endpoint(const aws_settings *s, const char *service_id, const char *host_prefix, char *out,
+                          size_t size, dm_error *err)
+{
+    char var[64];
+    const char *src = "--endpoint-url", *v = s->endpoint_arg[0] ? s->endpoint_arg : NULL;
+    snprintf(var, sizeof var, "AWS_ENDPOINT_URL_%s", service_id);
+    if (!v && (v = dm_env_get(s->env, var)))
+        src = var;
+    if (!v && (v = dm_env_get(s->env, "AWS_ENDPOINT_URL")))
+        src = "AWS_ENDPOINT_URL";
+    if (!v && (v = aws_settings_config_value(s, "endpoint_url")))
+        src = "endpoint_url in the profile";
+    if (v) {
+        if (!valid_url(v))
+            return dm_error_set(err, DM_ERR_CONFIG, "%s must start with http:// or https://, not '%s'", src, v);
+        dm_strlcpy(out, v, size);
+        size_t n = strlen(out);
+        while (n > 0 && out[n - 1] == '/')
+            out[--n] = '\0';
+        return DM_OK;
+    }
+    if (!s->region[0])
+        return dm_error_set(err, DM_ERR_CONFIG,
+                            "no region: use --region, set AWS_REGION, or add region to profile '%s' in %s",
+                            s->profile, s->config_path);
+    const char *suffix = strncmp(s->region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
+    snprintf(out, size, "https://%s.%s.%s", host_prefix, s->region, suffix);
+    return DM_OK;
+}
