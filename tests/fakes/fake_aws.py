@@ -12,6 +12,9 @@ Modes:
   imds         EC2 metadata, IMDSv2; FAKE_EXPIRES_S sets credential lifetime
   imds-norole  EC2 metadata of an instance without a role
   status:N     answers every request with HTTP N and a DynamoDB-style error
+  ddb-throttle DynamoDB throttling with ThrottlingReasons
+  ddb-badcrc   a 200 DynamoDB answer whose x-amz-crc32 does not match
+  ddb-flaky    503 for the first two requests, then a 200 answer
 """
 import datetime
 import http.server
@@ -20,6 +23,7 @@ import os
 import sys
 import threading
 import urllib.parse
+import zlib
 
 MODE = sys.argv[1]
 LOG = sys.argv[2] if len(sys.argv) > 2 else None
@@ -66,14 +70,44 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.container()
         if MODE.startswith("imds"):
             return self.imds()
+        if MODE.startswith("ddb-"):
+            return self.ddb()
         if MODE.startswith("status:"):
             code = int(MODE.split(":")[1])
-            return self.reply(code, json.dumps({"__type": "com.amazonaws#InternalServerError",
+            kind = "InternalServerError" if code >= 500 else "ValidationException"
+            return self.reply(code, json.dumps({"__type": "com.amazonaws#" + kind,
                                                 "message": "injected failure"}),
                               "application/x-amz-json-1.0")
         self.reply(500, "unknown mode")
 
     do_GET = do_POST = do_PUT = handle_any
+
+    def ddb(self):
+        with LOCK:
+            COUNTER["creds"] += 1
+            n = COUNTER["creds"]
+        ctype = "application/x-amz-json-1.0"
+        if MODE == "ddb-throttle":
+            return self.reply(400, json.dumps({
+                "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                "message": "Throughput exceeds the current capacity for one or more global secondary indexes.",
+                "ThrottlingReasons": [{"reason": "IndexWriteKeyRangeThroughputExceeded",
+                                       "resource": "arn:aws:dynamodb:us-east-1:1:table/orders/index/byUser"}]}),
+                ctype)
+        body = b'{"Table":{"TableName":"orders"}}'
+        crc = zlib.crc32(body)
+        if MODE == "ddb-badcrc":
+            crc ^= 1
+        if MODE == "ddb-flaky" and n <= 2:
+            return self.reply(503, json.dumps({"__type": "com.amazonaws.dynamodb#ServiceUnavailable",
+                                               "message": "try again"}), ctype)
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amz-crc32", str(crc))
+        self.send_header("x-amzn-RequestId", "REQ%d" % n)
+        self.end_headers()
+        self.wfile.write(body)
 
     def sts(self, body):
         form = urllib.parse.parse_qs(body.decode())

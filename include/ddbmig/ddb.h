@@ -1,0 +1,105 @@
+/* DynamoDB JSON API client.
+ *
+ * ddb_shared holds what every thread of a run shares: endpoint, region,
+ * credentials, the retry budget and the counters. Each thread makes its own
+ * ddb_client over it (one libcurl multi handle, so many calls in flight on
+ * one thread). A call's request body is JSON text owned by the call; the
+ * answer is kept as text, so that item attributes can be decoded without
+ * losing a digit (see item.h).
+ *
+ * Every attempt is signed afresh; retryable failures wait their backoff
+ * inside ddb_client_wait without blocking other calls. */
+#ifndef DDBMIG_DDB_H
+#define DDBMIG_DDB_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "ddbmig/common.h"
+#include "ddbmig/creds.h"
+#include "ddbmig/http.h"
+#include "ddbmig/retry.h"
+
+typedef struct ddb_options {
+    const char *endpoint;      /* "https://dynamodb.us-east-1.amazonaws.com" */
+    const char *region;        /* signing region */
+    creds_provider *creds;     /* borrowed; thread-safe */
+    int max_attempts;          /* 0: 10 (bulk work; the SDKs default to 3) */
+    long connect_timeout_ms;   /* 0: 3000 */
+    long timeout_ms;           /* per attempt; 0: 30000 */
+} ddb_options;
+
+/* Counters over every client of a ddb_shared. */
+typedef struct ddb_stats {
+    atomic_llong calls;       /* calls completed */
+    atomic_llong attempts;    /* HTTP requests sent */
+    atomic_llong throttled;   /* attempts answered with throttling */
+    atomic_llong retried;     /* attempts that were retried (any class) */
+    atomic_llong failed;      /* calls that failed for good */
+} ddb_stats;
+
+typedef struct ddb_shared ddb_shared;
+
+/* Copies what it needs from opts (creds stays borrowed). */
+DM_API ddb_shared *ddb_shared_new(const ddb_options *opts, dm_error *err);
+DM_API void ddb_shared_free(ddb_shared *s);
+DM_API ddb_stats *ddb_shared_stats(ddb_shared *s);
+DM_API const char *ddb_shared_region(const ddb_shared *s);
+DM_API const char *ddb_shared_endpoint(const ddb_shared *s);
+
+/* Called after every throttled attempt (from the thread that saw it), for
+ * the rate limiter. */
+typedef void (*ddb_throttle_fn)(void *ud, const char *op);
+DM_API void ddb_shared_on_throttle(ddb_shared *s, ddb_throttle_fn fn, void *ud);
+
+typedef struct ddb_client ddb_client;
+
+DM_API ddb_client *ddb_client_new(ddb_shared *s);
+DM_API void ddb_client_free(ddb_client *c);
+
+typedef struct ddb_call {
+    /* In */
+    const char *op;        /* "Scan", "UpdateItem", ...; static string */
+    const char *table;     /* for messages; borrowed, may be NULL */
+    dm_buf body;           /* request JSON; owned by the call */
+    int max_attempts;      /* 0: the shared default */
+    void *user;
+    /* Out (after completion) */
+    int rc;                /* DM_OK, or the error's code */
+    dm_error err;          /* type/message on failure */
+    long status;
+    dm_buf response;       /* the last answer's body, error bodies too */
+    int attempts;
+    int throttles;
+    /* Private */
+    http_request http_;
+    char *headers_[8];
+    int64_t due_ms_;
+    int budget_cost_;
+    struct ddb_call *next_;
+} ddb_call;
+
+/* Prepares a call; fill call->body before starting it. */
+DM_API void ddb_call_init(ddb_call *call, const char *op, const char *table);
+DM_API void ddb_call_cleanup(ddb_call *call);
+
+/* Starts a call; it completes through ddb_client_wait. The call is
+ * borrowed until then. */
+DM_API int ddb_client_start(ddb_client *c, ddb_call *call);
+/* Drives calls for at most timeout_ms; *done gets one completed call (with
+ * rc set) or NULL. */
+DM_API int ddb_client_wait(ddb_client *c, int timeout_ms, ddb_call **done);
+/* Calls started and not yet handed back. */
+DM_API size_t ddb_client_pending(const ddb_client *c);
+
+/* Runs one call to completion on a client with nothing else in flight.
+ * Returns call->rc. */
+DM_API int ddb_client_run(ddb_client *c, ddb_call *call);
+
+/* One synchronous request from a jansson object (borrowed); *out gets the
+ * parsed answer (owned) when out is not NULL. */
+DM_API int ddb_request(ddb_client *c, const char *op, const char *table, json_t *req, json_t **out,
+                       dm_error *err);
+
+#endif

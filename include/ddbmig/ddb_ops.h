@@ -1,0 +1,86 @@
+/* Typed helpers over ddb.h for the operations that need more than one
+ * request or a parsed answer: table description, create and delete with
+ * waiting, scan request bodies, and batch writes that finish their
+ * UnprocessedItems. Item-level calls (GetItem, PutItem, UpdateItem,
+ * DeleteItem, TransactWriteItems, UpdateTable) go through ddb_request or
+ * ddb_call directly: their bodies are built by the callers. */
+#ifndef DDBMIG_DDB_OPS_H
+#define DDBMIG_DDB_OPS_H
+
+#include "ddbmig/ddb.h"
+
+typedef struct ddb_key_attr {
+    char name[256];
+    char type[2]; /* "S", "N" or "B" */
+} ddb_key_attr;
+
+typedef struct ddb_index_desc {
+    char name[256];
+    ddb_key_attr hash, range;
+    bool has_range;
+    char status[32];
+    char projection[32];      /* ALL, KEYS_ONLY, INCLUDE */
+    int64_t read_units;       /* provisioned; 0 on demand */
+    int64_t write_units;
+    int64_t item_count;
+    int64_t size_bytes;
+} ddb_index_desc;
+
+typedef struct ddb_table_desc {
+    char name[256];
+    char arn[512];
+    char status[32];
+    ddb_key_attr hash, range;
+    bool has_range;
+    int64_t item_count;       /* DynamoDB updates it about every six hours */
+    int64_t size_bytes;
+    char billing_mode[32];    /* PROVISIONED or PAY_PER_REQUEST */
+    int64_t read_units;       /* provisioned capacity; 0 on demand */
+    int64_t write_units;
+    int64_t max_read_units;   /* on-demand maximum; -1 when unset */
+    int64_t max_write_units;
+    char stream_view[32];     /* "" when no stream */
+    ddb_index_desc *gsis;     /* owned */
+    size_t n_gsis;
+    size_t n_lsis;
+    json_t *raw;              /* the Table object; owned */
+} ddb_table_desc;
+
+DM_API int ddb_describe_table(ddb_client *c, const char *table, ddb_table_desc *out, dm_error *err);
+DM_API void ddb_table_desc_cleanup(ddb_table_desc *d);
+
+/* Polls DescribeTable until the table and its indexes are ACTIVE, or until
+ * it is gone when want_gone. */
+DM_API int ddb_wait_table(ddb_client *c, const char *table, bool want_gone, int timeout_s, dm_error *err);
+/* CreateTable from a full request (borrowed) and wait for ACTIVE. */
+DM_API int ddb_create_table(ddb_client *c, json_t *req, dm_error *err);
+/* DeleteTable and wait until it is gone; a missing table is not an error
+ * when missing_ok. */
+DM_API int ddb_delete_table(ddb_client *c, const char *table, bool missing_ok, dm_error *err);
+
+typedef struct ddb_scan_params {
+    const char *table;
+    int segment, total_segments;          /* total 0: not a parallel scan */
+    const char *exclusive_start_key;      /* JSON object text, or NULL */
+    bool consistent_read;
+    const char *filter_expression;        /* or NULL */
+    const char *projection_expression;    /* or NULL */
+    const char *names_json;               /* ExpressionAttributeNames text */
+    const char *values_json;              /* ExpressionAttributeValues text */
+    int limit;                            /* 0: none */
+    bool return_consumed_capacity;
+} ddb_scan_params;
+
+/* Appends a Scan request body to out. */
+DM_API int ddb_scan_body(const ddb_scan_params *p, dm_buf *out);
+
+/* Writes every request of `requests` (a JSON array of {"PutRequest":...}
+ * or {"DeleteRequest":...}, borrowed) in calls of 25, resending
+ * UnprocessedItems with backoff until none remain or max_rounds pass. */
+DM_API int ddb_batch_write_all(ddb_client *c, const char *table, json_t *requests, int max_rounds,
+                               dm_error *err);
+
+/* Appends s as a JSON string literal (quotes and escapes) to out. */
+DM_API int ddb_json_string(dm_buf *out, const char *s);
+
+#endif

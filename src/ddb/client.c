@@ -1,0 +1,482 @@
+/* The DynamoDB call loop: sign, send, check, classify, back off, resend. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ddbmig/ddb.h"
+#include "ddbmig/sigv4.h"
+#include "common/crypto.h"
+
+struct ddb_shared {
+    char endpoint[512];
+    char host[300];       /* authority, for the signed Host header */
+    char path[200];       /* endpoint path, usually "/" */
+    char region[64];
+    creds_provider *creds;
+    int max_attempts;
+    http_options http;
+    retry_budget *budget;
+    ddb_stats stats;
+    ddb_throttle_fn on_throttle;
+    void *on_throttle_ud;
+};
+
+struct ddb_client {
+    ddb_shared *s;
+    http_client *http;
+    ddb_call *waiting;    /* backing off; unordered */
+    ddb_call *done_head;  /* completed without a response to wait for */
+    ddb_call *done_tail;
+    size_t n_waiting, n_done;
+    uint64_t rng;
+};
+
+static int split_endpoint(ddb_shared *s, dm_error *err)
+{
+    const char *a = strstr(s->endpoint, "://");
+    if (!a)
+        return dm_error_set(err, DM_ERR_CONFIG, "endpoint '%s' is not a URL", s->endpoint);
+    a += 3;
+    size_t n = strcspn(a, "/?#");
+    if (n == 0 || n >= sizeof s->host)
+        return dm_error_set(err, DM_ERR_CONFIG, "endpoint '%s' has no host", s->endpoint);
+    memcpy(s->host, a, n);
+    s->host[n] = '\0';
+    dm_strlcpy(s->path, a[n] == '/' ? a + n : "/", sizeof s->path);
+    return DM_OK;
+}
+
+ddb_shared *ddb_shared_new(const ddb_options *o, dm_error *err)
+{
+    ddb_shared *s = calloc(1, sizeof *s);
+    if (!s) {
+        dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    dm_strlcpy(s->endpoint, o->endpoint, sizeof s->endpoint);
+    dm_strlcpy(s->region, o->region ? o->region : "us-east-1", sizeof s->region);
+    s->creds = o->creds;
+    s->max_attempts = o->max_attempts > 0 ? o->max_attempts : 10;
+    s->http.connect_timeout_ms = o->connect_timeout_ms;
+    s->http.timeout_ms = o->timeout_ms;
+    s->http.max_connections = 64;
+    s->budget = retry_budget_new(RETRY_BUDGET_CAPACITY);
+    if (!s->budget || split_endpoint(s, err) != DM_OK) {
+        if (!s->budget)
+            dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+        ddb_shared_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void ddb_shared_free(ddb_shared *s)
+{
+    if (!s)
+        return;
+    retry_budget_free(s->budget);
+    free(s);
+}
+
+ddb_stats *ddb_shared_stats(ddb_shared *s) { return &s->stats; }
+const char *ddb_shared_region(const ddb_shared *s) { return s->region; }
+const char *ddb_shared_endpoint(const ddb_shared *s) { return s->endpoint; }
+
+void ddb_shared_on_throttle(ddb_shared *s, ddb_throttle_fn fn, void *ud)
+{
+    s->on_throttle = fn;
+    s->on_throttle_ud = ud;
+}
+
+ddb_client *ddb_client_new(ddb_shared *s)
+{
+    ddb_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->s = s;
+    c->rng = (uint64_t)dm_now_ms() ^ (uint64_t)(uintptr_t)c;
+    if (!(c->http = http_client_new(&s->http))) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void ddb_client_free(ddb_client *c)
+{
+    if (!c)
+        return;
+    http_client_free(c->http);
+    free(c);
+}
+
+size_t ddb_client_pending(const ddb_client *c)
+{
+    return http_client_in_flight(c->http) + c->n_waiting + c->n_done;
+}
+
+/* ---- calls ------------------------------------------------------------- */
+
+void ddb_call_init(ddb_call *call, const char *op, const char *table)
+{
+    memset(call, 0, sizeof *call);
+    call->op = op;
+    call->table = table;
+    dm_buf_init(&call->body, 0);
+    dm_buf_init(&call->response, 0);
+}
+
+static void free_headers(ddb_call *call)
+{
+    for (size_t i = 0; i < sizeof call->headers_ / sizeof call->headers_[0]; i++) {
+        dm_free_secret(call->headers_[i]);
+        call->headers_[i] = NULL;
+    }
+}
+
+void ddb_call_cleanup(ddb_call *call)
+{
+    free_headers(call);
+    http_request_cleanup(&call->http_);
+    dm_buf_cleanup(&call->body);
+    dm_buf_cleanup(&call->response);
+}
+
+static void push_done(ddb_client *c, ddb_call *call)
+{
+    call->next_ = NULL;
+    if (c->done_tail)
+        c->done_tail->next_ = call;
+    else
+        c->done_head = call;
+    c->done_tail = call;
+    c->n_done++;
+}
+
+static ddb_call *pop_done(ddb_client *c)
+{
+    ddb_call *call = c->done_head;
+    if (call) {
+        c->done_head = call->next_;
+        if (!c->done_head)
+            c->done_tail = NULL;
+        c->n_done--;
+    }
+    return call;
+}
+
+static char *header_line(const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 3;
+    char *h = malloc(n);
+    if (h)
+        snprintf(h, n, "%s: %s", name, value);
+    return h;
+}
+
+/* Signs the call with fresh credentials and fills its header lines. */
+static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
+{
+    ddb_shared *s = c->s;
+    aws_creds cr;
+    int rc = creds_get(s->creds, &cr, err);
+    if (rc != DM_OK)
+        return rc;
+    char target[96];
+    snprintf(target, sizeof target, "DynamoDB_20120810.%s", call->op);
+    sigv4_header hs[] = {{"host", s->host},
+                         {"content-type", "application/x-amz-json-1.0"},
+                         {"x-amz-target", target}};
+    sigv4_request req = {.method = "POST", .path = s->path, .headers = hs, .n_headers = 3,
+                         .body = call->body.data, .body_len = call->body.len};
+    sigv4_params p = {.access_key_id = cr.access_key_id, .secret_access_key = cr.secret_access_key,
+                      .session_token = cr.session_token, .region = s->region, .service = "dynamodb",
+                      .time = time(NULL)};
+    sigv4_result sr;
+    rc = sigv4_sign(&req, &p, &sr);
+    free_headers(call);
+    if (rc == DM_OK) {
+        int i = 0;
+        call->headers_[i++] = header_line("Host", s->host);
+        call->headers_[i++] = header_line("Content-Type", "application/x-amz-json-1.0");
+        call->headers_[i++] = header_line("X-Amz-Target", target);
+        call->headers_[i++] = header_line("X-Amz-Date", sr.amz_date);
+        call->headers_[i++] = header_line("Authorization", dm_buf_cstr(&sr.authorization));
+        call->headers_[i++] = header_line("User-Agent", "ddbmig/" DDBMIG_VERSION);
+        if (cr.session_token[0])
+            call->headers_[i++] = header_line("X-Amz-Security-Token", cr.session_token);
+        for (int k = 0; k < i; k++)
+            if (!call->headers_[k])
+                rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    } else {
+        dm_error_set(err, rc, "signing the request failed: %s", dm_err_str(rc));
+    }
+    sigv4_result_cleanup(&sr);
+    aws_creds_clear(&cr);
+    return rc;
+}
+
+static int send_attempt(ddb_client *c, ddb_call *call)
+{
+    int rc = sign_call(c, call, &call->err);
+    if (rc == DM_OK) {
+        http_request *h = &call->http_;
+        h->method = "POST";
+        h->url = c->s->endpoint;
+        h->headers = (const char *const *)call->headers_;
+        h->n_headers = 0;
+        while (h->n_headers < 8 && call->headers_[h->n_headers])
+            h->n_headers++;
+        h->body = call->body.data ? call->body.data : "";
+        h->body_len = call->body.len;
+        h->user = call;
+        if (dm_log_enabled(DM_LOG_DEBUG)) {
+            DM_DEBUG("%s %s attempt %d, %zu bytes", call->op, c->s->endpoint, call->attempts + 1, call->body.len);
+            http_log_headers("  >", h->headers, h->n_headers);
+        }
+        rc = http_client_start(c->http, h);
+        if (rc)
+            dm_error_set(&call->err, rc, "starting the request failed: %s", dm_err_str(rc));
+    }
+    if (rc) {
+        call->rc = rc;
+        atomic_fetch_add(&c->s->stats.failed, 1);
+        push_done(c, call);
+    }
+    return DM_OK;
+}
+
+int ddb_client_start(ddb_client *c, ddb_call *call)
+{
+    call->rc = DM_OK;
+    call->attempts = call->throttles = 0;
+    call->budget_cost_ = 0;
+    dm_error_clear(&call->err);
+    return send_attempt(c, call);
+}
+
+/* ---- evaluating an answer ---------------------------------------------- */
+
+static bool crc_mismatch(const http_request *h)
+{
+    char v[32];
+    if (!http_response_header(h, "x-amz-crc32", v, sizeof v))
+        return false;
+    char *end;
+    unsigned long want = strtoul(v, &end, 10);
+    return *end != '\0' || (uint32_t)want != dm_crc32(h->response.data ? h->response.data : "", h->response.len);
+}
+
+static void throttle_reasons(json_t *doc, dm_error *err)
+{
+    json_t *arr = json_object_get(doc, "ThrottlingReasons");
+    size_t i;
+    json_t *r;
+    size_t o = 0;
+    json_array_foreach(arr, i, r) {
+        const char *reason = json_string_value(json_object_get(r, "reason"));
+        const char *res = json_string_value(json_object_get(r, "resource"));
+        if (!reason)
+            continue;
+        int n = snprintf(err->throttle_reasons + o, sizeof err->throttle_reasons - o, "%s%s%s%s%s",
+                         o ? ", " : "", reason, res ? " (" : "", res ? res : "", res ? ")" : "");
+        if (n < 0 || (size_t)n >= sizeof err->throttle_reasons - o)
+            break;
+        o += (size_t)n;
+    }
+}
+
+/* Fills err->type/message from an error answer. */
+static void parse_error_body(const http_request *h, dm_error *err)
+{
+    err->type[0] = err->message[0] = '\0';
+    json_t *doc = json_loadb(h->response.data ? h->response.data : "", h->response.len, 0, NULL);
+    const char *type = json_string_value(json_object_get(doc, "__type"));
+    const char *msg = json_string_value(json_object_get(doc, "message"));
+    if (!msg)
+        msg = json_string_value(json_object_get(doc, "Message"));
+    if (type) {
+        const char *hash = strrchr(type, '#');
+        dm_strlcpy(err->type, hash ? hash + 1 : type, sizeof err->type);
+    } else {
+        snprintf(err->type, sizeof err->type, "HTTP%ld", h->status);
+    }
+    dm_strlcpy(err->message, msg ? msg : "", sizeof err->message);
+    throttle_reasons(doc, err);
+    json_decref(doc);
+}
+
+static void final_message(ddb_client *c, ddb_call *call, retry_class cls, bool crc_bad)
+{
+    dm_error *e = &call->err;
+    const http_request *h = &call->http_;
+    char where[400], tries[48] = "";
+    if (call->table)
+        snprintf(where, sizeof where, "table '%s', %s", call->table, c->s->region);
+    else
+        snprintf(where, sizeof where, "%s", c->s->region);
+    if (call->attempts > 1)
+        snprintf(tries, sizeof tries, ", after %d attempts", call->attempts);
+    char text[2048]; /* room for every part; truncated into e->message */
+    if (h->net_error != HTTP_NET_OK) {
+        e->code = DM_ERR_NETWORK;
+        snprintf(text, sizeof text, "cannot reach %s: %s (%s%s)", c->s->endpoint, h->net_message, where, tries);
+    } else if (crc_bad) {
+        e->code = DM_ERR_CHECKSUM;
+        snprintf(text, sizeof text, "%s answer failed its x-amz-crc32 check (%s%s)", call->op, where, tries);
+    } else {
+        e->code = cls == RETRY_THROTTLE ? DM_ERR_THROTTLED : DM_ERR_SERVICE;
+        snprintf(text, sizeof text, "%s: %s (%s%s)", e->type, e->message[0] ? e->message : "no message", where,
+                 tries);
+    }
+    dm_strlcpy(e->message, text, sizeof e->message);
+    e->http_status = h->status;
+    e->attempts = call->attempts;
+    call->rc = e->code;
+}
+
+/* Returns true when the call is finished (success or final failure). */
+static bool evaluate(ddb_client *c, ddb_call *call)
+{
+    ddb_shared *s = c->s;
+    http_request *h = &call->http_;
+    call->attempts++;
+    call->status = h->status;
+    atomic_fetch_add(&s->stats.attempts, 1);
+    bool crc_bad = h->net_error == HTTP_NET_OK && crc_mismatch(h);
+    if (h->net_error == HTTP_NET_OK && h->status != 200)
+        parse_error_body(h, &call->err);
+    else
+        call->err.type[0] = '\0';
+    http_response_header(h, "x-amzn-requestid", call->err.request_id, sizeof call->err.request_id);
+    retry_class cls = retry_classify(h->status, h->net_error, call->err.type[0] ? call->err.type : NULL, crc_bad);
+    DM_DEBUG("%s attempt %d: HTTP %ld %s%s", call->op, call->attempts, h->status, retry_class_name(cls),
+             call->err.type[0] ? call->err.type : "");
+
+    /* The answer body is kept for the caller, error bodies included:
+     * CancellationReasons and ALL_OLD items live there. */
+    dm_buf tmp = call->response;
+    call->response = h->response;
+    h->response = tmp;
+    dm_buf_reset(&h->response);
+
+    if (cls == RETRY_SUCCESS) {
+        retry_budget_success(s->budget, call->budget_cost_);
+        atomic_fetch_add(&s->stats.calls, 1);
+        call->rc = DM_OK;
+        return true;
+    }
+    if (cls == RETRY_THROTTLE) {
+        call->throttles++;
+        atomic_fetch_add(&s->stats.throttled, 1);
+        if (s->on_throttle)
+            s->on_throttle(s->on_throttle_ud, call->op);
+    }
+    if (strcmp(call->err.type, "ExpiredTokenException") == 0)
+        creds_invalidate(s->creds);
+    int max = call->max_attempts > 0 ? call->max_attempts : s->max_attempts;
+    int cost = 0;
+    if (cls != RETRY_FATAL && call->attempts < max && retry_budget_acquire(s->budget, cls, &cost)) {
+        call->budget_cost_ += cost;
+        call->due_ms_ = dm_monotonic_ms() + retry_backoff_ms(&(retry_policy){max, 25, 20000}, call->attempts,
+                                                              retry_random01(&c->rng));
+        call->next_ = c->waiting;
+        c->waiting = call;
+        c->n_waiting++;
+        atomic_fetch_add(&s->stats.retried, 1);
+        return false;
+    }
+    final_message(c, call, cls, crc_bad);
+    atomic_fetch_add(&s->stats.calls, 1);
+    atomic_fetch_add(&s->stats.failed, 1);
+    return true;
+}
+
+/* Sends every waiting call whose backoff has passed; returns ms until the
+ * next one is due (INT64_MAX when none waits). */
+static int64_t resend_due(ddb_client *c)
+{
+    int64_t now = dm_monotonic_ms(), next = INT64_MAX;
+    ddb_call **pp = &c->waiting;
+    while (*pp) {
+        ddb_call *call = *pp;
+        if (call->due_ms_ <= now) {
+            *pp = call->next_;
+            c->n_waiting--;
+            send_attempt(c, call);
+        } else {
+            if (call->due_ms_ - now < next)
+                next = call->due_ms_ - now;
+            pp = &call->next_;
+        }
+    }
+    return next;
+}
+
+int ddb_client_wait(ddb_client *c, int timeout_ms, ddb_call **done)
+{
+    int64_t deadline = dm_monotonic_ms() + timeout_ms;
+    *done = NULL;
+    for (;;) {
+        int64_t next_due = resend_due(c);
+        if ((*done = pop_done(c)))
+            return DM_OK;
+        int64_t left = deadline - dm_monotonic_ms();
+        if (http_client_in_flight(c->http) == 0 && c->n_waiting == 0)
+            return DM_OK;
+        if (left < 0)
+            return DM_OK;
+        int64_t wait = next_due < left ? next_due : left;
+        http_request *h = NULL;
+        if (http_client_in_flight(c->http) == 0) {
+            dm_sleep_ms(wait);
+            continue;
+        }
+        int rc = http_client_wait(c->http, (int)wait, &h);
+        if (rc)
+            return rc;
+        if (h && evaluate(c, h->user)) {
+            *done = h->user;
+            return DM_OK;
+        }
+        if (!h && dm_monotonic_ms() >= deadline && next_due > left)
+            return DM_OK;
+    }
+}
+
+int ddb_client_run(ddb_client *c, ddb_call *call)
+{
+    int rc = ddb_client_start(c, call);
+    if (rc)
+        return rc;
+    ddb_call *done = NULL;
+    while (done != call) {
+        if ((rc = ddb_client_wait(c, 1000, &done)) != DM_OK)
+            return rc;
+    }
+    return call->rc;
+}
+
+int ddb_request(ddb_client *c, const char *op, const char *table, json_t *req, json_t **out, dm_error *err)
+{
+    ddb_call call;
+    ddb_call_init(&call, op, table);
+    char *text = json_dumps(req, JSON_COMPACT);
+    int rc = text ? dm_buf_puts(&call.body, text) : DM_ERR_NOMEM;
+    free(text);
+    if (rc == DM_OK)
+        rc = ddb_client_run(c, &call);
+    if (rc == DM_OK && out) {
+        json_error_t je;
+        *out = json_loadb(dm_buf_cstr(&call.response), call.response.len, 0, &je);
+        if (!*out)
+            rc = dm_error_set(err, DM_ERR_PARSE, "%s: the answer is not JSON (%s)", op, je.text);
+    } else if (rc != DM_OK && err) {
+        *err = call.err;
+        if (!err->message[0])
+            dm_error_set(err, rc, "%s failed: %s", op, dm_err_str(rc));
+    }
+    ddb_call_cleanup(&call);
+    return rc;
+}

@@ -1,0 +1,263 @@
+/* Table description, create/delete with waiting, scan bodies, batch writes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddbmig/ddb_ops.h"
+#include "ddbmig/retry.h"
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+static int64_t jint(json_t *o, const char *k, int64_t dflt)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+/* Key schema + attribute types into hash/range. */
+static void parse_keys(json_t *schema, json_t *defs, ddb_key_attr *hash, ddb_key_attr *range, bool *has_range)
+{
+    size_t i, j;
+    json_t *k, *d;
+    *has_range = false;
+    json_array_foreach(schema, i, k) {
+        ddb_key_attr *dst = strcmp(jstr(k, "KeyType"), "RANGE") == 0 ? range : hash;
+        if (dst == range)
+            *has_range = true;
+        dm_strlcpy(dst->name, jstr(k, "AttributeName"), sizeof dst->name);
+        json_array_foreach(defs, j, d) {
+            if (strcmp(jstr(d, "AttributeName"), dst->name) == 0)
+                dm_strlcpy(dst->type, jstr(d, "AttributeType"), sizeof dst->type);
+        }
+    }
+}
+
+static void parse_gsi(json_t *g, json_t *defs, ddb_index_desc *x)
+{
+    dm_strlcpy(x->name, jstr(g, "IndexName"), sizeof x->name);
+    parse_keys(json_object_get(g, "KeySchema"), defs, &x->hash, &x->range, &x->has_range);
+    dm_strlcpy(x->status, jstr(g, "IndexStatus"), sizeof x->status);
+    dm_strlcpy(x->projection, jstr(json_object_get(g, "Projection"), "ProjectionType"), sizeof x->projection);
+    json_t *pt = json_object_get(g, "ProvisionedThroughput");
+    x->read_units = jint(pt, "ReadCapacityUnits", 0);
+    x->write_units = jint(pt, "WriteCapacityUnits", 0);
+    x->item_count = jint(g, "ItemCount", 0);
+    x->size_bytes = jint(g, "IndexSizeBytes", 0);
+}
+
+static int fill_desc(json_t *t, ddb_table_desc *d)
+{
+    json_t *defs = json_object_get(t, "AttributeDefinitions");
+    dm_strlcpy(d->name, jstr(t, "TableName"), sizeof d->name);
+    dm_strlcpy(d->arn, jstr(t, "TableArn"), sizeof d->arn);
+    dm_strlcpy(d->status, jstr(t, "TableStatus"), sizeof d->status);
+    parse_keys(json_object_get(t, "KeySchema"), defs, &d->hash, &d->range, &d->has_range);
+    d->item_count = jint(t, "ItemCount", 0);
+    d->size_bytes = jint(t, "TableSizeBytes", 0);
+    /* Tables created before billing modes existed report no summary. */
+    const char *bm = jstr(json_object_get(t, "BillingModeSummary"), "BillingMode");
+    dm_strlcpy(d->billing_mode, *bm ? bm : "PROVISIONED", sizeof d->billing_mode);
+    json_t *pt = json_object_get(t, "ProvisionedThroughput");
+    d->read_units = jint(pt, "ReadCapacityUnits", 0);
+    d->write_units = jint(pt, "WriteCapacityUnits", 0);
+    json_t *od = json_object_get(t, "OnDemandThroughput");
+    d->max_read_units = jint(od, "MaxReadRequestUnits", -1);
+    d->max_write_units = jint(od, "MaxWriteRequestUnits", -1);
+    json_t *ss = json_object_get(t, "StreamSpecification");
+    if (json_is_true(json_object_get(ss, "StreamEnabled")))
+        dm_strlcpy(d->stream_view, jstr(ss, "StreamViewType"), sizeof d->stream_view);
+    json_t *gsis = json_object_get(t, "GlobalSecondaryIndexes");
+    d->n_gsis = json_array_size(gsis);
+    d->n_lsis = json_array_size(json_object_get(t, "LocalSecondaryIndexes"));
+    if (d->n_gsis && !(d->gsis = calloc(d->n_gsis, sizeof *d->gsis)))
+        return DM_ERR_NOMEM;
+    for (size_t i = 0; i < d->n_gsis; i++)
+        parse_gsi(json_array_get(gsis, i), defs, &d->gsis[i]);
+    return DM_OK;
+}
+
+int ddb_describe_table(ddb_client *c, const char *table, ddb_table_desc *out, dm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    json_t *req = json_pack("{s:s}", "TableName", table), *resp = NULL;
+    if (!req)
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    int rc = ddb_request(c, "DescribeTable", table, req, &resp, err);
+    json_decref(req);
+    if (rc)
+        return rc;
+    json_t *t = json_object_get(resp, "Table");
+    if (!json_is_object(t)) {
+        json_decref(resp);
+        return dm_error_set(err, DM_ERR_PARSE, "DescribeTable: the answer has no Table");
+    }
+    out->raw = json_incref(t);
+    json_decref(resp);
+    rc = fill_desc(t, out);
+    if (rc) {
+        ddb_table_desc_cleanup(out);
+        return dm_error_set(err, rc, "out of memory");
+    }
+    return DM_OK;
+}
+
+void ddb_table_desc_cleanup(ddb_table_desc *d)
+{
+    free(d->gsis);
+    json_decref(d->raw);
+    memset(d, 0, sizeof *d);
+}
+
+static bool all_active(const ddb_table_desc *d)
+{
+    if (strcmp(d->status, "ACTIVE") != 0)
+        return false;
+    for (size_t i = 0; i < d->n_gsis; i++)
+        if (strcmp(d->gsis[i].status, "ACTIVE") != 0)
+            return false;
+    return true;
+}
+
+int ddb_wait_table(ddb_client *c, const char *table, bool want_gone, int timeout_s, dm_error *err)
+{
+    int64_t deadline = dm_monotonic_ms() + (int64_t)timeout_s * 1000;
+    for (int delay = 50;; delay = delay < 2000 ? delay * 2 : 2000) {
+        ddb_table_desc d;
+        dm_error e = {0};
+        int rc = ddb_describe_table(c, table, &d, &e);
+        bool gone = rc != DM_OK && strcmp(e.type, "ResourceNotFoundException") == 0;
+        if (rc != DM_OK && !gone) {
+            if (err)
+                *err = e;
+            return rc;
+        }
+        bool ready = want_gone ? gone : (!gone && all_active(&d));
+        if (rc == DM_OK)
+            ddb_table_desc_cleanup(&d);
+        if (ready)
+            return DM_OK;
+        if (dm_monotonic_ms() > deadline)
+            return dm_error_set(err, DM_ERR_SERVICE, "table '%s' did not become %s within %d s", table,
+                                want_gone ? "deleted" : "ACTIVE", timeout_s);
+        dm_sleep_ms(delay);
+    }
+}
+
+int ddb_create_table(ddb_client *c, json_t *req, dm_error *err)
+{
+    const char *table = json_string_value(json_object_get(req, "TableName"));
+    int rc = ddb_request(c, "CreateTable", table, req, NULL, err);
+    return rc ? rc : ddb_wait_table(c, table, false, 300, err);
+}
+
+int ddb_delete_table(ddb_client *c, const char *table, bool missing_ok, dm_error *err)
+{
+    json_t *req = json_pack("{s:s}", "TableName", table);
+    if (!req)
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    dm_error e = {0};
+    int rc = ddb_request(c, "DeleteTable", table, req, NULL, &e);
+    json_decref(req);
+    if (rc && missing_ok && strcmp(e.type, "ResourceNotFoundException") == 0)
+        return DM_OK;
+    if (rc) {
+        if (err)
+            *err = e;
+        return rc;
+    }
+    return ddb_wait_table(c, table, true, 300, err);
+}
+
+int ddb_json_string(dm_buf *out, const char *s)
+{
+    json_t *j = json_string(s);
+    if (!j)
+        return DM_ERR_INVALID; /* not UTF-8 */
+    char *t = json_dumps(j, JSON_ENCODE_ANY);
+    json_decref(j);
+    int rc = t ? dm_buf_puts(out, t) : DM_ERR_NOMEM;
+    free(t);
+    return rc;
+}
+
+int ddb_scan_body(const ddb_scan_params *p, dm_buf *out)
+{
+    int rc = dm_buf_puts(out, "{\"TableName\":");
+    rc = rc ? rc : ddb_json_string(out, p->table);
+    if (!rc && p->total_segments > 0)
+        rc = dm_buf_appendf(out, ",\"Segment\":%d,\"TotalSegments\":%d", p->segment, p->total_segments);
+    if (!rc && p->exclusive_start_key)
+        rc = dm_buf_appendf(out, ",\"ExclusiveStartKey\":%s", p->exclusive_start_key);
+    if (!rc && p->consistent_read)
+        rc = dm_buf_puts(out, ",\"ConsistentRead\":true");
+    if (!rc && p->filter_expression) {
+        rc = dm_buf_puts(out, ",\"FilterExpression\":");
+        rc = rc ? rc : ddb_json_string(out, p->filter_expression);
+    }
+    if (!rc && p->projection_expression) {
+        rc = dm_buf_puts(out, ",\"ProjectionExpression\":");
+        rc = rc ? rc : ddb_json_string(out, p->projection_expression);
+    }
+    if (!rc && p->names_json)
+        rc = dm_buf_appendf(out, ",\"ExpressionAttributeNames\":%s", p->names_json);
+    if (!rc && p->values_json)
+        rc = dm_buf_appendf(out, ",\"ExpressionAttributeValues\":%s", p->values_json);
+    if (!rc && p->limit > 0)
+        rc = dm_buf_appendf(out, ",\"Limit\":%d", p->limit);
+    if (!rc && p->return_consumed_capacity)
+        rc = dm_buf_puts(out, ",\"ReturnConsumedCapacity\":\"TOTAL\"");
+    return rc ? rc : dm_buf_putc(out, '}');
+}
+
+/* One BatchWriteItem of up to 25 requests; *left gets UnprocessedItems'
+ * requests for the table (owned, possibly empty). */
+static int batch_once(ddb_client *c, const char *table, json_t *chunk, json_t **left, dm_error *err)
+{
+    json_t *req = json_pack("{s:{s:O}}", "RequestItems", table, chunk), *resp = NULL;
+    if (!req)
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    int rc = ddb_request(c, "BatchWriteItem", table, req, &resp, err);
+    json_decref(req);
+    if (rc)
+        return rc;
+    json_t *un = json_object_get(json_object_get(resp, "UnprocessedItems"), table);
+    *left = json_is_array(un) ? json_incref(un) : json_array();
+    json_decref(resp);
+    return *left ? DM_OK : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+}
+
+int ddb_batch_write_all(ddb_client *c, const char *table, json_t *requests, int max_rounds, dm_error *err)
+{
+    json_t *todo = json_copy(requests);
+    uint64_t rng = 0;
+    retry_policy pol = retry_policy_default();
+    int rc = todo ? DM_OK : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    for (int round = 0; rc == DM_OK && json_array_size(todo) > 0; round++) {
+        if (round >= max_rounds) {
+            rc = dm_error_set(err, DM_ERR_THROTTLED, "BatchWriteItem: %zu items still unprocessed after %d rounds",
+                              json_array_size(todo), max_rounds);
+            break;
+        }
+        if (round > 0)
+            dm_sleep_ms(retry_backoff_ms(&pol, round, retry_random01(&rng)));
+        json_t *next = json_array();
+        for (size_t i = 0; rc == DM_OK && i < json_array_size(todo); i += 25) {
+            json_t *chunk = json_array(), *left = NULL;
+            for (size_t j = i; j < i + 25 && j < json_array_size(todo); j++)
+                json_array_append(chunk, json_array_get(todo, j));
+            rc = batch_once(c, table, chunk, &left, err);
+            if (rc == DM_OK)
+                json_array_extend(next, left);
+            json_decref(chunk);
+            json_decref(left);
+        }
+        json_decref(todo);
+        todo = next;
+    }
+    json_decref(todo);
+    return rc;
+}
