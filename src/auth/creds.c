@@ -302,6 +302,7 @@ static int cached_get(creds_provider *p, aws_creds *out, dm_error *err)
         c->cur = next;
         c->fetched_ms = dm_now_ms();
         c->have = true;
+        DM_DEBUG("credentials from %s%s", next.source, next.expiration_ms ? " (temporary)" : "");
     } else if (usable(c, dm_now_ms())) {
         dm_log(DM_LOG_WARN, "refreshing credentials failed (%s); using the current ones until they expire",
                err ? err->message : dm_err_str(rc));
