@@ -101,7 +101,9 @@ static void print_json(const ddb_table_desc *d)
                               x->projection, "item_count", (json_int_t)x->item_count, "size_bytes",
                               (json_int_t)x->size_bytes, "read_units", (json_int_t)x->read_units, "write_units",
                               (json_int_t)x->write_units);
-        json_object_update(g, key_json(&x->hash, &x->range, x->has_range));
+        json_t *k = key_json(&x->hash, &x->range, x->has_range);
+        json_object_update(g, k);
+        json_decref(k);
         json_array_append_new(gsis, g);
     }
     json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:{s:I,s:I},s:s?,s:i,s:o}", "table", d->name, "arn", d->arn,
