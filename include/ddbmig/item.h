@@ -88,6 +88,9 @@ typedef struct ddb_page {
 
 DM_API int ddb_page_decode(const char *text, size_t len, dm_arena *a, ddb_page *out, dm_error *err);
 
+/* True when s[0..n) is valid UTF-8 (no surrogates, no overlong forms). */
+DM_API bool ddb_utf8_valid(const char *s, size_t n);
+
 /* ---- semantics --------------------------------------------------------- */
 
 /* Equality as DynamoDB sees it: numbers by value (1.50 == 1.5), sets as

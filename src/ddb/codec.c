@@ -134,6 +134,22 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+bool ddb_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        size_t k = utf8_len(p, end);
+        if (!k)
+            return false;
+        p += k;
+    }
+    return true;
+}
+
 static int decode_escapes(jcur *j, const char *s, const char *e, const char **out, size_t *len)
 {
     char *o = dm_arena_alloc(j->a, (size_t)(e - s) + 1);

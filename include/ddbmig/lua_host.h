@@ -1,0 +1,61 @@
+/* The Lua 5.4 host: one per worker thread, never shared. It loads the
+ * user's script (a file or a one-liner) into a restricted environment,
+ * checks it before any write, and runs migrate(item, ctx) per item.
+ *
+ * What migrate returns:
+ *   a table  - the item to write (attributes absent from it are removed)
+ *   nil      - no change
+ *   ddb.DELETE - delete the item
+ * and ddb.put(t) emits an extra item to write as well. */
+#ifndef DDBMIG_LUA_HOST_H
+#define DDBMIG_LUA_HOST_H
+
+#include "ddbmig/common.h"
+#include "ddbmig/item.h"
+
+typedef struct lua_host lua_host;
+
+typedef struct lua_host_options {
+    const char *script_path;  /* --script FILE, or NULL */
+    const char *code;         /* -e CODE, or NULL: the body of migrate(item, ctx) */
+    const char *now;          /* ctx.now: ISO-8601 UTC of the run's start */
+    const char *migration;    /* ctx.migration */
+    const char *table;        /* ctx.table */
+    size_t memory_limit_bytes;     /* 0: 256 MiB */
+    long long instruction_limit;   /* per item; 0: 200 million */
+    /* Where ctx.log and print write; NULL: stderr. */
+    void (*log)(void *ud, const char *line);
+    void *log_ud;
+} lua_host_options;
+
+/* Compiles the script and checks that it defines migrate. Errors
+ * (DM_ERR_CONFIG) carry the file and line. */
+DM_API int lua_host_new(const lua_host_options *o, lua_host **out, dm_error *err);
+DM_API void lua_host_free(lua_host *h);
+
+typedef enum lua_outcome { LUA_UNCHANGED, LUA_WRITE, LUA_DELETE } lua_outcome;
+
+typedef struct lua_result {
+    lua_outcome outcome;
+    ddb_item item;        /* LUA_WRITE: the new item; values equal to the
+                             original's are the original's (wire text kept) */
+    ddb_item *extras;     /* from ddb.put, in order */
+    size_t n_extras;
+} lua_result;
+
+/* Runs migrate on one item. Everything in *out lives in arena a (and
+ * borrows from orig). A failure (DM_ERR_INVALID) is a per-item error: a
+ * Lua error with its traceback, or a value DynamoDB cannot store, named by
+ * its attribute path. */
+DM_API int lua_host_migrate(lua_host *h, const ddb_item *orig, int segment, dm_arena *a, lua_result *out,
+                            dm_error *err);
+
+/* Runs migrate on an item without attributes (ctx.probe is true), as a
+ * check before the run; nothing is written. */
+DM_API int lua_host_probe(lua_host *h, dm_error *err);
+
+/* Converts a Lua-built item for tests and tools: runs `return <expr>` and
+ * converts the result. */
+DM_API int lua_host_eval_item(lua_host *h, const char *expr, dm_arena *a, ddb_item *out, dm_error *err);
+
+#endif

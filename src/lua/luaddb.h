@@ -1,0 +1,37 @@
+/* The `ddb` library seen by scripts, and conversions between items and
+ * Lua values. Internal to the Lua host. */
+#ifndef DDBMIG_LUA_LUADDB_H
+#define DDBMIG_LUA_LUADDB_H
+
+#include <lua.h>
+
+#include "ddbmig/item.h"
+
+/* Registers ddb (decimal, binary, null, DELETE, set, list, map, put) as a
+ * global. Returns 0, or -1 with a message on the stack. */
+int luaddb_open(lua_State *L);
+
+/* Pushes an item as a Lua table. */
+void luaddb_push_item(lua_State *L, const ddb_item *it);
+
+/* Converts the table at idx into an item in arena a. Values equal (by
+ * DynamoDB's rules) to orig's attribute of the same name are replaced by
+ * orig's, so that their wire text is kept. On failure, *why is a message
+ * naming the attribute path (static or in the arena). */
+int luaddb_to_item(lua_State *L, int idx, const ddb_item *orig, dm_arena *a, ddb_item *out, char *why,
+                   size_t why_size);
+
+/* Is the value at idx ddb.DELETE? */
+int luaddb_is_delete(lua_State *L, int idx);
+
+/* Items emitted by ddb.put during the current call. */
+typedef struct luaddb_extras {
+    ddb_item *items;
+    size_t n, cap;
+    dm_arena *arena;   /* borrowed for the call */
+} luaddb_extras;
+
+/* The extras collector of this state (in the registry). */
+luaddb_extras *luaddb_extras_of(lua_State *L);
+
+#endif
