@@ -217,6 +217,37 @@ void lua_host_free(lua_host *h)
     free(h);
 }
 
+typedef struct conv_args {
+    const ddb_item *orig;
+    dm_arena *a;
+    ddb_item *out;
+    char why[700];
+    int rc;
+} conv_args;
+
+static int conv_entry(lua_State *L)
+{
+    conv_args *ca = lua_touserdata(L, 1);
+    ca->rc = luaddb_to_item(L, 2, ca->orig, ca->a, ca->out, ca->why, sizeof ca->why);
+    return 0;
+}
+
+/* Converts the value at the top of the stack under lua_pcall: reading
+ * tables can raise (out of memory), and must not panic. */
+static int convert_result(lua_State *L, const ddb_item *orig, dm_arena *a, ddb_item *out, dm_error *err)
+{
+    conv_args ca = {.orig = orig, .a = a, .out = out, .rc = DM_OK};
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, conv_entry);
+    lua_pushlightuserdata(L, &ca);
+    lua_pushvalue(L, top);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+        return dm_error_set(err, DM_ERR_INVALID, "converting the item: %s", lua_tostring(L, -1));
+    if (ca.rc)
+        return dm_error_set(err, DM_ERR_INVALID, "migrate returned an item DynamoDB cannot store: %s", ca.why);
+    return DM_OK;
+}
+
 static int run(lua_host *h, const ddb_item *orig, int segment, bool probe, dm_arena *a, lua_result *out,
                dm_error *err)
 {
@@ -242,10 +273,8 @@ static int run(lua_host *h, const ddb_item *orig, int segment, bool probe, dm_ar
     } else if (luaddb_is_delete(L, -1)) {
         out->outcome = LUA_DELETE;
     } else if (lua_type(L, -1) == LUA_TTABLE) {
-        char why[700];
         out->outcome = LUA_WRITE;
-        if (luaddb_to_item(L, -1, orig, a, &out->item, why, sizeof why) != DM_OK)
-            rc = dm_error_set(err, DM_ERR_INVALID, "migrate returned an item DynamoDB cannot store: %s", why);
+        rc = convert_result(L, orig, a, &out->item, err);
     } else {
         rc = dm_error_set(err, DM_ERR_INVALID, "migrate returned a %s; return the item, nil, or ddb.DELETE",
                           luaL_typename(L, -1));
@@ -299,10 +328,7 @@ int lua_host_eval_item(lua_host *h, const char *expr, dm_arena *a, ddb_item *out
         lua_settop(L, 0);
         return DM_ERR_INVALID;
     }
-    char why[700];
-    rc = luaddb_to_item(L, -1, NULL, a, out, why, sizeof why);
-    if (rc)
-        dm_error_set(err, rc, "%s", why);
+    rc = convert_result(L, NULL, a, out, err);
     lua_settop(L, 0);
     return rc;
 }

@@ -298,33 +298,35 @@ static int is_null(lua_State *L, int idx)
 
 /* ---- sets (in Lua: simple, and iteration comes for free) ----------------- */
 
+/* Errors name the script's line: `lvl` counts frames up to the caller of
+ * the public function (add, remove, has, ddb.set). */
 static const char set_prelude[] =
     "local C = ...\n"
     "local Set = {__name = 'ddb.set'}\n"
     "Set.__index = Set\n"
-    "local function key(v)\n"
+    "local function key(v, lvl)\n"
     "  local t = type(v)\n"
     "  if t == 'string' then return 'S', 's' .. v end\n"
     "  if t == 'number' or C.is_decimal(v) then return 'N', 'n' .. C.numkey(v) end\n"
     "  if C.is_binary(v) then return 'B', 'b' .. v:bytes() end\n"
-    "  error('a set holds strings, numbers or binary values, not ' .. t, 3)\n"
+    "  error('a set holds strings, numbers or binary values, not ' .. t, lvl + 1)\n"
     "end\n"
-    "function Set:add(v)\n"
-    "  local k, kk = key(v)\n"
+    "local function add(self, v, lvl)\n"
+    "  local k, kk = key(v, lvl + 1)\n"
     "  if self._kind and self._kind ~= k then\n"
-    "    error('cannot add a ' .. k .. ' value to a set of ' .. self._kind, 2)\n"
+    "    error('cannot add a ' .. k .. ' value to a set of ' .. self._kind, lvl + 1)\n"
     "  end\n"
     "  self._kind = k\n"
     "  if self._m[kk] == nil then self._n = self._n + 1 end\n"
     "  self._m[kk] = v\n"
-    "  return self\n"
     "end\n"
+    "function Set:add(v) add(self, v, 2); return self end\n"
     "function Set:remove(v)\n"
-    "  local _, kk = key(v)\n"
+    "  local _, kk = key(v, 2)\n"
     "  if self._m[kk] ~= nil then self._m[kk] = nil; self._n = self._n - 1 end\n"
     "  return self\n"
     "end\n"
-    "function Set:has(v) local _, kk = key(v); return self._m[kk] ~= nil end\n"
+    "function Set:has(v) local _, kk = key(v, 2); return self._m[kk] ~= nil end\n"
     "function Set:len() return self._n end\n"
     "Set.__len = Set.len\n"
     "function Set:items()\n"
@@ -347,7 +349,7 @@ static const char set_prelude[] =
     "  local s = setmetatable({_m = {}, _n = 0}, Set)\n"
     "  if list ~= nil then\n"
     "    if type(list) ~= 'table' then error('ddb.set wants a list of values', 2) end\n"
-    "    for _, v in ipairs(list) do s:add(v) end\n"
+    "    for _, v in ipairs(list) do add(s, v, 2) end\n"
     "  end\n"
     "  return s\n"
     "end\n"
@@ -682,7 +684,7 @@ static int conv_map(conv *c, int idx, ddb_value *out, size_t n, int depth)
 static int conv_table(conv *c, int idx, ddb_value *out, int depth)
 {
     lua_State *L = c->L;
-    if (depth > DDB_MAX_DEPTH)
+    if (depth > DDB_MAX_DEPTH || !lua_checkstack(L, 8))
         return bad(c, "nested deeper than DynamoDB's 32 levels (or a table contains itself)", NULL);
     if (lua_getmetatable(L, idx)) {
         lua_rawgetp(L, LUA_REGISTRYINDEX, &K_SETMT);
