@@ -17,10 +17,12 @@ build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Installs what is missing, builds with -Werror, runs every test against a
-# DynamoDB Local that is started for the run and stopped afterwards.
+# DynamoDB Local that is started for the run and stopped afterwards, then
+# fuzzes the DynamoDB JSON decoder for 30 seconds.
 check: deps
 	$(MAKE) build
 	scripts/run-tests $(BUILD)
+	scripts/fuzz 30
 
 # Unit tests only: no Java, no DynamoDB Local.
 unit: build
@@ -34,4 +36,4 @@ demo: deps
 	scripts/demo $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
