@@ -76,6 +76,10 @@ DM_API int ddb_value_decode(const char *text, size_t len, dm_arena *a, ddb_value
 DM_API int ddb_item_encode(const ddb_item *it, dm_buf *out);
 DM_API int ddb_value_encode(const ddb_value *v, dm_buf *out);
 
+/* Appends bytes as a JSON string literal (escaping quotes, backslashes and
+ * control characters; UTF-8 passes through). */
+DM_API int ddb_json_put_string(dm_buf *out, const char *s, size_t n);
+
 /* A Scan (or Query) answer. Items are decoded; LastEvaluatedKey is kept
  * as JSON text (to send back as ExclusiveStartKey). */
 typedef struct ddb_page {

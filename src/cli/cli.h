@@ -85,5 +85,7 @@ typedef struct cli_command {
 } cli_command;
 
 extern const cli_command cli_cmd_describe;
+extern const cli_command cli_cmd_run;
+extern const cli_command cli_cmd_verify;
 
 #endif

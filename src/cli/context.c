@@ -11,6 +11,7 @@ int cli_exit_code(const dm_error *err, int rc)
     case DM_ERR_INVALID:
     case DM_ERR_CONFIG:
     case DM_ERR_CREDENTIALS:
+    case DM_ERR_IO:
     case DM_ERR_PARSE: return CLI_EXIT_USAGE;
     default: break;
     }

@@ -651,6 +651,8 @@ static int put_string(dm_buf *o, const char *s, size_t n)
     return rc ? rc : dm_buf_putc(o, '"');
 }
 
+int ddb_json_put_string(dm_buf *out, const char *s, size_t n) { return put_string(out, s, n); }
+
 static int put_scalar(dm_buf *o, const ddb_value *v)
 {
     if (v->type == DDB_B) {

@@ -1,0 +1,88 @@
+/* Internals of the engine shared by its files. */
+#ifndef DDBMIG_ENGINE_IMPL_H
+#define DDBMIG_ENGINE_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "ddbmig/engine.h"
+#include "ddbmig/lua_host.h"
+#include "ratelimit.h"
+#include "writer.h"
+
+typedef enum seg_status { SEG_PENDING, SEG_RUNNING, SEG_DONE } seg_status;
+
+typedef struct seg_state {
+    int index;
+    seg_status status;
+    char *last_key;          /* ExclusiveStartKey of the next page; owned */
+    long long scanned, changed, unchanged, deleted, failed, conflicts, pages;
+    int64_t started_ms, elapsed_ms, work_ms; /* work_ms: across runs */
+} seg_state;
+
+typedef enum stop_reason {
+    STOP_NONE, STOP_INTERRUPT, STOP_MAX_ERRORS, STOP_FATAL, STOP_LIMIT
+} stop_reason;
+
+typedef struct counters {
+    atomic_llong scanned, changed, unchanged, deleted, moved, failed, conflicts, extras, skipped, writes;
+    atomic_llong read_milli, write_milli; /* capacity units x 1000 */
+    atomic_llong limit_taken;
+} counters;
+
+typedef struct run_state {
+    const engine_options *o;
+    ddb_shared *shared;
+    ddb_table_desc desc;          /* the source table */
+    ddb_table_desc target_desc;   /* when copying */
+    const char *target;           /* table written to */
+    const char *keys[2];
+    size_t n_keys;
+    const char *target_keys[2];
+    size_t n_target_keys;
+    engine_write_mode mode;
+    char migration[80];
+    char script_hash[65];
+    char now[21];
+    char checkpoint_path[1024];
+    char errors_path[1024];
+    int64_t start_ms;
+
+    pthread_mutex_t mu;           /* segments, errors file, diff output, fatal */
+    seg_state *segs;
+    int n_segs;
+    int next_seg;
+    int segs_done;
+    FILE *errors;
+    int diffs_shown;
+    dm_error fatal;
+    atomic_int stop;              /* stop_reason */
+    counters c;
+    ratelimit rl_read, rl_write;
+    long long resumed_scanned;    /* counts carried over from a checkpoint */
+    atomic_int finished;          /* workers are done; the monitor ends */
+    double scan_estimate;         /* read units a page is expected to take */
+} run_state;
+
+/* Worker threads: one lua_host and one ddb_client each. */
+void *worker_main(void *arg);
+
+/* Checkpoint file (checkpoint.c). */
+int checkpoint_save(run_state *r, const char *status, dm_error *err);
+/* Loads the checkpoint at r->checkpoint_path into r->segs. *found is false
+ * when there is none; a completed one counts as none. */
+int checkpoint_load(run_state *r, bool *found, dm_error *err);
+
+/* Progress line and summary (progress.c). */
+void *monitor_main(void *arg);
+void progress_final(run_state *r, engine_status st);
+
+/* Per-item errors (worker.c): appends to the errors file, counts, and asks
+ * the run to stop once max_errors is reached. */
+void engine_item_error(run_state *r, int segment, const ddb_item *it, const char *message);
+void engine_request_stop(run_state *r, stop_reason why, const dm_error *err);
+
+/* Planning before the first write (plan.c). */
+int plan_and_confirm(run_state *r, ddb_client *c, dm_error *err);
+
+#endif

@@ -1,0 +1,211 @@
+/* The monitor thread: a live progress line on a terminal (one log line
+ * every 10 s otherwise), a checkpoint every 2 s, and the final summary. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine_impl.h"
+
+static double elapsed_s(const run_state *r) { return (double)(dm_monotonic_ms() - r->start_ms) / 1000.0; }
+
+static void fmt_duration(double s, char *out, size_t size)
+{
+    if (s < 0 || !isfinite(s)) {
+        snprintf(out, size, "--:--");
+        return;
+    }
+    long t = (long)s;
+    if (t >= 3600)
+        snprintf(out, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(out, size, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void progress_line(run_state *r, bool tty)
+{
+    counters *c = &r->c;
+    long long scanned = atomic_load(&c->scanned), changed = atomic_load(&c->changed);
+    long long unchanged = atomic_load(&c->unchanged), failed = atomic_load(&c->failed);
+    long long total = r->desc.item_count > 0 ? r->desc.item_count : 0;
+    double secs = elapsed_s(r);
+    double rate = secs > 0 ? (double)scanned / secs : 0;
+    double rcu = atomic_load(&c->read_milli) / 1000.0 / (secs > 0 ? secs : 1);
+    double wcu = atomic_load(&c->write_milli) / 1000.0 / (secs > 0 ? secs : 1);
+    ddb_stats *st = ddb_shared_stats(r->shared);
+    long long attempts = atomic_load(&st->attempts), throttled = atomic_load(&st->throttled);
+    double thr = attempts ? 100.0 * (double)throttled / (double)attempts : 0;
+    long long done = scanned + r->resumed_scanned;
+    double frac = total > 0 ? fmin(1.0, (double)done / (double)total) : 0;
+    char eta[32];
+    fmt_duration(rate > 0 && total > done ? (double)(total - done) / rate : (total > 0 ? 0 : -1), eta, sizeof eta);
+    pthread_mutex_lock(&r->mu);
+    int segs_done = r->segs_done;
+    pthread_mutex_unlock(&r->mu);
+    if (tty) {
+        char bar[21];
+        int fill = (int)(frac * 20);
+        for (int i = 0; i < 20; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[20] = '\0';
+        fprintf(stderr,
+                "\r\033[K[%s] %3.0f%% %lld/%lld | changed %lld unchanged %lld failed %lld | %.0f items/s | "
+                "RCU %.0f/s WCU %.0f/s | throttled %.1f%% | segments %d/%d | ETA %s",
+                bar, frac * 100, done, total, changed, unchanged, failed, rate, rcu, wcu, thr, segs_done, r->n_segs,
+                eta);
+    } else {
+        fprintf(stderr,
+                "ddbmig: %lld items scanned (about %.0f%% of %lld), %lld changed, %lld unchanged, %lld failed; "
+                "%.0f items/s, %.0f RCU/s, %.0f WCU/s, %.1f%% throttled; segments %d/%d; ETA %s\n",
+                done, frac * 100, total, changed, unchanged, failed, rate, rcu, wcu, thr, segs_done, r->n_segs, eta);
+    }
+    fflush(stderr);
+}
+
+void *monitor_main(void *arg)
+{
+    run_state *r = arg;
+    bool tty = isatty(2) && !r->o->quiet;
+    int64_t last_save = dm_monotonic_ms(), last_log = last_save;
+    while (!atomic_load(&r->finished)) {
+        dm_sleep_ms(tty ? 250 : 200);
+        int64_t now = dm_monotonic_ms();
+        if (!r->o->dry_run && r->o->job != ENGINE_VERIFY && now - last_save >= 2000) {
+            dm_error err;
+            if (checkpoint_save(r, "running", &err) != DM_OK)
+                dm_log(DM_LOG_WARN, "%s", err.message);
+            last_save = now;
+        }
+        if (r->o->quiet)
+            continue;
+        if (tty)
+            progress_line(r, true);
+        else if (now - last_log >= 10000) {
+            progress_line(r, false);
+            last_log = now;
+        }
+    }
+    if (tty)
+        fprintf(stderr, "\r\033[K");
+    return NULL;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Slowest segment's work time over the median's: stragglers and hot
+ * partitions show as a large figure. */
+static double skew(run_state *r, long long *slowest_index)
+{
+    long long *t = calloc((size_t)r->n_segs, sizeof *t);
+    if (!t)
+        return 0;
+    long long max = -1;
+    for (int i = 0; i < r->n_segs; i++) {
+        t[i] = r->segs[i].work_ms;
+        if (t[i] > max) {
+            max = t[i];
+            *slowest_index = i;
+        }
+    }
+    qsort(t, (size_t)r->n_segs, sizeof *t, cmp_ll);
+    long long med = t[r->n_segs / 2];
+    free(t);
+    return med > 0 ? (double)max / (double)med : 0;
+}
+
+static const char *status_name(engine_status st)
+{
+    switch (st) {
+    case ENGINE_DONE: return "complete";
+    case ENGINE_ITEM_ERRORS: return "complete_with_errors";
+    case ENGINE_STOPPED: return "stopped";
+    case ENGINE_INTERRUPTED: return "interrupted";
+    default: return "failed";
+    }
+}
+
+static json_t *summary_json(run_state *r, engine_status st, double secs, double sk, long long slowest)
+{
+    counters *c = &r->c;
+    ddb_stats *ds = ddb_shared_stats(r->shared);
+    json_t *segs = json_array();
+    for (int i = 0; i < r->n_segs; i++) {
+        seg_state *s = &r->segs[i];
+        json_array_append_new(segs, json_pack("{s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "segment", i, "done",
+                                              s->status == SEG_DONE, "scanned", (json_int_t)s->scanned, "changed",
+                                              (json_int_t)s->changed, "unchanged", (json_int_t)s->unchanged,
+                                              "failed", (json_int_t)s->failed, "conflicts",
+                                              (json_int_t)s->conflicts, "pages", (json_int_t)s->pages, "seconds",
+                                              (double)s->work_ms / 1000.0));
+    }
+    long long scanned = atomic_load(&c->scanned);
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:I,s:o}",
+        "table", r->o->table, "migration", r->migration, "status", status_name(st), "dry_run",
+        r->o->dry_run || r->o->job == ENGINE_VERIFY, "segments", r->n_segs, "segments_done", r->segs_done, "scanned",
+        (json_int_t)scanned, "changed", (json_int_t)atomic_load(&c->changed), "unchanged",
+        (json_int_t)atomic_load(&c->unchanged), "deleted", (json_int_t)atomic_load(&c->deleted), "moved",
+        (json_int_t)atomic_load(&c->moved), "extras", (json_int_t)atomic_load(&c->extras), "failed",
+        (json_int_t)atomic_load(&c->failed), "conflicts", (json_int_t)atomic_load(&c->conflicts), "skipped_marked",
+        (json_int_t)atomic_load(&c->skipped), "read_units", atomic_load(&c->read_milli) / 1000.0, "write_units",
+        atomic_load(&c->write_milli) / 1000.0, "throttled", (json_int_t)atomic_load(&ds->throttled), "retries",
+        (json_int_t)atomic_load(&ds->retried), "elapsed_s", secs, "items_per_s", secs > 0 ? (double)scanned / secs : 0,
+        "skew", sk, "slowest_segment", (json_int_t)slowest, "per_segment", segs);
+    if (r->o->target_table)
+        json_object_set_new(o, "target_table", json_string(r->o->target_table));
+    json_object_set_new(o, "writes", json_integer(atomic_load(&c->writes)));
+    if (r->fatal.message[0])
+        json_object_set_new(o, "error", json_string(r->fatal.message));
+    if (atomic_load(&c->failed) > 0)
+        json_object_set_new(o, "errors_file", json_string(r->errors_path));
+    if (st == ENGINE_STOPPED || st == ENGINE_INTERRUPTED)
+        json_object_set_new(o, "checkpoint", json_string(r->checkpoint_path));
+    return o;
+}
+
+void progress_final(run_state *r, engine_status st)
+{
+    double secs = elapsed_s(r);
+    long long slowest = 0;
+    double sk = skew(r, &slowest);
+    if (r->o->json_output) {
+        json_t *o = summary_json(r, st, secs, sk, slowest);
+        if (r->o->job == ENGINE_VERIFY)
+            json_object_set_new(o, "left", json_integer(atomic_load(&r->c.changed) + atomic_load(&r->c.deleted)));
+        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("\n");
+        json_decref(o);
+        fflush(stdout);
+        return;
+    }
+    counters *c = &r->c;
+    long long scanned = atomic_load(&c->scanned);
+    ddb_stats *ds = ddb_shared_stats(r->shared);
+    bool dry = r->o->dry_run || r->o->job == ENGINE_VERIFY;
+    printf("%s %s, migration %s: %s\n", r->o->job == ENGINE_VERIFY ? "Verified" : dry ? "Dry run of" : "Migrated",
+           r->o->table, r->migration, status_name(st));
+    printf("  scanned    %lld items in %.1f s (%.0f items/s), %d of %d segments\n", scanned, secs,
+           secs > 0 ? (double)scanned / secs : 0, r->segs_done, r->n_segs);
+    printf("  %-10s %lld\n", dry ? "to change" : "changed", atomic_load(&c->changed));
+    printf("  unchanged  %lld%s\n", atomic_load(&c->unchanged),
+           atomic_load(&c->skipped) ? " (including items already marked)" : "");
+    printf("  %-10s %lld\n", dry ? "to delete" : "deleted", atomic_load(&c->deleted));
+    if (atomic_load(&c->extras))
+        printf("  extra puts %lld\n", atomic_load(&c->extras));
+    printf("  failed     %lld%s%s\n", atomic_load(&c->failed), atomic_load(&c->failed) ? ", see " : "",
+           atomic_load(&c->failed) ? r->errors_path : "");
+    printf("  conflicts  %lld (concurrent writes by others, resolved by running the script again)\n",
+           atomic_load(&c->conflicts));
+    printf("  capacity   %.1f read units, %.1f write units; %lld throttled, %lld retries\n",
+           atomic_load(&c->read_milli) / 1000.0, atomic_load(&c->write_milli) / 1000.0,
+           (long long)atomic_load(&ds->throttled), (long long)atomic_load(&ds->retried));
+    printf("  skew       slowest segment %lld took %.1fx the median\n", slowest, sk);
+    if (r->o->job == ENGINE_VERIFY)
+        printf("  left       %lld items still to migrate\n", atomic_load(&c->changed) + atomic_load(&c->deleted));
+    fflush(stdout);
+}
