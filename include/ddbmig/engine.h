@@ -70,3 +70,29 @@ typedef enum engine_status {
 DM_API engine_status engine_run(const engine_options *o, ddb_shared *shared, ddb_client *c, dm_error *err);
 
 #endif
+
+/* ---- export and import --------------------------------------------------- */
+
+typedef struct transfer_options {
+    const char *table;
+    const char *path;          /* .jsonl, or .jsonl.gz (compressed) */
+    int total_segments;        /* export; 0: 4 x workers */
+    int workers;               /* 0: from the machine */
+    int in_flight;             /* import: BatchWriteItem calls in flight; 0: 32 */
+    bool quiet;
+    bool json_output;
+} transfer_options;
+
+typedef struct transfer_result {
+    long long items;
+    long long bytes;
+    double units;
+    double seconds;
+} transfer_result;
+
+/* Writes every item as one line of DynamoDB JSON, exactly as DynamoDB sent
+ * it. Lines from different segments interleave. */
+DM_API int engine_export(const transfer_options *o, ddb_shared *shared, transfer_result *out, dm_error *err);
+/* Reads DynamoDB JSON lines (checking every line before writing any) and
+ * writes them with BatchWriteItem. Errors name the file and line. */
+DM_API int engine_import(const transfer_options *o, ddb_client *c, transfer_result *out, dm_error *err);

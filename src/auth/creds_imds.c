@@ -51,10 +51,12 @@ static int imds_fetch(const char *base, aws_creds *out, dm_error *err)
     long status = 0;
     dm_buf resp;
     int rc = get_token(base, token, sizeof token, err);
-    if (rc == DM_ERR_NETWORK)
-        return CREDS_ABSENT; /* not on EC2, or metadata unreachable */
-    if (rc)
-        return rc;
+    if (rc != DM_OK) {
+        /* Not on EC2, metadata unreachable, or IMDS refusing tokens (403:
+         * disabled for this instance): nothing to be had here. */
+        DM_DEBUG("instance metadata: %s", err ? err->message : dm_err_str(rc));
+        return CREDS_ABSENT;
+    }
     rc = get_path(base, "/latest/meta-data/iam/security-credentials/", token, &status, &resp, err);
     if (rc == DM_OK && status == 404)
         rc = dm_error_set(err, DM_ERR_CREDENTIALS, "this instance has no IAM role (instance profile)");

@@ -87,5 +87,7 @@ typedef struct cli_command {
 extern const cli_command cli_cmd_describe;
 extern const cli_command cli_cmd_run;
 extern const cli_command cli_cmd_verify;
+extern const cli_command cli_cmd_export;
+extern const cli_command cli_cmd_import;
 
 #endif

@@ -20,6 +20,8 @@ typedef struct task {
     outcome counts_as;
     ddb_call call;
     const ddb_item *orig;
+    const ddb_item *next_item; /* the body is built when the task starts */
+    ddb_diff diff;
     int conflicts;
     int batch_round;
     int64_t due_ms;
@@ -40,7 +42,8 @@ typedef struct worker {
     wr_ctx wr;
     seg_state *seg;
     dm_arena *arena;
-    task *tasks;          /* not yet started */
+    task *tasks;          /* not yet started, first in first out */
+    task *tasks_tail;
     size_t in_flight;
     dm_buf batch;         /* pending BatchWriteItem entries */
     int batch_n;
@@ -53,6 +56,14 @@ typedef struct worker {
 } worker;
 
 static bool stopping(run_state *r) { return atomic_load(&r->stop) != STOP_NONE; }
+
+/* An interrupt or a failure drops writes not yet sent; reaching --limit
+ * lets the items already taken finish. */
+static bool abandon_queued(run_state *r)
+{
+    int s = atomic_load(&r->stop);
+    return s != STOP_NONE && s != STOP_LIMIT;
+}
 
 void engine_request_stop(run_state *r, stop_reason why, const dm_error *err)
 {
@@ -189,8 +200,26 @@ static task *new_task(worker *w, task_kind kind, outcome counts_as, const ddb_it
 
 static void queue_task(worker *w, task *t)
 {
-    t->next = w->tasks;
-    w->tasks = t;
+    t->next = NULL;
+    if (w->tasks_tail)
+        w->tasks_tail->next = t;
+    else
+        w->tasks = t;
+    w->tasks_tail = t;
+}
+
+/* Request bodies are built only when a task starts, so that memory holds
+ * the bodies in flight, not a page's worth of them. */
+static int build_body(worker *w, task *t)
+{
+    switch (t->kind) {
+    case T_UPDATE: return wr_update_body(&w->wr, t->orig, t->next_item, &t->diff, &t->call.body);
+    case T_PUT: return wr_put_body(&w->wr, t->orig, t->next_item, &t->diff, &t->call.body);
+    case T_PLAIN_PUT: return wr_put_plain_body(&w->wr, t->next_item, &t->call.body);
+    case T_DELETE: return wr_delete_body(&w->wr, t->orig, &t->call.body);
+    case T_MOVE: return wr_move_body(&w->wr, t->orig, t->next_item, &t->call.body);
+    default: return DM_OK; /* batch and get bodies are made up front */
+    }
 }
 
 static void flush_batch(worker *w, bool force)
@@ -224,28 +253,27 @@ static void enqueue_write(worker *w, task_kind kind, outcome oc, const ddb_item 
                           const ddb_diff *d, int conflicts)
 {
     static const char *const ops[] = {"UpdateItem", "PutItem", "PutItem", "DeleteItem", "TransactWriteItems"};
-    ddb_item marked;
-    if (next && wr_with_marker(&w->wr, next, w->arena, &marked) == DM_OK)
-        next = &marked;
+    ddb_diff none = {0};
+    if (!d)
+        d = &none;
+    ddb_item *marked = next ? dm_arena_alloc(w->arena, sizeof *marked) : NULL;
+    if (marked && wr_with_marker(&w->wr, next, w->arena, marked) == DM_OK)
+        next = marked;
     double units = write_units(next ? next : orig) * (kind == T_MOVE ? 4 : 1);
     task *t = new_task(w, kind, oc, orig, conflicts, units, ops[kind]);
     if (!t) {
         item_error(w, orig, "out of memory");
         return;
     }
-    int rc;
-    switch (kind) {
-    case T_UPDATE: rc = wr_update_body(&w->wr, orig, next, d, &t->call.body); break;
-    case T_PUT: rc = wr_put_body(&w->wr, orig, next, d, &t->call.body); break;
-    case T_PLAIN_PUT: rc = wr_put_plain_body(&w->wr, next, &t->call.body); break;
-    case T_DELETE: rc = wr_delete_body(&w->wr, orig, &t->call.body); break;
-    default: rc = wr_move_body(&w->wr, orig, next, &t->call.body); break;
-    }
-    if (rc) {
-        item_error(w, orig ? orig : next, rc == DM_ERR_INVALID ? "the item lacks a key attribute" : "out of memory");
+    t->next_item = next;
+    if (d)
+        t->diff = *d;
+    if (wr_key_json(&w->wr, orig ? orig : next, &t->call.body) != DM_OK) {
+        item_error(w, orig ? orig : next, "the item lacks a key attribute of the table");
         ddb_call_cleanup(&t->call);
         return;
     }
+    dm_buf_reset(&t->call.body);
     queue_task(w, t);
 }
 
@@ -599,16 +627,23 @@ static int64_t start_due(worker *w)
             next = w->scan_due_ms - now;
         }
     }
-    task **pp = &w->tasks;
-    while (*pp && (int)w->in_flight < max_in_flight(w)) {
-        task *t = *pp;
+    /* Due times grow along the queue (the limiter hands them out in
+     * order), so the head is the only one to look at. */
+    while (w->tasks && (int)w->in_flight < max_in_flight(w)) {
+        task *t = w->tasks;
         if (t->due_ms > now) {
             if (t->due_ms - now < next)
                 next = t->due_ms - now;
-            pp = &t->next;
+            break;
+        }
+        w->tasks = t->next;
+        if (!w->tasks)
+            w->tasks_tail = NULL;
+        if (build_body(w, t) != DM_OK) {
+            item_error(w, t->orig ? t->orig : t->next_item, "out of memory building a request");
+            ddb_call_cleanup(&t->call);
             continue;
         }
-        *pp = t->next;
         w->in_flight++;
         ddb_client_start(w->client, &t->call);
     }
@@ -636,11 +671,11 @@ static void pump(worker *w)
 static void drain_writes(worker *w)
 {
     while (w->tasks || w->in_flight > 0) {
-        if (stopping(w->r) && w->tasks) {
+        if (abandon_queued(w->r) && w->tasks) {
             /* Stop: nothing new goes out; in-flight writes finish. */
             for (task *t = w->tasks; t; t = t->next)
                 ddb_call_cleanup(&t->call);
-            w->tasks = NULL;
+            w->tasks = w->tasks_tail = NULL;
             w->page_aborted = true;
             continue;
         }
