@@ -57,6 +57,7 @@ typedef struct ddb_client ddb_client;
 
 DM_API ddb_client *ddb_client_new(ddb_shared *s);
 DM_API void ddb_client_free(ddb_client *c);
+DM_API const char *ddb_client_region(const ddb_client *c);
 
 typedef struct ddb_call {
     /* In */

@@ -51,7 +51,7 @@ DM_API int lua_host_migrate(lua_host *h, const ddb_item *orig, int segment, dm_a
                             dm_error *err);
 
 /* Runs migrate on an item without attributes (ctx.probe is true), as a
- * check before the run; nothing is written. */
+ * check before the run; nothing is written. DM_ERR_INVALID when it fails. */
 DM_API int lua_host_probe(lua_host *h, dm_error *err);
 
 /* Converts a Lua-built item for tests and tools: runs `return <expr>` and

@@ -111,6 +111,8 @@ void ddb_client_free(ddb_client *c)
     free(c);
 }
 
+const char *ddb_client_region(const ddb_client *c) { return c->s->region; }
+
 size_t ddb_client_pending(const ddb_client *c)
 {
     return http_client_in_flight(c->http) + c->n_waiting + c->n_done;

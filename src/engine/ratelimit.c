@@ -5,37 +5,67 @@
 #include "ddbmig/common.h"
 #include "ratelimit.h"
 
+#define WINDOW_MS 1000
+#define THROTTLE_RATIO 0.05
+
 void rl_init(ratelimit *r, double cap)
 {
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
+    r->clock_ms = dm_monotonic_ms;
     r->cap = cap > 0 ? cap : 0;
     r->limit = r->cap;
     r->tokens = r->cap; /* one second of burst */
-    r->last_ms = r->window_start_ms = r->last_raise_ms = dm_monotonic_ms();
+    r->last_ms = r->window_start_ms = r->last_raise_ms = r->clock_ms();
+    r->last_cut_ms = -1000000;
 }
 
 void rl_destroy(ratelimit *r) { pthread_mutex_destroy(&r->mu); }
 
-/* Under the lock: refill, account the window, raise the limit when calm. */
+static void close_window(ratelimit *r, int64_t now)
+{
+    double secs = (double)(now - r->window_start_ms) / 1000.0;
+    double rate = r->window_units / secs;
+    r->observed = r->observed == 0 ? rate : 0.7 * r->observed + 0.3 * rate;
+    if (r->observed > r->peak)
+        r->peak = r->observed;
+    long total = r->window_requests + r->window_throttles;
+    if (r->window_throttles >= 3 && (double)r->window_throttles > THROTTLE_RATIO * (double)total) {
+        double base = rate > 0 ? rate : r->observed;
+        if (r->limit > 0 && (base <= 0 || r->limit < base))
+            base = r->limit;
+        if (base <= 0)
+            base = 100;
+        r->limit = fmax(fmax(1.0, r->peak * 0.1), base * 0.7);
+        if (r->tokens > r->limit)
+            r->tokens = r->limit;
+        r->last_cut_ms = now;
+        r->cuts++;
+    }
+    r->window_units = 0;
+    r->window_requests = r->window_throttles = 0;
+    r->window_start_ms = now;
+}
+
+static void raise_when_calm(ratelimit *r, int64_t now)
+{
+    if (r->limit <= 0 || now - r->last_cut_ms <= 2000 || now - r->last_raise_ms < 1000)
+        return;
+    r->limit += fmax(1.0, r->limit * 0.05);
+    r->last_raise_ms = now;
+    if (r->cap > 0 && r->limit > r->cap)
+        r->limit = r->cap;
+    /* Without a cap, lift the limit once it is well above demand. */
+    if (r->cap == 0 && r->observed > 0 && r->limit > 3 * r->observed && now - r->last_cut_ms > 30000)
+        r->limit = 0;
+}
+
+/* Under the lock: windows, refill, recovery. */
 static void advance(ratelimit *r, int64_t now)
 {
-    if (now - r->window_start_ms >= 1000) {
-        double rate = r->window_units * 1000.0 / (double)(now - r->window_start_ms);
-        r->observed = r->observed == 0 ? rate : 0.7 * r->observed + 0.3 * rate;
-        r->window_units = 0;
-        r->window_start_ms = now;
-    }
-    if (r->limit > 0 && now - r->last_throttle_ms > 2000 && now - r->last_raise_ms >= 1000) {
-        r->limit += fmax(1.0, r->limit * 0.05);
-        r->last_raise_ms = now;
-        if (r->cap > 0 && r->limit > r->cap)
-            r->limit = r->cap;
-        /* Without a configured cap, lift the limit once well above what the
-         * table has been taking. */
-        if (r->cap == 0 && r->observed > 0 && r->limit > 3 * r->observed && now - r->last_throttle_ms > 30000)
-            r->limit = 0;
-    }
+    if (now - r->window_start_ms >= WINDOW_MS)
+        close_window(r, now);
+    raise_when_calm(r, now);
     if (r->limit > 0) {
         r->tokens += (double)(now - r->last_ms) * r->limit / 1000.0;
         if (r->tokens > r->limit)
@@ -44,16 +74,16 @@ static void advance(ratelimit *r, int64_t now)
     r->last_ms = now;
 }
 
-int64_t rl_reserve(ratelimit *r, double units)
+int64_t rl_acquire(ratelimit *r, double units)
 {
     pthread_mutex_lock(&r->mu);
-    int64_t now = dm_monotonic_ms();
-    advance(r, now);
+    advance(r, r->clock_ms());
     int64_t wait = 0;
     if (r->limit > 0) {
-        r->tokens -= units;
-        if (r->tokens < 0)
-            wait = (int64_t)(-r->tokens * 1000.0 / r->limit);
+        if (r->tokens > 0)
+            r->tokens -= units;
+        else
+            wait = 1 + (int64_t)((-r->tokens + 1) * 1000.0 / r->limit);
     }
     pthread_mutex_unlock(&r->mu);
     return wait;
@@ -65,25 +95,15 @@ void rl_settle(ratelimit *r, double reserved, double actual)
     if (r->limit > 0)
         r->tokens += reserved - actual;
     r->window_units += actual;
+    r->window_requests++;
     pthread_mutex_unlock(&r->mu);
 }
 
 void rl_throttled(ratelimit *r)
 {
     pthread_mutex_lock(&r->mu);
-    int64_t now = dm_monotonic_ms();
-    advance(r, now);
     r->throttles++;
-    /* One cut per half second: a burst of throttles is one signal. */
-    if (now - r->last_throttle_ms > 500) {
-        double base = r->observed > 0 ? r->observed : (r->limit > 0 ? r->limit : 100);
-        if (r->limit > 0 && r->limit < base)
-            base = r->limit;
-        r->limit = fmax(1.0, base * 0.7);
-        if (r->tokens > r->limit)
-            r->tokens = r->limit;
-        r->last_throttle_ms = now;
-    }
+    r->window_throttles++;
     pthread_mutex_unlock(&r->mu);
 }
 

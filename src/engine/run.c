@@ -21,8 +21,13 @@ static void key_names(const ddb_table_desc *d, const char **keys, size_t *n)
 static int describe(ddb_client *c, const char *table, ddb_table_desc *d, dm_error *err)
 {
     int rc = ddb_describe_table(c, table, d, err);
-    if (rc && err && strcmp(err->type, "ResourceNotFoundException") == 0)
-        dm_error_set(err, rc, "table '%s' does not exist (%s)", table, err->message);
+    if (rc && err && strcmp(err->type, "ResourceNotFoundException") == 0) {
+        char type[sizeof err->type];
+        dm_strlcpy(type, err->type, sizeof type);
+        dm_error_set(err, rc, "table '%s' does not exist in %s (ResourceNotFoundException)", table,
+                     ddb_client_region(c));
+        dm_strlcpy(err->type, type, sizeof err->type);
+    }
     return rc;
 }
 
@@ -50,8 +55,11 @@ static int check_script(run_state *r, dm_error *err)
                            .migration = r->migration, .table = r->o->table};
     lua_host *h = NULL;
     int rc = lua_host_new(&lo, &h, err);
-    if (rc == DM_OK)
-        rc = lua_host_probe(h, err);
+    dm_error probe = {0};
+    /* Many scripts assume their attributes exist; failing on an empty item
+     * is worth knowing before the run, not a reason to refuse it. */
+    if (rc == DM_OK && lua_host_probe(h, &probe) != DM_OK && !r->o->quiet)
+        fprintf(stderr, "ddbmig: warning: %s\n", probe.message);
     lua_host_free(h);
     return rc;
 }

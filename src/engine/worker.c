@@ -26,7 +26,7 @@ typedef struct task {
     int batch_round;
     int64_t due_ms;
     double reserved;
-    bool started;
+    bool acquired;        /* capacity taken from the limiter */
     struct task *next;
 } task;
 
@@ -51,6 +51,7 @@ typedef struct worker {
     bool scan_in_flight, scan_started;
     int64_t scan_due_ms;
     double scan_reserved;
+    double scan_estimate; /* read units the next page will take */
     page_counts pc;
     bool page_aborted;
 } worker;
@@ -194,7 +195,6 @@ static task *new_task(worker *w, task_kind kind, outcome counts_as, const ddb_it
     ddb_call_init(&t->call, op, w->wr.table);
     t->call.user = t;
     t->reserved = units;
-    t->due_ms = dm_monotonic_ms() + rl_reserve(&w->r->rl_write, units);
     return t;
 }
 
@@ -529,7 +529,7 @@ static void on_batch_done(worker *w, task *t)
                            text ? text : "{}");
             free(text);
             again->batch_round = t->batch_round + 1;
-            again->due_ms += retry_backoff_ms(&pol, again->batch_round, retry_random01(&rng));
+            again->due_ms = dm_monotonic_ms() + retry_backoff_ms(&pol, again->batch_round, retry_random01(&rng));
             if (again->batch_round > 50) {
                 dm_error e;
                 dm_error_set(&e, DM_ERR_THROTTLED, "BatchWriteItem left %zu items unprocessed 50 times", left);
@@ -619,12 +619,14 @@ static int64_t start_due(worker *w)
 {
     int64_t now = dm_monotonic_ms(), next = 200;
     if (w->scan_started && !w->scan_in_flight && w->scan_due_ms > 0) {
-        if (w->scan_due_ms <= now) {
+        int64_t wait = w->scan_due_ms <= now ? rl_acquire(&w->r->rl_read, w->scan_reserved) : w->scan_due_ms - now;
+        if (wait == 0) {
             w->scan_due_ms = 0;
             w->scan_in_flight = true;
             ddb_client_start(w->client, &w->scan);
         } else {
-            next = w->scan_due_ms - now;
+            w->scan_due_ms = now + wait;
+            next = wait;
         }
     }
     /* Due times grow along the queue (the limiter hands them out in
@@ -635,6 +637,15 @@ static int64_t start_due(worker *w)
             if (t->due_ms - now < next)
                 next = t->due_ms - now;
             break;
+        }
+        if (!t->acquired) {
+            ratelimit *rl = t->kind == T_GET ? &w->r->rl_read : &w->r->rl_write;
+            int64_t wait = rl_acquire(rl, t->reserved);
+            if (wait > 0) {
+                next = wait < next ? wait : next;
+                break;
+            }
+            t->acquired = true;
         }
         w->tasks = t->next;
         if (!w->tasks)
@@ -694,10 +705,8 @@ static void start_scan(worker *w, const char *start_key)
                          .values_json = r->o->values_json, .limit = r->o->page_size,
                          .return_consumed_capacity = true};
     ddb_scan_body(&p, &w->scan.body);
-    w->scan_reserved = r->scan_estimate;
-    w->scan_due_ms = dm_monotonic_ms() + rl_reserve(&r->rl_read, w->scan_reserved);
-    if (w->scan_due_ms == 0)
-        w->scan_due_ms = 1;
+    w->scan_reserved = w->scan_estimate;
+    w->scan_due_ms = dm_monotonic_ms();
     w->scan_started = true;
     w->scan_in_flight = false;
     start_due(w);
@@ -759,7 +768,7 @@ static bool page_step(worker *w, bool *more)
     }
     rl_settle(&r->rl_read, w->scan_reserved, pg.consumed_units);
     atomic_fetch_add(&r->c.read_milli, (long long)(pg.consumed_units * 1000));
-    r->scan_estimate = pg.consumed_units > 0 ? pg.consumed_units : r->scan_estimate;
+    w->scan_estimate = pg.consumed_units > 0 ? pg.consumed_units : w->scan_estimate;
     char *next_key = pg.last_key.p ? dm_strndup(pg.last_key.p, pg.last_key.n) : NULL;
     if (next_key && !stopping(r))
         start_scan(w, next_key);
@@ -841,6 +850,7 @@ void *worker_main(void *arg)
         worker_cleanup(&w);
         return NULL;
     }
+    w.scan_estimate = r->scan_estimate;
     w.wr = (wr_ctx){.table = r->target, .keys = r->target_keys, .n_keys = r->n_target_keys,
                     .marker = r->o->marker, .migration = r->migration, .return_old_on_conflict = true};
     seg_state *s;

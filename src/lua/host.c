@@ -303,11 +303,11 @@ int lua_host_probe(lua_host *h, dm_error *err)
     if (rc) {
         char msg[sizeof err->message];
         dm_strlcpy(msg, err->message, sizeof msg);
-        dm_error_set(err, DM_ERR_CONFIG,
-                     "migrate failed on a probe item without attributes (ctx.probe is true; an item "
-                     "lacking an attribute must not fail the script): %s",
+        dm_error_set(err, DM_ERR_INVALID,
+                     "migrate fails on an item without attributes (ctx.probe is true); items lacking an "
+                     "attribute it uses will be per-item errors: %s",
                      msg);
-        return DM_ERR_CONFIG;
+        return DM_ERR_INVALID;
     }
     return DM_OK;
 }

@@ -229,8 +229,8 @@ TEST(runtime_errors_carry_a_traceback)
     CHECK_CONTAINS(err.message, "stack traceback:");
     CHECK_CONTAINS(err.message, "boom.lua:5:");
     /* The probe catches it before any write. */
-    CHECK_INT(lua_host_probe(h, &err), DM_ERR_CONFIG);
-    CHECK_CONTAINS(err.message, "probe item without attributes");
+    CHECK_INT(lua_host_probe(h, &err), DM_ERR_INVALID);
+    CHECK_CONTAINS(err.message, "fails on an item without attributes");
     dm_arena_free(a);
     lua_host_free(h);
 }

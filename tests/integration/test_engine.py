@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""The migration engine end to end: `ddbmig run` against DynamoDB Local,
+checked through an independent client (tools/ddb.py).
+
+usage: test_engine.py DDBMIG TESTS_DIR ENDPOINT CASE
+"""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TESTS = sys.argv[2]
+sys.path.insert(0, os.path.join(TESTS, "tools"))
+import ddb  # noqa: E402
+
+DDBMIG, ENDPOINT, CASE = sys.argv[1], sys.argv[3], sys.argv[4]
+C = ddb.Client(ENDPOINT)
+WORK = tempfile.mkdtemp()
+ENV = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDTEST", AWS_SECRET_ACCESS_KEY="secret",
+           AWS_EC2_METADATA_DISABLED="true", AWS_REGION="us-east-1")
+TABLE = "eng_%s_%d" % (CASE, os.getpid())
+
+# Non-idempotent on purpose: applied twice, an item would show +2000.
+SHIFT = """
+function migrate(item, ctx)
+  if item.v1 then return nil end
+  item.count = item.count + 1000
+  item.v1 = true
+  return item
+end
+"""
+INCREMENT = "function migrate(item, ctx) item.count = item.count + 1; return item end\n"
+
+
+def script(name, text):
+    path = os.path.join(WORK, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def ddbmig(*args, endpoint=ENDPOINT, expect=None, timeout=900):
+    cmd = [DDBMIG] + list(args) + ["--endpoint-url", endpoint]
+    p = subprocess.run(cmd, cwd=WORK, env=ENV, capture_output=True, text=True, timeout=timeout)
+    if expect is not None and p.returncode != expect:
+        raise AssertionError("%s exited %d, expected %d\nstdout: %s\nstderr: %s" % (
+            " ".join(args), p.returncode, expect, p.stdout[-3000:], p.stderr[-3000:]))
+    return p
+
+
+def summary(p):
+    return json.loads(p.stdout)
+
+
+def counted_items(n):
+    return [{"pk": {"S": "k%05d" % i}, "count": {"N": str(i)}, "pad": {"S": "x" * 50}} for i in range(n)]
+
+
+def check_shifted(items, extra=None):
+    extra = extra or {}
+    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    assert len(got) == len(items), "%d items, expected %d" % (len(got), len(items))
+    for it in items:
+        k = it["pk"]["S"]
+        want = int(it["count"]["N"]) + 1000 + extra.get(k, 0)
+        assert got[k].get("v1") == {"BOOL": True}, got[k]
+        assert int(got[k]["count"]["N"]) == want, (k, got[k]["count"], want)
+
+
+def case_scale():
+    """100,000 items over 16 segments: each migrated exactly once; verify
+    finds none left; a second run writes nothing."""
+    data = os.path.join(WORK, "orders.jsonl.gz")
+    subprocess.run([sys.executable, os.path.join(TESTS, "tools", "gen_items.py"), "100000", data], check=True)
+    C.create(TABLE, "pk")
+    p = ddbmig("import", "--table-name", TABLE, "--file", data, expect=0)
+    assert "Imported 100000 items" in p.stdout, p.stdout
+    add = os.path.join(TESTS, "..", "examples", "add-updated-at.lua")
+    s = summary(ddbmig("run", "--table-name", TABLE, "--script", add, "--total-segments", "16", "--yes",
+                       "--quiet", "--output", "json", expect=0))
+    assert s["segments"] == 16 and s["segments_done"] == 16, s
+    assert s["scanned"] == 100000 and s["changed"] == 100000 and s["writes"] == 100000, s
+    assert s["failed"] == 0 and len(s["per_segment"]) == 16, s
+    assert sum(x["scanned"] for x in s["per_segment"]) == 100000, s
+    stamps = set()
+    n = 0
+    for it in C.scan(TABLE):
+        n += 1
+        stamps.add(it["updatedAt"]["S"])
+    assert n == 100000 and len(stamps) == 1, (n, stamps)
+    v = summary(ddbmig("verify", "--table-name", TABLE, "--script", add, "--quiet", "--output", "json", expect=0))
+    assert v["left"] == 0 and v["scanned"] == 100000, v
+    again = summary(ddbmig("run", "--table-name", TABLE, "--script", add, "--yes", "--quiet", "--output", "json",
+                           expect=0))
+    assert again["changed"] == 0 and again["writes"] == 0 and again["write_units"] == 0, again
+
+
+def case_concurrent():
+    """An application updates random items during the run: none of its
+    updates is lost, every item ends migrated exactly once."""
+    items = counted_items(3000)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    done = threading.Event()
+    increments = {}
+    errors = []
+
+    def app(seed):
+        rnd = random.Random(seed)
+        client = ddb.Client(ENDPOINT)
+        while not done.is_set():
+            k = "k%05d" % rnd.randrange(len(items))
+            try:
+                client.update(TABLE, {"pk": {"S": k}}, "ADD #c :one", {":one": {"N": "1"}}, {"#c": "count"})
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+                return
+            with lock:
+                increments[k] = increments.get(k, 0) + 1
+
+    lock = threading.Lock()
+    threads = [threading.Thread(target=app, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    s = summary(ddbmig("run", "--table-name", TABLE, "--script", script("shift.lua", SHIFT), "--yes", "--quiet",
+                       "--output", "json", "--total-segments", "8", "--page-size", "100", expect=0))
+    done.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sum(increments.values()) > 500, "the application made too few writes to matter"
+    assert s["changed"] == 3000 and s["failed"] == 0, s
+    print("application writes: %d, conflicts resolved: %d" % (sum(increments.values()), s["conflicts"]))
+    assert s["conflicts"] > 0, "no concurrent write ever met the migration: the test proves nothing"
+    check_shifted(items, increments)
+
+
+def start_proxy(*faults):
+    p = subprocess.Popen([sys.executable, os.path.join(TESTS, "fakes", "fault_proxy.py"), ENDPOINT] + list(faults),
+                         stdout=subprocess.PIPE, text=True)
+    port = int(p.stdout.readline())
+    return p, "http://127.0.0.1:%d" % port
+
+
+def proxy_stats(url):
+    import urllib.request
+    return json.loads(urllib.request.urlopen(url + "/__stats").read())
+
+
+def case_faults():
+    """Throttling, 500/503, dropped connections (before and after the
+    write), delays and partial batches: nothing lost, nothing doubled."""
+    items = counted_items(2000)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    proxy, url = start_proxy("--seed", "7", "--throttle", "0.04", "--e500", "0.03", "--e503", "0.03",
+                             "--drop", "0.02", "--drop-after", "0.03", "--delay", "0.02:300",
+                             "--partial-batch", "0.5")
+    try:
+        s = summary(ddbmig("run", "--table-name", TABLE, "--script", script("shift.lua", SHIFT), "--yes",
+                           "--quiet", "--output", "json", "--total-segments", "8", "--page-size", "200",
+                           "--max-attempts", "30", endpoint=url, expect=0))
+        assert s["changed"] + s["unchanged"] == 2000 and s["failed"] == 0, s
+        assert s["throttled"] > 0 and s["retries"] > 0, s
+        check_shifted(items)
+        # A copy into another table through BatchWriteItem, with partial batches.
+        target = TABLE + "_copy"
+        C.create(target, "pk")
+        c = summary(ddbmig("run", "--table-name", TABLE, "--target-table-name", target, "-e", "return item",
+                           "--yes", "--quiet", "--output", "json", "--max-attempts", "30", endpoint=url, expect=0))
+        assert c["scanned"] == 2000, c
+        copied = {it["pk"]["S"]: it for it in C.scan(target)}
+        source = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+        assert copied == source, "the copy differs from the source"
+        st = proxy_stats(url)
+        print("injected:", st)
+        for k in ("throttle", "e500", "e503", "drop", "drop_after", "delay", "partial_batch"):
+            assert st[k] > 0, "no %s was injected" % k
+        C.delete(target)
+    finally:
+        proxy.terminate()
+        proxy.wait()
+
+
+def case_kill():
+    """kill -9 at random moments, then --resume, again and again: with
+    --marker a counter increment is applied exactly once per item."""
+    items = counted_items(3000)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    inc = script("inc.lua", INCREMENT)
+    args = ["run", "--table-name", TABLE, "--script", inc, "--marker", "_mig", "--yes", "--quiet",
+            "--total-segments", "8", "--page-size", "50", "--endpoint-url", ENDPOINT]
+    rnd = random.Random(3)
+    kills = 0
+    for round_ in range(40):
+        cmd = [DDBMIG] + args + (["--resume"] if round_ else [])
+        p = subprocess.Popen(cmd, cwd=WORK, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = p.communicate(timeout=rnd.uniform(0.3, 1.5))
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            p.communicate()
+            kills += 1
+            continue
+        if p.returncode == 2 and "no unfinished run" in err:
+            break  # it had finished just before the kill
+        assert p.returncode == 0, (p.returncode, err)
+        break
+    assert kills >= 2, "killed only %d times" % kills
+    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    for it in items:
+        g = got[it["pk"]["S"]]
+        assert int(g["count"]["N"]) == int(it["count"]["N"]) + 1, (it["pk"], g["count"])
+        assert g["_mig"]["S"].startswith("m-"), g
+    print("killed %d times; every item incremented exactly once" % kills)
+
+
+def case_interrupt():
+    """SIGINT: in-flight writes finish, the checkpoint is saved, the resume
+    command is printed, exit 130; --resume completes the job."""
+    items = counted_items(3000)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    sh = script("shift.lua", SHIFT)
+    args = ["run", "--table-name", TABLE, "--script", sh, "--yes", "--total-segments", "8", "--page-size", "50",
+            "--endpoint-url", ENDPOINT]
+    p = subprocess.Popen([DDBMIG] + args, cwd=WORK, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (p.returncode, err)
+    assert "resume with: ddbmig run" in err and "--resume" in err, err
+    assert "progress is saved in" in err, err
+    r = ddbmig(*(args[:-2] + ["--resume", "--quiet"]), expect=0)
+    check_shifted(items)
+
+
+def table_snapshot():
+    return sorted(json.dumps(it, sort_keys=True) for it in C.scan(TABLE))
+
+
+def case_errors():
+    """Bad input: a clear message, the documented exit code, and nothing
+    written where nothing should be."""
+    items = counted_items(300)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    before = table_snapshot()
+    bad = script("bad.lua", "function migrate(item, ctx)\n  return item +\nend\n")
+    p = ddbmig("run", "--table-name", TABLE, "--script", bad, "--yes", expect=2)
+    assert "bad.lua:3:" in p.stderr, p.stderr
+    p = ddbmig("run", "--table-name", TABLE + "_missing", "-e", "return item", "--yes", expect=2)
+    assert "does not exist" in p.stderr, p.stderr
+    p = ddbmig("run", "--table-name", TABLE, "-e", "return item", "--write-mode", "sideways", "--yes", expect=2)
+    assert "--write-mode must be update, put or batch" in p.stderr, p.stderr
+    p = ddbmig("run", "--table-name", TABLE, "--yes", expect=2)
+    assert "--script FILE or as -e CODE" in p.stderr, p.stderr
+    p = ddbmig("run", "--table-name", TABLE, "-e", "item.x = 1; return item", "--yes",
+               "--checkpoint", "/nonexistent/dir/cp.json", expect=2)
+    assert "cannot write the checkpoint" in p.stderr, p.stderr
+    p = ddbmig("run", "--table-name", TABLE, "-e", "item.x = 1; return item", expect=2)  # no --yes, no terminal
+    assert "needs --yes" in p.stderr, p.stderr
+    assert table_snapshot() == before, "a refused run wrote something"
+
+    # A runtime error on some items: the others are migrated, exit 1, and
+    # the errors file names each failed item with the Lua traceback.
+    some = script("some.lua", "function migrate(item, ctx)\n"
+                              "  if item.count % 50 == 0 then error('cannot handle ' .. item.pk) end\n"
+                              "  item.ok = true\n  return item\nend\n")
+    errors = os.path.join(WORK, "errors.jsonl")
+    s = summary(ddbmig("run", "--table-name", TABLE, "--script", some, "--yes", "--quiet", "--output", "json",
+                       "--errors", errors, expect=1))
+    assert s["failed"] == 6 and s["changed"] == 294, s
+    lines = [json.loads(l) for l in open(errors)]
+    assert len(lines) == 6, lines
+    for rec in lines:
+        assert "some.lua:2: cannot handle" in rec["error"] and "stack traceback" in rec["error"], rec
+        assert rec["key"]["pk"]["S"] == rec["item"]["pk"]["S"], rec
+    # --max-errors: stop early, resumably (exit 3).
+    bad_all = script("bad_all.lua", "function migrate(item, ctx)\n"
+                                    "  if ctx.probe then return nil end\n  error('always')\nend\n")
+    p = ddbmig("run", "--table-name", TABLE, "--script", bad_all, "--yes", "--quiet", "--max-errors", "5",
+               "--errors", errors, "--workers", "1", expect=3)
+    assert "stopped after 5 per-item errors" in p.stderr and "resume with" in p.stderr, p.stderr
+    # Resuming with a different script is refused.
+    p = ddbmig("run", "--table-name", TABLE, "--script", bad_all, "--checkpoint",
+               os.path.join(WORK, ".ddbmig", "%s-%s.json" % (TABLE, "m-x")), "--resume", "--yes", expect=2)
+    cp = [f for f in os.listdir(os.path.join(WORK, ".ddbmig")) if f.endswith(".json")]
+    stopped = [f for f in cp if "stopped" in open(os.path.join(WORK, ".ddbmig", f)).read()]
+    assert stopped, cp
+    other = script("other.lua", "function migrate(item, ctx) return nil end\n")
+    p = ddbmig("run", "--table-name", TABLE, "--script", other, "--checkpoint",
+               os.path.join(WORK, ".ddbmig", stopped[0]), "--resume", "--yes", expect=2)
+    assert "resuming with a different script is refused" in p.stderr, p.stderr
+
+
+def main():
+    C.delete(TABLE)
+    try:
+        globals()["case_" + CASE]()
+    finally:
+        C.delete(TABLE)
+    print("passed: " + CASE)
+
+
+if __name__ == "__main__":
+    main()
