@@ -116,6 +116,14 @@ void engine_item_error(run_state *r, int segment, const ddb_item *it, const char
     }
 }
 
+/* Page counts go to the segment when the page is done; the run's totals
+ * move at once, for the progress line. */
+#define COUNT(w, field)                                        \
+    do {                                                       \
+        (w)->pc.field++;                                       \
+        atomic_fetch_add(&(w)->r->c.field, 1);                 \
+    } while (0)
+
 static void item_error(worker *w, const ddb_item *it, const char *message)
 {
     w->pc.failed++;
@@ -311,14 +319,14 @@ static void copy_item(worker *w, const ddb_item *orig, const lua_result *res)
 {
     run_state *r = w->r;
     if (res->outcome == LUA_DELETE) {
-        w->pc.deleted++;
+        COUNT(w, deleted);
         return;
     }
     const ddb_item *next = res->outcome == LUA_WRITE ? &res->item : orig;
     if (res->outcome == LUA_WRITE && !ddb_item_equal(orig, next))
-        w->pc.changed++;
+        COUNT(w, changed);
     else
-        w->pc.unchanged++;
+        COUNT(w, unchanged);
     if (r->o->dry_run || r->o->job == ENGINE_VERIFY)
         return;
     if (r->mode == ENGINE_WRITE_BATCH) {
@@ -347,15 +355,15 @@ static void handle_item(worker *w, const ddb_item *orig, int conflicts)
         return;
     }
     if (res.outcome == LUA_UNCHANGED) {
-        w->pc.unchanged++;
+        COUNT(w, unchanged);
         return;
     }
     if (res.outcome == LUA_DELETE) {
         if (dry) {
-            w->pc.deleted++;
+            COUNT(w, deleted);
             show_diff(w, orig, NULL, NULL, "DELETE");
         } else if (r->mode == ENGINE_WRITE_BATCH) {
-            w->pc.deleted++;
+            COUNT(w, deleted);
             add_batch_entry(w, NULL, orig);
         } else {
             enqueue_write(w, T_DELETE, O_DELETED, orig, NULL, NULL, conflicts);
@@ -368,7 +376,7 @@ static void handle_item(worker *w, const ddb_item *orig, int conflicts)
         return;
     }
     if (ddb_diff_empty(&d)) {
-        w->pc.unchanged++;
+        COUNT(w, unchanged);
         return;
     }
     if (ddb_item_size(&res.item) > DDB_MAX_ITEM_BYTES) {
@@ -379,12 +387,12 @@ static void handle_item(worker *w, const ddb_item *orig, int conflicts)
         return;
     }
     if (dry) {
-        w->pc.changed++;
+        COUNT(w, changed);
         show_diff(w, orig, &res.item, &d, d.key_changed ? "KEY CHANGE (new item put, old item deleted)" : NULL);
         return;
     }
     if (r->mode == ENGINE_WRITE_BATCH) {
-        w->pc.changed++;
+        COUNT(w, changed);
         ddb_item marked;
         const ddb_item *next = &res.item;
         if (wr_with_marker(&w->wr, next, w->arena, &marked) == DM_OK)
@@ -418,7 +426,7 @@ static void process_page(worker *w, const ddb_page *pg)
         const ddb_item *it = &pg->items[i];
         if (has_marker(w, it)) {
             atomic_fetch_add(&r->c.skipped, 1);
-            w->pc.unchanged++;
+            COUNT(w, unchanged);
             continue;
         }
         handle_item(w, it, 0);
@@ -547,9 +555,9 @@ static void count_success(worker *w, task *t)
     run_state *r = w->r;
     atomic_fetch_add(&r->c.writes, 1);
     switch (t->counts_as) {
-    case O_CHANGED: w->pc.changed++; break;
-    case O_DELETED: w->pc.deleted++; break;
-    case O_MOVED: w->pc.changed++; atomic_fetch_add(&r->c.moved, 1); break;
+    case O_CHANGED: COUNT(w, changed); break;
+    case O_DELETED: COUNT(w, deleted); break;
+    case O_MOVED: COUNT(w, changed); atomic_fetch_add(&r->c.moved, 1); break;
     case O_EXTRA: atomic_fetch_add(&r->c.extras, 1); break;
     default: break;
     }
@@ -560,7 +568,7 @@ static void on_get_done(worker *w, task *t)
     const char *body = dm_buf_cstr(&t->call.response);
     const char *it = strstr(body, "\"Item\"");
     if (!it) {
-        w->pc.unchanged++; /* deleted by someone else meanwhile: nothing to migrate */
+        COUNT(w, unchanged); /* deleted by someone else meanwhile: nothing to migrate */
         return;
     }
     it = strchr(it + 6, '{');
@@ -719,7 +727,9 @@ static void wait_scan(worker *w)
     w->scan_started = false;
 }
 
-static void commit_page(worker *w, char *next_key, bool last)
+/* Adds the page's counts to its segment; moves the segment's start key
+ * only for a page whose writes all completed. */
+static void commit_page(worker *w, char *next_key, bool complete, bool last)
 {
     run_state *r = w->r;
     seg_state *s = w->seg;
@@ -730,6 +740,11 @@ static void commit_page(worker *w, char *next_key, bool last)
     s->deleted += w->pc.deleted;
     s->failed += w->pc.failed;
     s->conflicts += w->pc.conflicts;
+    if (!complete) {
+        pthread_mutex_unlock(&r->mu);
+        free(next_key);
+        return;
+    }
     s->pages++;
     free(s->last_key);
     s->last_key = next_key;
@@ -740,9 +755,6 @@ static void commit_page(worker *w, char *next_key, bool last)
         r->segs_done++;
     }
     pthread_mutex_unlock(&r->mu);
-    atomic_fetch_add(&r->c.changed, w->pc.changed);
-    atomic_fetch_add(&r->c.unchanged, w->pc.unchanged);
-    atomic_fetch_add(&r->c.deleted, w->pc.deleted);
 }
 
 /* Returns false when the run must stop. */
@@ -776,12 +788,9 @@ static bool page_step(worker *w, bool *more)
     w->page_aborted = false;
     process_page(w, &pg);
     drain_writes(w);
-    if (w->page_aborted) {
-        free(next_key);
-    } else {
-        commit_page(w, next_key, next_key == NULL);
-        *more = next_key != NULL;
-    }
+    bool complete = !w->page_aborted;
+    *more = complete && next_key != NULL;
+    commit_page(w, next_key, complete, next_key == NULL);
     if (w->scan_started && (stopping(r) || w->page_aborted))
         wait_scan(w); /* let an early Scan finish before leaving */
     dm_buf_cleanup(&text);
