@@ -37,6 +37,12 @@ typedef struct sigv4_params {
     time_t time;            /* signing time, UTC seconds */
     bool keep_path;         /* true: no dot-segment or slash normalisation (S3) */
     bool double_encode;     /* true: encode the already-encoded path again */
+    /* Optional cache of the signing key, which only changes with the day,
+     * region, service and secret: when key_date equals the request's day
+     * the key is used as it is; otherwise it is derived and stored here.
+     * Owned by the caller, who zeroes it. NULL: derive every time. */
+    uint8_t *key_cache;     /* 32 bytes */
+    char *key_date;         /* 9 bytes, "yyyymmdd" */
 } sigv4_params;
 
 typedef struct sigv4_result {

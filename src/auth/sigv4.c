@@ -373,7 +373,15 @@ int sigv4_sign(const sigv4_request *req, const sigv4_params *p, sigv4_result *ou
     if (rc)
         return rc;
     uint8_t key[32];
-    sigv4_signing_key(p->secret_access_key, date8, p->region, p->service, key);
+    if (p->key_cache && p->key_date && strcmp(p->key_date, date8) == 0) {
+        memcpy(key, p->key_cache, 32);
+    } else {
+        sigv4_signing_key(p->secret_access_key, date8, p->region, p->service, key);
+        if (p->key_cache && p->key_date) {
+            memcpy(p->key_cache, key, 32);
+            memcpy(p->key_date, date8, 9);
+        }
+    }
     sigv4_signature(key, out->string_to_sign.data, out->string_to_sign.len, out->signature);
     dm_memzero(key, sizeof(key));
     return dm_buf_appendf(&out->authorization, "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",

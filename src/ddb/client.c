@@ -24,6 +24,13 @@ struct ddb_shared {
 
 struct ddb_client {
     ddb_shared *s;
+    /* Credentials are taken from the shared provider once a minute (or
+     * sooner near their expiry), not per request; the signing key is kept
+     * for the day. Both are zeroed when replaced and on free. */
+    aws_creds creds;
+    int64_t creds_until_ms;
+    uint8_t key[32];
+    char key_date[9];
     http_client *http;
     ddb_call *waiting;    /* backing off; unordered */
     ddb_call *done_head;  /* completed without a response to wait for */
@@ -107,6 +114,8 @@ void ddb_client_free(ddb_client *c)
 {
     if (!c)
         return;
+    aws_creds_clear(&c->creds);
+    dm_memzero(c->key, sizeof c->key);
     http_client_free(c->http);
     free(c);
 }
@@ -178,13 +187,41 @@ static char *header_line(const char *name, const char *value)
 }
 
 /* Signs the call with fresh credentials and fills its header lines. */
+/* Fresh enough credentials in c->creds. */
+static int client_creds(ddb_client *c, dm_error *err)
+{
+    int64_t now = dm_now_ms();
+    if (now < c->creds_until_ms)
+        return DM_OK;
+    aws_creds fresh;
+    int rc = creds_get(c->s->creds, &fresh, err);
+    if (rc != DM_OK)
+        return rc;
+    bool same_secret = strcmp(fresh.secret_access_key, c->creds.secret_access_key) == 0;
+    aws_creds_clear(&c->creds);
+    c->creds = fresh;
+    aws_creds_clear(&fresh);
+    if (!same_secret) {
+        dm_memzero(c->key, sizeof c->key);
+        c->key_date[0] = '\0';
+    }
+    int64_t until = now + 60000;
+    /* Temporary credentials: back to the provider well before expiry (it
+     * refreshes five minutes ahead). */
+    if (c->creds.expiration_ms && c->creds.expiration_ms - 6 * 60000 < until)
+        until = c->creds.expiration_ms - 6 * 60000 > now ? c->creds.expiration_ms - 6 * 60000 : now;
+    c->creds_until_ms = until;
+    return DM_OK;
+}
+
 static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
 {
     ddb_shared *s = c->s;
-    aws_creds cr;
-    int rc = creds_get(s->creds, &cr, err);
+    int rc = client_creds(c, err);
     if (rc != DM_OK)
         return rc;
+    const aws_creds *crp = &c->creds;
+#define cr (*crp)
     char target[96];
     snprintf(target, sizeof target, "DynamoDB_20120810.%s", call->op);
     sigv4_header hs[] = {{"host", s->host},
@@ -194,7 +231,7 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
                          .body = call->body.data, .body_len = call->body.len};
     sigv4_params p = {.access_key_id = cr.access_key_id, .secret_access_key = cr.secret_access_key,
                       .session_token = cr.session_token, .region = s->region, .service = "dynamodb",
-                      .time = time(NULL)};
+                      .time = time(NULL), .key_cache = c->key, .key_date = c->key_date};
     sigv4_result sr;
     rc = sigv4_sign(&req, &p, &sr);
     free_headers(call);
@@ -215,8 +252,8 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
         dm_error_set(err, rc, "signing the request failed: %s", dm_err_str(rc));
     }
     sigv4_result_cleanup(&sr);
-    aws_creds_clear(&cr);
     return rc;
+#undef cr
 }
 
 static int send_attempt(ddb_client *c, ddb_call *call)
@@ -375,8 +412,11 @@ static bool evaluate(ddb_client *c, ddb_call *call)
         if (s->on_throttle)
             s->on_throttle(s->on_throttle_ud, call->op);
     }
-    if (strcmp(call->err.type, "ExpiredTokenException") == 0)
+    if (strcmp(call->err.type, "ExpiredTokenException") == 0 ||
+        strcmp(call->err.type, "UnrecognizedClientException") == 0) {
         creds_invalidate(s->creds);
+        c->creds_until_ms = 0;
+    }
     int max = call->max_attempts > 0 ? call->max_attempts : s->max_attempts;
     int cost = 0;
     if (cls != RETRY_FATAL && call->attempts < max && retry_budget_acquire(s->budget, cls, &cost)) {

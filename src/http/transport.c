@@ -1,11 +1,18 @@
 /* libcurl multi transport. Easy handles are pooled per client so that each
  * new request reuses a handle; connections live in the multi handle's cache
- * and are kept alive between requests. */
+ * and are kept alive between requests.
+ *
+ * Sockets are watched with epoll through curl's socket interface, so a
+ * wake-up costs work for the sockets that are ready, not for every request
+ * in flight (curl_multi_perform checks each transfer's socket each time). */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -22,11 +29,46 @@ typedef struct slot {
 
 struct http_client {
     CURLM *multi;
+    int epfd;
+    long timer_ms;          /* curl's requested timeout; -1: none */
+    int64_t timer_set_at;
     http_options opts;
     slot **free_slots;
     size_t n_free, cap_free;
     size_t in_flight;
 };
+
+/* curl tells which sockets to watch for what. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+    (void)e;
+    http_client *c = ud;
+    struct epoll_event ev = {0};
+    ev.data.fd = fd;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+        curl_multi_assign(c->multi, fd, NULL);
+        return 0;
+    }
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    /* curl keeps a per-socket pointer for us: non-NULL once registered. */
+    if (sockp) {
+        epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev);
+    } else {
+        epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
+        curl_multi_assign(c->multi, fd, c);
+    }
+    return 0;
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *ud)
+{
+    (void)m;
+    http_client *c = ud;
+    c->timer_ms = timeout_ms;
+    c->timer_set_at = dm_monotonic_ms();
+    return 0;
+}
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -46,10 +88,20 @@ http_client *http_client_new(const http_options *opts)
     if (!c->opts.max_connections)
         c->opts.max_connections = 64;
     c->multi = curl_multi_init();
-    if (!c->multi) {
+    c->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (!c->multi || c->epfd < 0) {
+        if (c->multi)
+            curl_multi_cleanup(c->multi);
+        if (c->epfd >= 0)
+            close(c->epfd);
         free(c);
         return NULL;
     }
+    c->timer_ms = -1;
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, c->opts.max_connections);
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->opts.max_connections);
     return c;
@@ -72,6 +124,7 @@ void http_client_free(http_client *c)
         slot_free(c->free_slots[i]);
     free(c->free_slots);
     curl_multi_cleanup(c->multi);
+    close(c->epfd);
     free(c);
 }
 
@@ -233,27 +286,63 @@ static void finish(http_client *c, slot *s, CURLcode cc)
     c->in_flight--;
 }
 
+static bool take_done(http_client *c, http_request **done)
+{
+    int left = 0;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        slot *s = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        *done = s->req;
+        finish(c, s, m->data.result);
+        return true;
+    }
+    return false;
+}
+
+/* ms until curl's timer fires (0: now; -1: no timer). */
+static long timer_left(const http_client *c)
+{
+    if (c->timer_ms < 0)
+        return -1;
+    long left = c->timer_ms - (long)(dm_monotonic_ms() - c->timer_set_at);
+    return left > 0 ? left : 0;
+}
+
 int http_client_wait(http_client *c, int timeout_ms, http_request **done)
 {
     *done = NULL;
     int64_t deadline = dm_monotonic_ms() + timeout_ms;
+    int running = 0;
     for (;;) {
-        int running = 0, left = 0;
-        if (curl_multi_perform(c->multi, &running) != CURLM_OK)
-            return DM_ERR_NETWORK;
-        CURLMsg *m = curl_multi_info_read(c->multi, &left);
-        if (m && m->msg == CURLMSG_DONE) {
-            slot *s = NULL;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-            *done = s->req;
-            finish(c, s, m->data.result);
+        if (take_done(c, done))
             return DM_OK;
+        if (c->in_flight == 0)
+            return DM_OK;
+        long t = timer_left(c);
+        if (t == 0) {
+            c->timer_ms = -1;
+            if (curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
+                return DM_ERR_NETWORK;
+            continue;
         }
         int64_t remaining = deadline - dm_monotonic_ms();
-        if (remaining <= 0 || c->in_flight == 0)
+        if (remaining < 0)
             return DM_OK;
-        if (curl_multi_poll(c->multi, NULL, 0, (int)(remaining < 1000 ? remaining : 1000), NULL) != CURLM_OK)
-            return DM_ERR_NETWORK;
+        long wait = (t > 0 && t < remaining) ? t : (long)remaining;
+        struct epoll_event ev[64];
+        int n = epoll_wait(c->epfd, ev, 64, (int)wait);
+        for (int i = 0; i < n; i++) {
+            int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                        (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                        (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+            if (curl_multi_socket_action(c->multi, ev[i].data.fd, flags, &running) != CURLM_OK)
+                return DM_ERR_NETWORK;
+        }
+        if (n == 0 && remaining <= wait && (t < 0 || t > remaining))
+            return take_done(c, done), DM_OK;
     }
 }
 

@@ -97,7 +97,7 @@ static void run_vector(const char *dir)
     CHECK(load(dir, &v) == 0);
     sigv4_request req = {v.method, v.path, v.query, v.h, v.nh, v.body, v.body_len, NULL};
     sigv4_params p = {"AKIDEXAMPLE", SECRET, v.token[0] ? v.token : NULL, v.region, v.service,
-                      1440938160 /* 2015-08-30T12:36:00Z */, false, false};
+                      1440938160 /* 2015-08-30T12:36:00Z */, false, false, NULL, NULL};
     sigv4_result r;
     int rc = sigv4_sign(&req, &p, &r);
     char *creq = slurp(dir, "canonical-request.txt");
@@ -154,7 +154,8 @@ static char *creq_of(const char *method, const char *path, const char *query, si
                      bool keep_path, bool double_encode)
 {
     sigv4_request req = {method, path, query, h, nh, "", 0, NULL};
-    sigv4_params p = {"AKIDEXAMPLE", SECRET, NULL, "us-east-1", "service", 1440938160, keep_path, double_encode};
+    sigv4_params p = {"AKIDEXAMPLE", SECRET, NULL, "us-east-1", "service", 1440938160, keep_path, double_encode,
+                      NULL, NULL};
     dm_buf creq, sh;
     dm_buf_init(&creq, 0);
     dm_buf_init(&sh, 0);
@@ -196,4 +197,28 @@ TEST(empty_path_is_root)
     char *c = creq_of("GET", "", NULL, h, 1, false, false);
     CHECK(strncmp(c, "GET\n/\n", 6) == 0);
     free(c);
+}
+
+TEST(signing_key_cache)
+{
+    /* A cached key gives the same signature and is filled on first use. */
+    sigv4_header hs[] = {{"host", "example.amazonaws.com"}};
+    sigv4_request req = {.method = "GET", .path = "/", .headers = hs, .n_headers = 1};
+    uint8_t key[32] = {0};
+    char date[9] = "";
+    sigv4_params p = {.access_key_id = "AKIDEXAMPLE", .secret_access_key = SECRET, .region = "us-east-1",
+                      .service = "service", .time = 1440938160};
+    sigv4_result a, b, c;
+    CHECK_INT(sigv4_sign(&req, &p, &a), DM_OK);
+    p.key_cache = key;
+    p.key_date = date;
+    CHECK_INT(sigv4_sign(&req, &p, &b), DM_OK);
+    CHECK_STR(date, "20150830");
+    CHECK_INT(sigv4_sign(&req, &p, &c), DM_OK);
+    CHECK_STR(b.signature, a.signature);
+    CHECK_STR(c.signature, a.signature);
+    CHECK_STR(a.signature, "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+    sigv4_result_cleanup(&a);
+    sigv4_result_cleanup(&b);
+    sigv4_result_cleanup(&c);
 }
