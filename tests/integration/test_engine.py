@@ -128,13 +128,17 @@ def case_concurrent():
     for t in threads:
         t.start()
     time.sleep(0.5)
+    # A write cap stretches the run over about ten seconds, so that the
+    # application's writes land between the scan of an item and its write.
     s = summary(ddbmig("run", "--table-name", TABLE, "--script", script("shift.lua", SHIFT), "--yes", "--quiet",
-                       "--output", "json", "--total-segments", "8", "--page-size", "100", expect=0))
+                       "--output", "json", "--total-segments", "8", "--page-size", "100",
+                       "--max-write-units", "300", expect=0))
+    during = sum(increments.values())
     done.set()
     for t in threads:
         t.join()
     assert not errors, errors
-    assert sum(increments.values()) > 500, "the application made too few writes to matter"
+    assert during > 100, "the application made too few writes during the run to matter"
     assert s["changed"] == 3000 and s["failed"] == 0, s
     print("application writes: %d, conflicts resolved: %d" % (sum(increments.values()), s["conflicts"]))
     assert s["conflicts"] > 0, "no concurrent write ever met the migration: the test proves nothing"
@@ -195,8 +199,9 @@ def case_kill():
     C.create(TABLE, "pk")
     C.put_all(TABLE, items)
     inc = script("inc.lua", INCREMENT)
+    # The write cap makes the run last several seconds, so kills land mid-run.
     args = ["run", "--table-name", TABLE, "--script", inc, "--marker", "_mig", "--yes", "--quiet",
-            "--total-segments", "8", "--page-size", "50", "--endpoint-url", ENDPOINT]
+            "--total-segments", "8", "--page-size", "50", "--max-write-units", "400", "--endpoint-url", ENDPOINT]
     rnd = random.Random(3)
     kills = 0
     for round_ in range(40):
