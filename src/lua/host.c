@@ -200,6 +200,9 @@ int lua_host_new(const lua_host_options *o, lua_host **out, dm_error *err)
     h->traceback_ref = luaL_ref(h->L, LUA_REGISTRYINDEX);
     make_ctx(h, o);
     lua_sethook(h->L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    /* Per item, everything the script touches is garbage a moment later:
+     * the generational collector suits that and keeps the heap small. */
+    lua_gc(h->L, LUA_GCGEN, 0, 0);
     int rc = load_script(h, o, err);
     if (rc) {
         lua_host_free(h);
