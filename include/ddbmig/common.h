@@ -119,6 +119,11 @@ DM_API int dm_parse_iso8601(const char *s, int64_t *out_ms);
 /* Formats ms since the epoch as "YYYY-MM-DDTHH:MM:SSZ" into out[21]. */
 DM_API void dm_format_iso8601(int64_t ms, char out[21]);
 
+/* ---- formatting -------------------------------------------------------- */
+
+/* Bytes for people: "866 B", "15.3 MiB". */
+DM_API void dm_format_bytes(int64_t bytes, char *out, size_t size);
+
 /* ---- files ------------------------------------------------------------ */
 
 /* Reads a whole file into buf (initialised by the caller). */

@@ -80,7 +80,12 @@ DM_API int ddb_scan_body(const ddb_scan_params *p, dm_buf *out);
 DM_API int ddb_batch_write_all(ddb_client *c, const char *table, json_t *requests, int max_rounds,
                                dm_error *err);
 
-/* Appends s as a JSON string literal (quotes and escapes) to out. */
+/* Appends s as a JSON string literal (quotes and escapes) to out;
+ * DM_ERR_INVALID when s is not UTF-8. */
 DM_API int ddb_json_string(dm_buf *out, const char *s);
+
+/* Capacity units an answer reports (ReturnConsumedCapacity=TOTAL), 0 when
+ * it reports none. */
+DM_API double ddb_consumed_units(const dm_buf *resp);
 
 #endif

@@ -69,8 +69,6 @@ typedef enum engine_status {
  * for ENGINE_CONFIG and ENGINE_STOPPED. */
 DM_API engine_status engine_run(const engine_options *o, ddb_shared *shared, ddb_client *c, dm_error *err);
 
-#endif
-
 /* ---- export and import --------------------------------------------------- */
 
 typedef struct transfer_options {
@@ -96,3 +94,5 @@ DM_API int engine_export(const transfer_options *o, ddb_shared *shared, transfer
 /* Reads DynamoDB JSON lines (checking every line before writing any) and
  * writes them with BatchWriteItem. Errors name the file and line. */
 DM_API int engine_import(const transfer_options *o, ddb_client *c, transfer_result *out, dm_error *err);
+
+#endif

@@ -19,21 +19,6 @@ static const cli_opt *describe_options(void)
     return o;
 }
 
-static void human_size(int64_t bytes, char *out, size_t size)
-{
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, size, "%" PRId64 " B", bytes);
-    else
-        snprintf(out, size, "%.1f %s", v, units[u]);
-}
-
 static void key_text(const ddb_key_attr *h, const ddb_key_attr *r, bool has_range, char *out, size_t size)
 {
     if (has_range)
@@ -60,7 +45,7 @@ static void print_text(const ddb_table_desc *d)
 {
     char keys[700], size[32], cap[160];
     key_text(&d->hash, &d->range, d->has_range, keys, sizeof keys);
-    human_size(d->size_bytes, size, sizeof size);
+    dm_format_bytes(d->size_bytes, size, sizeof size);
     capacity_text(d, cap, sizeof cap);
     printf("Table:         %s (%s)\n", d->name, d->status);
     if (d->arn[0])

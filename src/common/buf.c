@@ -151,3 +151,18 @@ int dm_read_file(const char *path, dm_buf *buf, dm_error *err)
         rc = dm_buf_reserve(buf, 0); /* an empty file still yields "" */
     return rc;
 }
+
+void dm_format_bytes(int64_t bytes, char *out, size_t size)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, size, "%lld B", (long long)bytes);
+    else
+        snprintf(out, size, "%.1f %s", v, units[u]);
+}

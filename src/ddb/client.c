@@ -220,8 +220,7 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
     int rc = client_creds(c, err);
     if (rc != DM_OK)
         return rc;
-    const aws_creds *crp = &c->creds;
-#define cr (*crp)
+    const aws_creds *cr = &c->creds;
     char target[96];
     snprintf(target, sizeof target, "DynamoDB_20120810.%s", call->op);
     sigv4_header hs[] = {{"host", s->host},
@@ -229,8 +228,8 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
                          {"x-amz-target", target}};
     sigv4_request req = {.method = "POST", .path = s->path, .headers = hs, .n_headers = 3,
                          .body = call->body.data, .body_len = call->body.len};
-    sigv4_params p = {.access_key_id = cr.access_key_id, .secret_access_key = cr.secret_access_key,
-                      .session_token = cr.session_token, .region = s->region, .service = "dynamodb",
+    sigv4_params p = {.access_key_id = cr->access_key_id, .secret_access_key = cr->secret_access_key,
+                      .session_token = cr->session_token, .region = s->region, .service = "dynamodb",
                       .time = time(NULL), .key_cache = c->key, .key_date = c->key_date};
     sigv4_result sr;
     rc = sigv4_sign(&req, &p, &sr);
@@ -243,8 +242,8 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
         call->headers_[i++] = header_line("X-Amz-Date", sr.amz_date);
         call->headers_[i++] = header_line("Authorization", dm_buf_cstr(&sr.authorization));
         call->headers_[i++] = header_line("User-Agent", "ddbmig/" DDBMIG_VERSION);
-        if (cr.session_token[0])
-            call->headers_[i++] = header_line("X-Amz-Security-Token", cr.session_token);
+        if (cr->session_token[0])
+            call->headers_[i++] = header_line("X-Amz-Security-Token", cr->session_token);
         for (int k = 0; k < i; k++)
             if (!call->headers_[k])
                 rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
@@ -253,7 +252,6 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
     }
     sigv4_result_cleanup(&sr);
     return rc;
-#undef cr
 }
 
 static int send_attempt(ddb_client *c, ddb_call *call)

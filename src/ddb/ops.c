@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ddbmig/ddb_ops.h"
+#include "ddbmig/item.h"
 #include "ddbmig/retry.h"
 
 static const char *jstr(json_t *o, const char *k)
@@ -174,14 +175,21 @@ int ddb_delete_table(ddb_client *c, const char *table, bool missing_ok, dm_error
 
 int ddb_json_string(dm_buf *out, const char *s)
 {
-    json_t *j = json_string(s);
-    if (!j)
-        return DM_ERR_INVALID; /* not UTF-8 */
-    char *t = json_dumps(j, JSON_ENCODE_ANY);
-    json_decref(j);
-    int rc = t ? dm_buf_puts(out, t) : DM_ERR_NOMEM;
-    free(t);
-    return rc;
+    size_t n = strlen(s);
+    return ddb_utf8_valid(s, n) ? ddb_json_put_string(out, s, n) : DM_ERR_INVALID;
+}
+
+double ddb_consumed_units(const dm_buf *resp)
+{
+    /* CapacityUnits of every ConsumedCapacity entry (one per table for
+     * transactions and batches). */
+    double total = 0;
+    const char *p = dm_buf_cstr(resp);
+    while ((p = strstr(p, "\"CapacityUnits\":")) != NULL) {
+        p += 16;
+        total += strtod(p, NULL);
+    }
+    return total;
 }
 
 int ddb_scan_body(const ddb_scan_params *p, dm_buf *out)

@@ -64,6 +64,9 @@ typedef struct run_state {
     double scan_estimate;         /* read units a page is expected to take */
 } run_state;
 
+/* Two per CPU, 2 to 64: writers mostly wait on the network. */
+int engine_default_workers(void);
+
 /* Worker threads: one lua_host and one ddb_client each. */
 void *worker_main(void *arg);
 

@@ -8,17 +8,6 @@
 
 #include "engine_impl.h"
 
-static void human(double bytes, char *out, size_t size)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int i = 0;
-    while (bytes >= 1024 && i < 4) {
-        bytes /= 1024;
-        i++;
-    }
-    snprintf(out, size, i ? "%.1f %s" : "%.0f %s", bytes, u[i]);
-}
-
 /* "ENABLED", "DISABLED", or "" when the endpoint cannot tell. */
 static int pitr_status(ddb_client *c, const char *table, char *out, size_t size, dm_error *err)
 {
@@ -47,7 +36,7 @@ static void print_plan(run_state *r, const char *pitr)
     const engine_options *o = r->o;
     const ddb_table_desc *d = &r->desc;
     char size[32];
-    human((double)d->size_bytes, size, sizeof size);
+    dm_format_bytes(d->size_bytes, size, sizeof size);
     double avg = d->item_count > 0 ? (double)d->size_bytes / (double)d->item_count : 1024;
     double reads = ceil((double)d->size_bytes / 4096.0) * (o->consistent_read ? 1.0 : 0.5);
     double per_item = ceil(avg / 1024.0);

@@ -81,7 +81,7 @@ static int paths(run_state *r, dm_error *err)
     return DM_OK;
 }
 
-static int default_workers(void)
+int engine_default_workers(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     n = n > 0 ? n * 2 : 4;
@@ -244,7 +244,7 @@ engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_cli
 {
     engine_options o = *opts;
     if (o.workers <= 0)
-        o.workers = default_workers();
+        o.workers = engine_default_workers();
     run_state *r = calloc(1, sizeof *r);
     if (!r) {
         dm_error_set(err, DM_ERR_NOMEM, "out of memory");

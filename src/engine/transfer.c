@@ -12,6 +12,7 @@
 #include "ddbmig/engine.h"
 #include "ddbmig/item.h"
 #include "ddbmig/retry.h"
+#include "engine_impl.h"
 
 static bool gz_name(const char *p)
 {
@@ -116,16 +117,10 @@ static void *export_worker(void *arg)
     return NULL;
 }
 
-static int workers_default(int w)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return w > 0 ? w : (int)(n > 0 ? (n * 2 > 64 ? 64 : n * 2) : 4);
-}
-
 int engine_export(const transfer_options *o, ddb_shared *shared, transfer_result *res, dm_error *err)
 {
     exporter x = {.o = o, .shared = shared};
-    int workers = workers_default(o->workers);
+    int workers = o->workers > 0 ? o->workers : engine_default_workers();
     x.n_segs = o->total_segments > 0 ? o->total_segments : 4 * workers;
     pthread_mutex_init(&x.mu, NULL);
     if (gz_name(o->path))
@@ -262,15 +257,6 @@ typedef struct importer {
     bool failed;
 } importer;
 
-static double units_of(const dm_buf *resp)
-{
-    double total = 0;
-    const char *p = dm_buf_cstr(resp);
-    while ((p = strstr(p, "\"CapacityUnits\":")) != NULL)
-        total += strtod(p += 16, NULL);
-    return total;
-}
-
 static void on_batch(importer *im, batch_call *b)
 {
     im->in_flight--;
@@ -282,7 +268,7 @@ static void on_batch(importer *im, batch_call *b)
         free(b);
         return;
     }
-    im->units += units_of(&b->call.response);
+    im->units += ddb_consumed_units(&b->call.response);
     json_t *doc = json_loadb(dm_buf_cstr(&b->call.response), b->call.response.len, 0, NULL);
     json_t *un = json_object_get(doc, "UnprocessedItems");
     size_t left = json_array_size(json_object_get(un, im->o->table));

@@ -257,6 +257,14 @@ static void add_batch_entry(worker *w, const ddb_item *put, const ddb_item *del)
     flush_batch(w, false);
 }
 
+static bool has_keys(const wr_ctx *wr, const ddb_item *it)
+{
+    for (size_t k = 0; k < wr->n_keys; k++)
+        if (!ddb_item_get(it, wr->keys[k], strlen(wr->keys[k])))
+            return false;
+    return true;
+}
+
 static void enqueue_write(worker *w, task_kind kind, outcome oc, const ddb_item *orig, const ddb_item *next,
                           const ddb_diff *d, int conflicts)
 {
@@ -276,12 +284,11 @@ static void enqueue_write(worker *w, task_kind kind, outcome oc, const ddb_item 
     t->next_item = next;
     if (d)
         t->diff = *d;
-    if (wr_key_json(&w->wr, orig ? orig : next, &t->call.body) != DM_OK) {
+    if (!has_keys(&w->wr, orig ? orig : next)) {
         item_error(w, orig ? orig : next, "the item lacks a key attribute of the table");
         ddb_call_cleanup(&t->call);
         return;
     }
-    dm_buf_reset(&t->call.body);
     queue_task(w, t);
 }
 
@@ -436,38 +443,30 @@ static void process_page(worker *w, const ddb_page *pg)
 
 /* ---- completions ------------------------------------------------------------ */
 
-static double consumed_units(const dm_buf *resp)
+/* The first "Item" of an answer at or after `from`, decoded into the page's
+ * arena (with a copy of its text, which must outlive it). NULL when absent
+ * or unreadable. */
+static const ddb_item *item_in_answer(worker *w, const dm_buf *resp, const char *from)
 {
-    double total = 0;
-    const char *p = dm_buf_cstr(resp);
-    while ((p = strstr(p, "\"CapacityUnits\":")) != NULL) {
-        p += 16;
-        total += strtod(p, NULL);
-    }
-    return total;
-}
-
-/* The current item from a failed guarded write: ALL_OLD's Item, or for a
- * transaction the Item of the cancelled Delete. NULL when absent. */
-static const ddb_item *current_item(worker *w, task *t)
-{
-    const char *body = dm_buf_cstr(&t->call.response);
-    const char *p = t->kind == T_MOVE ? strstr(body, "\"CancellationReasons\"") : body;
-    if (!p)
-        return NULL;
-    const char *it = strstr(p, "\"Item\"");
+    const char *body = dm_buf_cstr(resp);
+    const char *p = from ? strstr(body, from) : body;
+    const char *it = p ? strstr(p, "\"Item\"") : NULL;
+    it = it ? strchr(it + 6, '{') : NULL;
     if (!it)
         return NULL;
-    it = strchr(it + 6, '{');
-    if (!it)
-        return NULL;
-    /* The text must outlive the item: keep a copy in the page's arena. */
-    size_t len = t->call.response.len - (size_t)(it - body);
+    size_t len = resp->len - (size_t)(it - body);
     char *copy = dm_arena_strndup(w->arena, it, len);
     ddb_item *out = dm_arena_alloc(w->arena, sizeof *out);
     if (!copy || !out || ddb_item_decode(copy, len, w->arena, out, NULL, NULL) != DM_OK)
         return NULL;
     return out;
+}
+
+/* The current item from a failed guarded write: ALL_OLD's Item, or for a
+ * transaction the Item of the cancelled Delete. */
+static const ddb_item *current_item(worker *w, task *t)
+{
+    return item_in_answer(w, &t->call.response, t->kind == T_MOVE ? "\"CancellationReasons\"" : NULL);
 }
 
 static bool is_conflict(const task *t)
@@ -485,8 +484,6 @@ static void enqueue_get(worker *w, const ddb_item *orig, int conflicts)
         return;
     wr_ctx src = w->wr;
     src.table = w->r->o->table;
-    ddb_json_put_string(&t->call.body, src.table, 0);
-    dm_buf_reset(&t->call.body);
     dm_buf_puts(&t->call.body, "{\"TableName\":");
     ddb_json_put_string(&t->call.body, src.table, strlen(src.table));
     dm_buf_puts(&t->call.body, ",\"ConsistentRead\":true,\"Key\":");
@@ -565,17 +562,12 @@ static void count_success(worker *w, task *t)
 
 static void on_get_done(worker *w, task *t)
 {
-    const char *body = dm_buf_cstr(&t->call.response);
-    const char *it = strstr(body, "\"Item\"");
-    if (!it) {
+    if (!strstr(dm_buf_cstr(&t->call.response), "\"Item\"")) {
         COUNT(w, unchanged); /* deleted by someone else meanwhile: nothing to migrate */
         return;
     }
-    it = strchr(it + 6, '{');
-    size_t len = t->call.response.len - (size_t)(it - body);
-    char *copy = dm_arena_strndup(w->arena, it, len);
-    ddb_item *cur = dm_arena_alloc(w->arena, sizeof *cur);
-    if (!copy || !cur || ddb_item_decode(copy, len, w->arena, cur, NULL, NULL) != DM_OK) {
+    const ddb_item *cur = item_in_answer(w, &t->call.response, NULL);
+    if (!cur) {
         item_error(w, t->orig, "GetItem returned an item that could not be read");
         return;
     }
@@ -586,7 +578,7 @@ static void on_task_done(worker *w, task *t)
 {
     run_state *r = w->r;
     w->in_flight--;
-    double used = consumed_units(&t->call.response);
+    double used = ddb_consumed_units(&t->call.response);
     if (t->kind == T_GET) {
         rl_settle(&r->rl_read, 0, used);
         atomic_fetch_add(&r->c.read_milli, (long long)(used * 1000));
@@ -764,7 +756,7 @@ static bool page_step(worker *w, bool *more)
     *more = false;
     wait_scan(w);
     if (w->scan.rc != DM_OK) {
-        engine_request_stop(r, w->scan.rc == DM_ERR_SERVICE ? STOP_FATAL : STOP_FATAL, &w->scan.err);
+        engine_request_stop(r, STOP_FATAL, &w->scan.err);
         return false;
     }
     /* The page's text moves out of the call, so the next Scan can go. */
