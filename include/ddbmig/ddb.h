@@ -75,7 +75,8 @@ typedef struct ddb_call {
     int throttles;
     /* Private */
     http_request http_;
-    char *headers_[8];
+    const char *headers_[8];
+    dm_buf header_text_;   /* the lines headers_ points into; holds secrets */
     int64_t due_ms_;
     int budget_cost_;
     struct ddb_call *next_;

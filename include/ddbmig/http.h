@@ -1,6 +1,11 @@
-/* HTTP transport over libcurl's multi interface: one client per thread keeps
- * its connections alive and runs any number of requests concurrently without
- * a thread each. TLS verification is always on.
+/* HTTP transport: one client per thread keeps its connections alive and runs
+ * any number of requests concurrently without a thread each. TLS
+ * verification is always on.
+ *
+ * Two implementations stand behind it: a native HTTP/1.1 client (default)
+ * and libcurl, used when a proxy variable (https_proxy, HTTPS_PROXY,
+ * http_proxy, HTTP_PROXY, all_proxy, ALL_PROXY) is set, since curl applies
+ * those with NO_PROXY; DDBMIG_HTTP=curl or =native forces one.
  *
  * A request is owned by the caller; it is borrowed by the client from
  * http_client_start() until http_client_wait() hands it back. */
@@ -25,6 +30,7 @@ typedef struct http_options {
     long connect_timeout_ms; /* 0: 3000 */
     long timeout_ms;         /* whole request; 0: 30000 */
     long max_connections;    /* per client; 0: 64 */
+    const char *ca_file;     /* PEM bundle replacing the system's; copied */
 } http_options;
 
 typedef struct http_request {
@@ -61,6 +67,9 @@ DM_API size_t http_client_in_flight(const http_client *c);
 /* Runs one request to completion (other queued requests progress too, and
  * may complete first: only use on a client with nothing else in flight). */
 DM_API int http_client_perform(http_client *c, http_request *req);
+
+/* "native" or "curl": what http_client_new would pick now. */
+DM_API const char *http_backend_name(void);
 
 /* Value of a response header (name in lower case) copied into buf; NULL
  * when absent. */

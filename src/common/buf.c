@@ -50,20 +50,32 @@ int dm_buf_puts(dm_buf *b, const char *s) { return dm_buf_append(b, s, strlen(s)
 
 int dm_buf_putc(dm_buf *b, char c) { return dm_buf_append(b, &c, 1); }
 
+/* Formats into the free space first: a second pass only when it is short. */
 int dm_buf_appendf(dm_buf *b, const char *fmt, ...)
 {
+    if (!b->data && dm_buf_reserve(b, 64) != DM_OK)
+        return DM_ERR_NOMEM;
+    size_t room = b->cap - b->len;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->data + b->len, room, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0) {
+        b->data[b->len] = '\0';
         return DM_ERR_INVALID;
-    int rc = dm_buf_reserve(b, (size_t)n);
-    if (rc)
-        return rc;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    }
+    if ((size_t)n >= room) {
+        b->data[b->len] = '\0';
+        int rc = dm_buf_reserve(b, (size_t)n);
+        if (rc)
+            return rc;
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    } else if (b->len + (size_t)n > (b->max ? b->max : (size_t)1 << 30)) {
+        b->data[b->len] = '\0';
+        return DM_ERR_LIMIT;
+    }
     b->len += (size_t)n;
     return DM_OK;
 }

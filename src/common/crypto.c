@@ -1,20 +1,72 @@
 /* SHA-256, HMAC-SHA256, CRC32 and base64 through libcrypto and zlib. */
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <pthread.h>
+#include <string.h>
 #include <zlib.h>
 
 #include "common/crypto.h"
 
-void dm_sha256(const void *data, size_t len, uint8_t out[32])
+/* OpenSSL 3 looks an algorithm up (locks, provider search) every time a
+ * digest is named by EVP_sha256() or HMAC(); fetching it once and doing
+ * HMAC's two passes by hand makes a request's four hashes several times
+ * cheaper. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void) { sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
+static const EVP_MD *md(void)
 {
-    unsigned int n = 32;
-    EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+    pthread_once(&sha256_once, fetch_sha256);
+    return sha256_md ? sha256_md : EVP_sha256();
 }
 
-void dm_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[32])
+/* Hashes a then b (either may be empty) into out. */
+static void sha256_two(EVP_MD_CTX *ctx, const void *a, size_t alen, const void *b, size_t blen, uint8_t out[32])
 {
     unsigned int n = 32;
-    HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n);
+    EVP_DigestInit_ex(ctx, md(), NULL);
+    if (alen)
+        EVP_DigestUpdate(ctx, a, alen);
+    if (blen)
+        EVP_DigestUpdate(ctx, b, blen);
+    EVP_DigestFinal_ex(ctx, out, &n);
+}
+
+void dm_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx) {
+        unsigned int n = 32;
+        EVP_Digest(data, len, out, &n, md(), NULL);
+        return;
+    }
+    sha256_two(ctx, data, len, NULL, 0, out);
+    EVP_MD_CTX_free(ctx);
+}
+
+/* RFC 2104 with a 64-byte block. */
+void dm_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[32])
+{
+    uint8_t k[64] = {0}, pad[64], inner[32];
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx) {
+        memset(out, 0, 32);
+        return;
+    }
+    if (key_len > sizeof k)
+        sha256_two(ctx, key, key_len, NULL, 0, k);
+    else
+        memcpy(k, key, key_len);
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x36;
+    sha256_two(ctx, pad, 64, data, len, inner);
+    for (int i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x5c;
+    sha256_two(ctx, pad, 64, inner, 32, out);
+    EVP_MD_CTX_free(ctx);
+    dm_memzero(k, sizeof k);
+    dm_memzero(pad, sizeof pad);
 }
 
 void dm_hex(const uint8_t *in, size_t n, char *out)

@@ -136,14 +136,13 @@ void ddb_call_init(ddb_call *call, const char *op, const char *table)
     call->table = table;
     dm_buf_init(&call->body, 0);
     dm_buf_init(&call->response, 0);
+    dm_buf_init(&call->header_text_, 64u << 10);
 }
 
 static void free_headers(ddb_call *call)
 {
-    for (size_t i = 0; i < sizeof call->headers_ / sizeof call->headers_[0]; i++) {
-        dm_free_secret(call->headers_[i]);
-        call->headers_[i] = NULL;
-    }
+    memset(call->headers_, 0, sizeof call->headers_);
+    dm_buf_cleanup_secure(&call->header_text_);
 }
 
 void ddb_call_cleanup(ddb_call *call)
@@ -177,13 +176,21 @@ static ddb_call *pop_done(ddb_client *c)
     return call;
 }
 
-static char *header_line(const char *name, const char *value)
+/* Appends "name: value" and its NUL to the call's header text. */
+static int add_header(dm_buf *text, size_t *offsets, int *n, const char *name, const char *value)
 {
-    size_t n = strlen(name) + strlen(value) + 3;
-    char *h = malloc(n);
-    if (h)
-        snprintf(h, n, "%s: %s", name, value);
-    return h;
+    size_t nl = strlen(name), vl = strlen(value);
+    int rc = dm_buf_reserve(text, nl + vl + 3);
+    if (rc)
+        return rc;
+    offsets[(*n)++] = text->len;
+    char *o = text->data + text->len;
+    memcpy(o, name, nl);
+    o[nl] = ':';
+    o[nl + 1] = ' ';
+    memcpy(o + nl + 2, value, vl + 1);
+    text->len += nl + vl + 3;
+    return DM_OK;
 }
 
 /* Signs the call with fresh credentials and fills its header lines. */
@@ -233,20 +240,29 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
                       .time = time(NULL), .key_cache = c->key, .key_date = c->key_date};
     sigv4_result sr;
     rc = sigv4_sign(&req, &p, &sr);
-    free_headers(call);
+    /* Every attempt is signed afresh; the text is wiped, not just reused. */
+    if (call->header_text_.data)
+        dm_memzero(call->header_text_.data, call->header_text_.cap);
+    dm_buf_reset(&call->header_text_);
+    memset(call->headers_, 0, sizeof call->headers_);
     if (rc == DM_OK) {
-        int i = 0;
-        call->headers_[i++] = header_line("Host", s->host);
-        call->headers_[i++] = header_line("Content-Type", "application/x-amz-json-1.0");
-        call->headers_[i++] = header_line("X-Amz-Target", target);
-        call->headers_[i++] = header_line("X-Amz-Date", sr.amz_date);
-        call->headers_[i++] = header_line("Authorization", dm_buf_cstr(&sr.authorization));
-        call->headers_[i++] = header_line("User-Agent", "ddbmig/" DDBMIG_VERSION);
-        if (cr->session_token[0])
-            call->headers_[i++] = header_line("X-Amz-Security-Token", cr->session_token);
-        for (int k = 0; k < i; k++)
-            if (!call->headers_[k])
-                rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+        dm_buf *t = &call->header_text_;
+        size_t off[8];
+        int n = 0;
+        rc = add_header(t, off, &n, "Host", s->host);
+        rc = rc ? rc : add_header(t, off, &n, "Content-Type", "application/x-amz-json-1.0");
+        rc = rc ? rc : add_header(t, off, &n, "X-Amz-Target", target);
+        rc = rc ? rc : add_header(t, off, &n, "X-Amz-Date", sr.amz_date);
+        rc = rc ? rc : add_header(t, off, &n, "Authorization", dm_buf_cstr(&sr.authorization));
+        rc = rc ? rc : add_header(t, off, &n, "User-Agent", "ddbmig/" DDBMIG_VERSION);
+        if (rc == DM_OK && cr->session_token[0])
+            rc = add_header(t, off, &n, "X-Amz-Security-Token", cr->session_token);
+        if (rc == DM_OK) {
+            for (int k = 0; k < n; k++)
+                call->headers_[k] = t->data + off[k];
+        } else {
+            dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+        }
     } else {
         dm_error_set(err, rc, "signing the request failed: %s", dm_err_str(rc));
     }

@@ -42,7 +42,9 @@ void test_env_cleanup(test_env *e)
     e->n = 0;
 }
 
-pid_t test_fake_start(const char *mode, const char *log, char url[64])
+/* Runs python3 tests/fakes/SCRIPT with args; returns the pid and the port
+ * the fake prints first. */
+static pid_t start_script(const char *script, const char *a1, const char *a2, const char *a3, int *port)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -51,9 +53,9 @@ pid_t test_fake_start(const char *mode, const char *log, char url[64])
     if (pid == 0) {
         close(fds[0]);
         dup2(fds[1], 1);
-        char script[1024];
-        snprintf(script, sizeof(script), "%s/fakes/fake_aws.py", DDBMIG_TESTS_DIR);
-        execlp("python3", "python3", script, mode, log ? log : "", (char *)NULL);
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/fakes/%s", DDBMIG_TESTS_DIR, script);
+        execlp("python3", "python3", path, a1, a2, a3, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -63,13 +65,26 @@ pid_t test_fake_start(const char *mode, const char *log, char url[64])
         n++;
     close(fds[0]);
     line[n] = '\0';
-    int port = atoi(line);
-    if (port <= 0) {
+    *port = atoi(line);
+    if (*port <= 0) {
         test_fake_stop(pid);
         return 0;
     }
-    snprintf(url, 64, "http://127.0.0.1:%d", port);
     return pid;
+}
+
+pid_t test_fake_start(const char *mode, const char *log, char url[64])
+{
+    int port = 0;
+    pid_t pid = start_script("fake_aws.py", mode, log ? log : "", NULL, &port);
+    if (pid)
+        snprintf(url, 64, "http://127.0.0.1:%d", port);
+    return pid;
+}
+
+pid_t test_edge_start(const char *mode, const char *cert, const char *key, int *port)
+{
+    return start_script("http_edge.py", mode, cert, cert ? key : NULL, port);
 }
 
 void test_fake_stop(pid_t pid)

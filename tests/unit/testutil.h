@@ -24,6 +24,10 @@ void test_env_cleanup(test_env *e);
 pid_t test_fake_start(const char *mode, const char *log, char url[64]);
 void test_fake_stop(pid_t pid);
 
+/* Starts tests/fakes/http_edge.py in MODE (TLS with cert and key when
+ * given); *port gets its port. Stop with test_fake_stop. */
+pid_t test_edge_start(const char *mode, const char *cert, const char *key, int *port);
+
 /* Writes text to a file under the test's tmpdir; returns the path (static). */
 const char *test_write_file(const char *name, const char *text, int mode);
 

@@ -1,6 +1,7 @@
-/* libcurl multi transport. Easy handles are pooled per client so that each
- * new request reuses a handle; connections live in the multi handle's cache
- * and are kept alive between requests.
+/* libcurl multi backend, used where a proxy is configured (curl reads the
+ * *_proxy variables) or when DDBMIG_HTTP=curl. Easy handles are pooled per
+ * client so that each new request reuses a handle; connections live in the
+ * multi handle's cache and are kept alive between requests.
  *
  * Sockets are watched with epoll through curl's socket interface, so a
  * wake-up costs work for the sockets that are ready, not for every request
@@ -16,9 +17,8 @@
 
 #include <curl/curl.h>
 
-#include "ddbmig/http.h"
+#include "http/backend.h"
 
-#define MAX_RESPONSE_BYTES (64u << 20)
 
 typedef struct slot {
     CURL *easy;
@@ -27,7 +27,7 @@ typedef struct slot {
     char errbuf[CURL_ERROR_SIZE];
 } slot;
 
-struct http_client {
+typedef struct hcurl {
     CURLM *multi;
     int epfd;
     long timer_ms;          /* curl's requested timeout; -1: none */
@@ -36,13 +36,13 @@ struct http_client {
     slot **free_slots;
     size_t n_free, cap_free;
     size_t in_flight;
-};
+} hcurl;
 
 /* curl tells which sockets to watch for what. */
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sockp)
 {
     (void)e;
-    http_client *c = ud;
+    hcurl *c = ud;
     struct epoll_event ev = {0};
     ev.data.fd = fd;
     if (what == CURL_POLL_REMOVE) {
@@ -64,7 +64,7 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sockp)
 static int on_timer(CURLM *m, long timeout_ms, void *ud)
 {
     (void)m;
-    http_client *c = ud;
+    hcurl *c = ud;
     c->timer_ms = timeout_ms;
     c->timer_set_at = dm_monotonic_ms();
     return 0;
@@ -73,10 +73,10 @@ static int on_timer(CURLM *m, long timeout_ms, void *ud)
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-http_client *http_client_new(const http_options *opts)
+static void *hcurl_create(const http_options *opts)
 {
     pthread_once(&global_once, global_init);
-    http_client *c = calloc(1, sizeof(*c));
+    hcurl *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     if (opts)
@@ -116,8 +116,9 @@ static void slot_free(slot *s)
     free(s);
 }
 
-void http_client_free(http_client *c)
+static void hcurl_destroy(void *impl)
 {
+    hcurl *c = impl;
     if (!c)
         return;
     for (size_t i = 0; i < c->n_free; i++)
@@ -156,7 +157,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static slot *take_slot(http_client *c)
+static slot *take_slot(hcurl *c)
 {
     if (c->n_free)
         return c->free_slots[--c->n_free];
@@ -168,7 +169,7 @@ static slot *take_slot(http_client *c)
     return s;
 }
 
-static void give_slot(http_client *c, slot *s)
+static void give_slot(hcurl *c, slot *s)
 {
     curl_slist_free_all(s->hdrs);
     s->hdrs = NULL;
@@ -186,7 +187,7 @@ static void give_slot(http_client *c, slot *s)
     c->free_slots[c->n_free++] = s;
 }
 
-static int configure(http_client *c, slot *s, http_request *req)
+static int configure(hcurl *c, slot *s, http_request *req)
 {
     CURL *e = s->easy;
     curl_easy_reset(e);
@@ -210,6 +211,8 @@ static int configure(http_client *c, slot *s, http_request *req)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms ? req->timeout_ms : c->opts.timeout_ms);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->opts.ca_file && *c->opts.ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->opts.ca_file);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
@@ -230,9 +233,9 @@ static int configure(http_client *c, slot *s, http_request *req)
     return DM_OK;
 }
 
-int http_client_start(http_client *c, http_request *req)
+static int hcurl_start(void *impl, http_request *req)
 {
-    http_request_reset(req);
+    hcurl *c = impl;
     slot *s = take_slot(c);
     if (!s)
         return DM_ERR_NOMEM;
@@ -271,7 +274,7 @@ static http_net_error classify(CURLcode cc)
     }
 }
 
-static void finish(http_client *c, slot *s, CURLcode cc)
+static void finish(hcurl *c, slot *s, CURLcode cc)
 {
     http_request *req = s->req;
     curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &req->status);
@@ -286,7 +289,7 @@ static void finish(http_client *c, slot *s, CURLcode cc)
     c->in_flight--;
 }
 
-static bool take_done(http_client *c, http_request **done)
+static bool take_done(hcurl *c, http_request **done)
 {
     int left = 0;
     CURLMsg *m;
@@ -303,7 +306,7 @@ static bool take_done(http_client *c, http_request **done)
 }
 
 /* ms until curl's timer fires (0: now; -1: no timer). */
-static long timer_left(const http_client *c)
+static long timer_left(const hcurl *c)
 {
     if (c->timer_ms < 0)
         return -1;
@@ -311,9 +314,9 @@ static long timer_left(const http_client *c)
     return left > 0 ? left : 0;
 }
 
-int http_client_wait(http_client *c, int timeout_ms, http_request **done)
+static int hcurl_wait(void *impl, int timeout_ms, http_request **done)
 {
-    *done = NULL;
+    hcurl *c = impl;
     int64_t deadline = dm_monotonic_ms() + timeout_ms;
     int running = 0;
     for (;;) {
@@ -346,81 +349,8 @@ int http_client_wait(http_client *c, int timeout_ms, http_request **done)
     }
 }
 
-size_t http_client_in_flight(const http_client *c) { return c->in_flight; }
 
-int http_client_perform(http_client *c, http_request *req)
-{
-    int rc = http_client_start(c, req);
-    if (rc)
-        return rc;
-    http_request *done = NULL;
-    while (done != req) {
-        if ((rc = http_client_wait(c, 1000, &done)) != DM_OK)
-            return rc;
-    }
-    return DM_OK;
-}
+static size_t hcurl_in_flight(const void *impl) { return ((const hcurl *)impl)->in_flight; }
 
-const char *http_response_header(const http_request *req, const char *name, char *buf, size_t size)
-{
-    const char *p = dm_buf_cstr(&req->response_headers);
-    size_t nl = strlen(name);
-    while (*p) {
-        const char *eol = strchr(p, '\n');
-        if (!eol)
-            break;
-        if (strncmp(p, name, nl) == 0 && p[nl] == ':' && p[nl + 1] == ' ') {
-            size_t vl = (size_t)(eol - p - nl - 2);
-            if (vl >= size)
-                vl = size - 1;
-            memcpy(buf, p + nl + 2, vl);
-            buf[vl] = '\0';
-            return buf;
-        }
-        p = eol + 1;
-    }
-    return NULL;
-}
-
-void http_request_reset(http_request *req)
-{
-    req->status = 0;
-    req->net_error = HTTP_NET_OK;
-    req->net_message[0] = '\0';
-    if (req->response.max == 0)
-        dm_buf_init(&req->response, MAX_RESPONSE_BYTES);
-    if (req->response_headers.max == 0)
-        dm_buf_init(&req->response_headers, 1u << 20);
-    dm_buf_reset(&req->response);
-    dm_buf_reset(&req->response_headers);
-}
-
-void http_request_cleanup(http_request *req)
-{
-    /* Credential endpoints return secrets in the body. */
-    dm_buf_cleanup_secure(&req->response);
-    dm_buf_cleanup(&req->response_headers);
-}
-
-static bool secret_header(const char *line)
-{
-    static const char *names[] = {"authorization:", "x-amz-security-token:", "x-aws-ec2-metadata-token:",
-                                  "x-amz-content-sha256:", NULL};
-    for (int i = 0; names[i]; i++)
-        if (strncasecmp(line, names[i], strlen(names[i])) == 0)
-            return true;
-    return false;
-}
-
-void http_log_headers(const char *prefix, const char *const *headers, size_t n)
-{
-    if (!dm_log_enabled(DM_LOG_DEBUG))
-        return;
-    for (size_t i = 0; i < n; i++) {
-        const char *colon = strchr(headers[i], ':');
-        if (secret_header(headers[i]) && colon)
-            dm_log(DM_LOG_DEBUG, "%s%.*s: [redacted]", prefix, (int)(colon - headers[i]), headers[i]);
-        else
-            dm_log(DM_LOG_DEBUG, "%s%s", prefix, headers[i]);
-    }
-}
+const http_backend http_curl_backend = {"curl", hcurl_create, hcurl_destroy, hcurl_start, hcurl_wait,
+                                        hcurl_in_flight};
