@@ -3,6 +3,7 @@
  *   endpoint: --endpoint-url, AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL,
  *             else the service's regional endpoint
  *   profile:  --profile, AWS_PROFILE, "default"
+ *   CA certificates: AWS_CA_BUNDLE, the profile's ca_bundle, else the system's
  *   files:    AWS_CONFIG_FILE (~/.aws/config),
  *             AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials) */
 #ifndef DDBMIG_CONFIG_H
@@ -33,6 +34,8 @@ typedef struct aws_settings {
     struct dm_ini *config;         /* owned; NULL when the file is absent */
     struct dm_ini *credentials;    /* owned; NULL when the file is absent */
     int max_attempts;              /* AWS_MAX_ATTEMPTS or profile; 0 = unset */
+    char ca_bundle[1024];          /* AWS_CA_BUNDLE or the profile's ca_bundle;
+                                    * "" = the system's CA certificates */
 } aws_settings;
 
 /* Loads files and resolves profile and region. A profile named explicitly

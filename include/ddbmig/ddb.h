@@ -28,6 +28,7 @@ typedef struct ddb_options {
     int max_attempts;          /* 0: 10 (bulk work; the SDKs default to 3) */
     long connect_timeout_ms;   /* 0: 3000 */
     long timeout_ms;           /* per attempt; 0: 30000 */
+    const char *ca_file;       /* PEM bundle instead of the system's; NULL: system */
 } ddb_options;
 
 /* Counters over every client of a ddb_shared. */

@@ -79,10 +79,11 @@ int creds_from_json(json_t *obj, const char *token_key, const char *what, aws_cr
 }
 
 int creds_http(const char *method, const char *url, const char *const *headers, size_t n_headers,
-               const char *body, long timeout_ms, long *status, dm_buf *resp, dm_error *err)
+               const char *body, long timeout_ms, const char *ca_file, long *status, dm_buf *resp,
+               dm_error *err)
 {
     http_options o = {.connect_timeout_ms = timeout_ms < 1000 ? timeout_ms : 1000, .timeout_ms = timeout_ms,
-                      .max_connections = 1};
+                      .max_connections = 1, .ca_file = ca_file && *ca_file ? ca_file : NULL};
     http_client *c = http_client_new(&o);
     dm_buf_init(resp, 1 << 20);
     if (!c)

@@ -82,7 +82,7 @@ static int fetch(const char *url, const char *auth, aws_creds *out, dm_error *er
     const char *headers[2] = {"Accept: application/json", auth};
     long status = 0;
     dm_buf resp;
-    int rc = creds_http("GET", url, headers, auth ? 2 : 1, NULL, 5000, &status, &resp, err);
+    int rc = creds_http("GET", url, headers, auth ? 2 : 1, NULL, 5000, NULL, &status, &resp, err);
     if (rc != DM_OK) {
         dm_error_prefix(err, "container credentials endpoint %s", url);
         dm_buf_cleanup(&resp);

@@ -22,7 +22,7 @@ static int get_token(const char *base, char *out, size_t size, dm_error *err)
     static const char *const h[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600"};
     long status = 0;
     dm_buf resp;
-    int rc = creds_http("PUT", url, h, 1, "", IMDS_TIMEOUT_MS, &status, &resp, err);
+    int rc = creds_http("PUT", url, h, 1, "", IMDS_TIMEOUT_MS, NULL, &status, &resp, err);
     if (rc == DM_OK && status != 200)
         rc = dm_error_set(err, DM_ERR_CREDENTIALS, "instance metadata token request answered HTTP %ld", status);
     if (rc == DM_OK && (resp.len == 0 || resp.len >= size))
@@ -40,7 +40,7 @@ static int get_path(const char *base, const char *path, const char *token, long 
     snprintf(url, sizeof url, "%s%s", base, path);
     snprintf(hdr, sizeof hdr, "X-aws-ec2-metadata-token: %s", token);
     const char *h[] = {hdr};
-    int rc = creds_http("GET", url, h, 1, NULL, IMDS_TIMEOUT_MS, status, resp, err);
+    int rc = creds_http("GET", url, h, 1, NULL, IMDS_TIMEOUT_MS, NULL, status, resp, err);
     dm_memzero(hdr, sizeof hdr);
     return rc;
 }

@@ -32,9 +32,11 @@ int creds_from_json(json_t *obj, const char *token_key, const char *what, aws_cr
 
 /* One blocking HTTP exchange for a credential endpoint, on its own short-
  * lived client. Network failures give DM_ERR_NETWORK; any HTTP status is
- * returned in *status with the body in resp (initialised here). */
+ * returned in *status with the body in resp (initialised here). ca_file:
+ * a PEM bundle for TLS instead of the system's, or NULL/"". */
 int creds_http(const char *method, const char *url, const char *const *headers, size_t n_headers,
-               const char *body, long timeout_ms, long *status, dm_buf *resp, dm_error *err);
+               const char *body, long timeout_ms, const char *ca_file, long *status, dm_buf *resp,
+               dm_error *err);
 
 /* Reads a small file (a token), trimming trailing whitespace. Owned. */
 int creds_read_token_file(const char *path, const char *what, char **out, dm_error *err);

@@ -110,7 +110,7 @@ static int webid_get(creds_provider *p, aws_creds *out, dm_error *err)
     long status = 0;
     dm_buf resp = {0};
     if (rc == DM_OK)
-        rc = creds_http("POST", url, headers, 2, dm_buf_cstr(&form), 10000, &status, &resp, err);
+        rc = creds_http("POST", url, headers, 2, dm_buf_cstr(&form), 10000, w->s->ca_bundle, &status, &resp, err);
     dm_buf_cleanup_secure(&form);
     if (rc == DM_OK)
         rc = parse_answer(dm_buf_cstr(&resp), status, out, err);

@@ -127,6 +127,10 @@ int aws_settings_load(const aws_settings_args *args, const dm_env *env, aws_sett
         return DM_ERR_CONFIG;
     }
     resolve_region(args, s);
+    const char *ca = dm_env_get(s->env, "AWS_CA_BUNDLE");
+    if (!ca || !*ca)
+        ca = aws_settings_config_value(s, "ca_bundle");
+    dm_strlcpy(s->ca_bundle, ca ? ca : "", sizeof s->ca_bundle);
     rc = resolve_max_attempts(s, err);
     if (rc != DM_OK)
         aws_settings_cleanup(s);

@@ -63,7 +63,7 @@ int cli_connect(const cli_globals *g, cli_conn *c)
     c->creds = creds_default_new(&c->settings);
     long attempts = g->max_attempts ? g->max_attempts : c->settings.max_attempts;
     ddb_options o = {.endpoint = c->endpoint, .region = c->settings.region, .creds = c->creds,
-                     .max_attempts = (int)attempts};
+                     .max_attempts = (int)attempts, .ca_file = c->settings.ca_bundle};
     c->shared = c->creds ? ddb_shared_new(&o, &err) : NULL;
     c->client = c->shared ? ddb_client_new(c->shared) : NULL;
     if (!c->client) {

@@ -16,6 +16,7 @@ struct ddb_shared {
     creds_provider *creds;
     int max_attempts;
     http_options http;
+    char ca_file[1024];
     retry_budget *budget;
     ddb_stats stats;
     ddb_throttle_fn on_throttle;
@@ -68,6 +69,10 @@ ddb_shared *ddb_shared_new(const ddb_options *o, dm_error *err)
     s->http.connect_timeout_ms = o->connect_timeout_ms;
     s->http.timeout_ms = o->timeout_ms;
     s->http.max_connections = 64;
+    if (o->ca_file && *o->ca_file) {
+        dm_strlcpy(s->ca_file, o->ca_file, sizeof s->ca_file);
+        s->http.ca_file = s->ca_file;
+    }
     s->budget = retry_budget_new(RETRY_BUDGET_CAPACITY);
     if (!s->budget || split_endpoint(s, err) != DM_OK) {
         if (!s->budget)

@@ -78,6 +78,30 @@ TEST(region_order)
     test_env_cleanup(&e);
 }
 
+TEST(ca_bundle_order)
+{
+    test_env e;
+    clean_env(&e);
+    char *cfg = path_of("config", "[default]\nca_bundle = /etc/corp/ca.pem\n", 0600);
+    test_env_set(&e, "AWS_CONFIG_FILE", cfg);
+    aws_settings s;
+    dm_error err = {0};
+    CHECK_INT(load(&e, NULL, &s, &err), DM_OK);
+    CHECK_STR(s.ca_bundle, "/etc/corp/ca.pem");
+    aws_settings_cleanup(&s);
+    test_env_set(&e, "AWS_CA_BUNDLE", "/tmp/other.pem");
+    CHECK_INT(load(&e, NULL, &s, &err), DM_OK);
+    CHECK_STR(s.ca_bundle, "/tmp/other.pem");
+    aws_settings_cleanup(&s);
+    free(cfg);
+    test_env_cleanup(&e);
+    clean_env(&e);
+    CHECK_INT(load(&e, NULL, &s, &err), DM_OK);
+    CHECK_STR(s.ca_bundle, "");
+    aws_settings_cleanup(&s);
+    test_env_cleanup(&e);
+}
+
 TEST(endpoint_order)
 {
     test_env e;
