@@ -76,6 +76,8 @@ DM_API int dm_buf_reserve(dm_buf *b, size_t extra);
 DM_API int dm_buf_append(dm_buf *b, const void *p, size_t n);
 DM_API int dm_buf_puts(dm_buf *b, const char *s);
 DM_API int dm_buf_putc(dm_buf *b, char c);
+/* Decimal text of v, without going through printf. */
+DM_API int dm_buf_put_int(dm_buf *b, long long v);
 DM_API int dm_buf_appendf(dm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 DM_API void dm_buf_reset(dm_buf *b);
 /* Frees the storage. The _secure variant zeroes it first (secrets). */

@@ -86,6 +86,10 @@ typedef struct ddb_call {
 /* Prepares a call; fill call->body before starting it. */
 DM_API void ddb_call_init(ddb_call *call, const char *op, const char *table);
 DM_API void ddb_call_cleanup(ddb_call *call);
+/* Makes a finished (or cleaned-up, or initialised) call ready for another
+ * request like ddb_call_init, keeping its buffers' memory (up to 64 KiB
+ * each) for the next body and answer. */
+DM_API void ddb_call_reuse(ddb_call *call, const char *op, const char *table);
 
 /* Starts a call; it completes through ddb_client_wait. The call is
  * borrowed until then. */

@@ -44,7 +44,8 @@ int sigv4_uri_encode(const char *s, size_t n, bool keep_slash, dm_buf *out)
 static int normalize_path(const char *path, dm_buf *out)
 {
     size_t n = strlen(path);
-    size_t *starts = malloc((n / 2 + 2) * sizeof(size_t));
+    size_t small[64];
+    size_t *starts = n / 2 + 2 <= 64 ? small : malloc((n / 2 + 2) * sizeof(size_t));
     if (!starts)
         return DM_ERR_NOMEM;
     size_t depth = 0;
@@ -71,7 +72,8 @@ static int normalize_path(const char *path, dm_buf *out)
         }
         i = j;
     }
-    free(starts);
+    if (starts != small)
+        free(starts);
     if (rc)
         return rc;
     if (out->len == 0 || (n > 1 && path[n - 1] == '/'))
@@ -82,6 +84,8 @@ static int normalize_path(const char *path, dm_buf *out)
 static int canonical_uri(const sigv4_request *req, const sigv4_params *p, dm_buf *creq)
 {
     const char *path = (req->path && *req->path) ? req->path : "/";
+    if (strcmp(path, "/") == 0) /* every JSON API request */
+        return dm_buf_puts(creq, "/\n");
     dm_buf norm, once;
     dm_buf_init(&norm, 0);
     dm_buf_init(&once, 0);
@@ -192,9 +196,19 @@ static int canonical_query(const char *q, dm_buf *creq)
 }
 
 typedef struct hdr {
-    char *name;        /* lower case, owned */
+    char name[128];    /* lower case */
     const char *value; /* borrowed */
 } hdr;
+
+static int lower_name(char *dst, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= sizeof(((hdr *)0)->name))
+        return DM_ERR_LIMIT;
+    for (size_t i = 0; i <= n; i++)
+        dst[i] = (char)tolower((unsigned char)src[i]);
+    return DM_OK;
+}
 
 /* Trims and folds runs of whitespace (including line folding) to one space. */
 static int append_folded(dm_buf *out, const char *v)
@@ -224,28 +238,22 @@ static int collect_headers(const sigv4_request *req, const sigv4_params *p, cons
     for (size_t i = 0; i < req->n_headers; i++) {
         if (n == MAX_SIGNED_HEADERS - 2)
             return DM_ERR_LIMIT;
-        h[n].name = strdup(req->headers[i].name);
-        if (!h[n].name)
-            return DM_ERR_NOMEM;
-        for (char *c = h[n].name; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
+        if (lower_name(h[n].name, req->headers[i].name) != DM_OK)
+            return DM_ERR_LIMIT;
         h[n].value = req->headers[i].value ? req->headers[i].value : "";
         have_date |= strcmp(h[n].name, "x-amz-date") == 0;
         have_token |= strcmp(h[n].name, "x-amz-security-token") == 0;
         n++;
     }
     if (!have_date) {
-        h[n].name = strdup("x-amz-date");
+        strcpy(h[n].name, "x-amz-date");
         h[n++].value = amz_date;
     }
     if (!have_token && p->session_token && *p->session_token) {
-        h[n].name = strdup("x-amz-security-token");
+        strcpy(h[n].name, "x-amz-security-token");
         h[n++].value = p->session_token;
     }
     *count = n;
-    for (size_t i = 0; i < n; i++)
-        if (!h[i].name)
-            return DM_ERR_NOMEM;
     /* Stable insertion sort: repeated headers keep the order given. */
     for (size_t i = 1; i < n; i++) {
         hdr t = h[i];
@@ -269,7 +277,8 @@ static int canonical_headers(const hdr *h, size_t n, dm_buf *creq, dm_buf *signe
             creq->len--;
             rc = dm_buf_putc(creq, ',');
         } else {
-            rc = dm_buf_appendf(creq, "%s:", h[i].name);
+            rc = dm_buf_puts(creq, h[i].name);
+            rc = rc ? rc : dm_buf_putc(creq, ':');
             if (!rc && signed_headers->len)
                 rc = dm_buf_putc(signed_headers, ';');
             if (!rc)
@@ -288,7 +297,8 @@ int sigv4_canonical_request(const sigv4_request *req, const sigv4_params *p, con
 {
     hdr h[MAX_SIGNED_HEADERS];
     size_t n = 0;
-    int rc = dm_buf_appendf(creq, "%s\n", req->method);
+    int rc = dm_buf_puts(creq, req->method);
+    rc = rc ? rc : dm_buf_putc(creq, '\n');
     if (!rc)
         rc = canonical_uri(req, p, creq);
     if (!rc)
@@ -297,8 +307,6 @@ int sigv4_canonical_request(const sigv4_request *req, const sigv4_params *p, con
         rc = collect_headers(req, p, amz_date, h, &n);
     if (!rc)
         rc = canonical_headers(h, n, creq, signed_headers);
-    for (size_t i = 0; i < n; i++)
-        free(h[i].name);
     if (rc)
         return rc;
     char hash[65];
@@ -307,7 +315,10 @@ int sigv4_canonical_request(const sigv4_request *req, const sigv4_params *p, con
         dm_sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, hash);
         payload = hash;
     }
-    return dm_buf_appendf(creq, "\n%s\n%s", dm_buf_cstr(signed_headers), payload);
+    rc = dm_buf_putc(creq, '\n');
+    rc = rc ? rc : dm_buf_append(creq, dm_buf_cstr(signed_headers), signed_headers->len);
+    rc = rc ? rc : dm_buf_putc(creq, '\n');
+    return rc ? rc : dm_buf_puts(creq, payload);
 }
 
 int sigv4_string_to_sign(const char *amz_date, const char *scope, const char *creq, size_t creq_len,
@@ -315,7 +326,12 @@ int sigv4_string_to_sign(const char *amz_date, const char *scope, const char *cr
 {
     char hash[65];
     dm_sha256_hex(creq, creq_len, hash);
-    return dm_buf_appendf(out, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, hash);
+    int rc = dm_buf_puts(out, "AWS4-HMAC-SHA256\n");
+    rc = rc ? rc : dm_buf_puts(out, amz_date);
+    rc = rc ? rc : dm_buf_putc(out, '\n');
+    rc = rc ? rc : dm_buf_puts(out, scope);
+    rc = rc ? rc : dm_buf_putc(out, '\n');
+    return rc ? rc : dm_buf_puts(out, hash);
 }
 
 void sigv4_signing_key(const char *secret, const char *date8, const char *region, const char *service,
@@ -347,6 +363,23 @@ void sigv4_signature(const uint8_t key[32], const char *sts, size_t sts_len, cha
     dm_hex(mac, 32, out);
 }
 
+/* "yyyymmddThhmmssZ" without strftime's locale machinery. */
+static void put_date(const struct tm *tm, char out[17])
+{
+    int parts[6] = {tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday, tm->tm_hour, tm->tm_min, tm->tm_sec};
+    int widths[6] = {4, 2, 2, 2, 2, 2};
+    char *o = out;
+    for (int i = 0; i < 6; i++) {
+        if (i == 3)
+            *o++ = 'T';
+        for (int d = widths[i] - 1, v = parts[i]; d >= 0; d--, v /= 10)
+            o[d] = (char)('0' + v % 10);
+        o += widths[i];
+    }
+    *o++ = 'Z';
+    *o = '\0';
+}
+
 int sigv4_sign(const sigv4_request *req, const sigv4_params *p, sigv4_result *out)
 {
     memset(out, 0, sizeof(*out));
@@ -358,15 +391,21 @@ int sigv4_sign(const sigv4_request *req, const sigv4_params *p, sigv4_result *ou
         return DM_ERR_INVALID;
     struct tm tm;
     time_t t = p->time;
-    gmtime_r(&t, &tm);
-    strftime(out->amz_date, sizeof(out->amz_date), "%Y%m%dT%H%M%SZ", &tm);
+    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
+        return DM_ERR_INVALID;
+    put_date(&tm, out->amz_date);
     char date8[9];
     memcpy(date8, out->amz_date, 8);
     date8[8] = '\0';
     int w = snprintf(out->scope, sizeof(out->scope), "%s/%s/%s/aws4_request", date8, p->region, p->service);
     if (w < 0 || (size_t)w >= sizeof(out->scope))
         return DM_ERR_INVALID;
-    int rc = sigv4_canonical_request(req, p, out->amz_date, &out->canonical_request, &out->signed_headers);
+    /* Room for a typical request up front, rather than growing by doubling. */
+    int rc = dm_buf_reserve(&out->canonical_request, 512 + req->n_headers * 64);
+    rc = rc ? rc : dm_buf_reserve(&out->string_to_sign, 192);
+    rc = rc ? rc : dm_buf_reserve(&out->signed_headers, 128);
+    if (!rc)
+        rc = sigv4_canonical_request(req, p, out->amz_date, &out->canonical_request, &out->signed_headers);
     if (!rc)
         rc = sigv4_string_to_sign(out->amz_date, out->scope, out->canonical_request.data,
                                   out->canonical_request.len, &out->string_to_sign);
@@ -384,8 +423,16 @@ int sigv4_sign(const sigv4_request *req, const sigv4_params *p, sigv4_result *ou
     }
     sigv4_signature(key, out->string_to_sign.data, out->string_to_sign.len, out->signature);
     dm_memzero(key, sizeof(key));
-    return dm_buf_appendf(&out->authorization, "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
-                          p->access_key_id, out->scope, dm_buf_cstr(&out->signed_headers), out->signature);
+    dm_buf *a = &out->authorization;
+    rc = dm_buf_reserve(a, 256);
+    rc = rc ? rc : dm_buf_puts(a, "AWS4-HMAC-SHA256 Credential=");
+    rc = rc ? rc : dm_buf_puts(a, p->access_key_id);
+    rc = rc ? rc : dm_buf_putc(a, '/');
+    rc = rc ? rc : dm_buf_puts(a, out->scope);
+    rc = rc ? rc : dm_buf_puts(a, ", SignedHeaders=");
+    rc = rc ? rc : dm_buf_append(a, dm_buf_cstr(&out->signed_headers), out->signed_headers.len);
+    rc = rc ? rc : dm_buf_puts(a, ", Signature=");
+    return rc ? rc : dm_buf_puts(a, out->signature);
 }
 
 void sigv4_result_cleanup(sigv4_result *r)

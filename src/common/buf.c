@@ -50,6 +50,19 @@ int dm_buf_puts(dm_buf *b, const char *s) { return dm_buf_append(b, s, strlen(s)
 
 int dm_buf_putc(dm_buf *b, char c) { return dm_buf_append(b, &c, 1); }
 
+int dm_buf_put_int(dm_buf *b, long long v)
+{
+    char num[24];
+    size_t i = sizeof num;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        num[--i] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    if (v < 0)
+        num[--i] = '-';
+    return dm_buf_append(b, num + i, sizeof num - i);
+}
+
 /* Formats into the free space first: a second pass only when it is short. */
 int dm_buf_appendf(dm_buf *b, const char *fmt, ...)
 {

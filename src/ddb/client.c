@@ -144,6 +144,32 @@ void ddb_call_init(ddb_call *call, const char *op, const char *table)
     dm_buf_init(&call->header_text_, 64u << 10);
 }
 
+/* Keeps a buffer's memory for the next use unless it grew large. */
+static dm_buf recycled(dm_buf b)
+{
+    if (b.cap > (64u << 10))
+        dm_buf_cleanup(&b); /* keeps its maximum */
+    dm_buf_reset(&b);
+    return b;
+}
+
+void ddb_call_reuse(ddb_call *call, const char *op, const char *table)
+{
+    if (call->header_text_.data) /* signed header lines */
+        dm_memzero(call->header_text_.data, call->header_text_.cap);
+    dm_buf body = recycled(call->body), resp = recycled(call->response);
+    dm_buf hdr = recycled(call->header_text_);
+    dm_buf hresp = recycled(call->http_.response), hhdrs = recycled(call->http_.response_headers);
+    memset(call, 0, sizeof *call);
+    call->op = op;
+    call->table = table;
+    call->body = body;
+    call->response = resp;
+    call->header_text_ = hdr;
+    call->http_.response = hresp;
+    call->http_.response_headers = hhdrs;
+}
+
 static void free_headers(ddb_call *call)
 {
     memset(call->headers_, 0, sizeof call->headers_);

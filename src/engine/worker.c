@@ -44,7 +44,11 @@ typedef struct worker {
     dm_arena *arena;
     task *tasks;          /* not yet started, first in first out */
     task *tasks_tail;
+    size_t n_queued;
+    task *free_tasks;     /* finished tasks, their buffers kept for reuse */
     size_t in_flight;
+    const ddb_page *page; /* the page being worked through */
+    size_t page_next;     /* its next item to transform */
     dm_buf batch;         /* pending BatchWriteItem entries */
     int batch_n;
     ddb_call scan;
@@ -192,22 +196,38 @@ static double write_units(const ddb_item *it)
 static task *new_task(worker *w, task_kind kind, outcome counts_as, const ddb_item *orig, int conflicts,
                       double units, const char *op)
 {
-    task *t = dm_arena_alloc(w->arena, sizeof *t);
-    if (!t)
-        return NULL;
-    memset(t, 0, sizeof *t);
+    task *t = w->free_tasks;
+    if (t) {
+        w->free_tasks = t->next;
+        ddb_call call = t->call;
+        memset(t, 0, sizeof *t);
+        t->call = call;
+        ddb_call_reuse(&t->call, op, w->wr.table);
+    } else {
+        if (!(t = malloc(sizeof *t)))
+            return NULL;
+        memset(t, 0, sizeof *t);
+        ddb_call_init(&t->call, op, w->wr.table);
+    }
     t->kind = kind;
     t->counts_as = counts_as;
     t->orig = orig;
     t->conflicts = conflicts;
-    ddb_call_init(&t->call, op, w->wr.table);
     t->call.user = t;
     t->reserved = units;
     return t;
 }
 
+/* A task is done with: back to the pool. */
+static void release_task(worker *w, task *t)
+{
+    t->next = w->free_tasks;
+    w->free_tasks = t;
+}
+
 static void queue_task(worker *w, task *t)
 {
+    w->n_queued++;
     t->next = NULL;
     if (w->tasks_tail)
         w->tasks_tail->next = t;
@@ -286,7 +306,7 @@ static void enqueue_write(worker *w, task_kind kind, outcome oc, const ddb_item 
         t->diff = *d;
     if (!has_keys(&w->wr, orig ? orig : next)) {
         item_error(w, orig ? orig : next, "the item lacks a key attribute of the table");
-        ddb_call_cleanup(&t->call);
+        release_task(w, t);
         return;
     }
     queue_task(w, t);
@@ -415,22 +435,37 @@ static void handle_item(worker *w, const ddb_item *orig, int conflicts)
         enqueue_write(w, r->mode == ENGINE_WRITE_PUT ? T_PUT : T_UPDATE, O_CHANGED, orig, &res.item, &d, conflicts);
 }
 
-static void process_page(worker *w, const ddb_page *pg)
+static int max_in_flight(const worker *w)
+{
+    return w->r->o->writes_in_flight > 0 ? w->r->o->writes_in_flight : 32;
+}
+
+/* Transforms the page's next items while few writes wait to start, up to
+ * twice the writes in flight: the transform overlaps the writes, and
+ * memory holds a window of writes rather than a page of them. */
+static void feed_items(worker *w)
 {
     run_state *r = w->r;
-    for (size_t i = 0; i < pg->n_items; i++) {
+    const ddb_page *pg = w->page;
+    /* In bursts: the script runs many items in a row, with its state
+     * still in the caches, rather than one item between two answers. */
+    if (!pg || (int)w->n_queued > max_in_flight(w) / 4)
+        return;
+    while (w->page_next < pg->n_items && (int)w->n_queued < 2 * max_in_flight(w)) {
         if (stopping(r)) {
             w->page_aborted = true;
+            w->page = NULL;
             return;
         }
         if (r->o->limit > 0 && atomic_fetch_add(&r->c.limit_taken, 1) >= r->o->limit) {
             engine_request_stop(r, STOP_LIMIT, NULL);
             w->page_aborted = true;
+            w->page = NULL;
             return;
         }
         w->pc.scanned++;
         atomic_fetch_add(&r->c.scanned, 1);
-        const ddb_item *it = &pg->items[i];
+        const ddb_item *it = &pg->items[w->page_next++];
         if (has_marker(w, it)) {
             atomic_fetch_add(&r->c.skipped, 1);
             COUNT(w, unchanged);
@@ -438,7 +473,10 @@ static void process_page(worker *w, const ddb_page *pg)
         }
         handle_item(w, it, 0);
     }
-    flush_batch(w, true);
+    if (w->page_next >= pg->n_items) {
+        flush_batch(w, true);
+        w->page = NULL;
+    }
 }
 
 /* ---- completions ------------------------------------------------------------ */
@@ -602,15 +640,10 @@ static void on_task_done(worker *w, task *t)
         engine_request_stop(r, STOP_FATAL, &t->call.err);
         w->page_aborted = true;
     }
-    ddb_call_cleanup(&t->call);
+    release_task(w, t);
 }
 
 /* ---- the loop --------------------------------------------------------------- */
-
-static int max_in_flight(const worker *w)
-{
-    return w->r->o->writes_in_flight > 0 ? w->r->o->writes_in_flight : 32;
-}
 
 static void on_scan_done(worker *w) { w->scan_in_flight = false; }
 
@@ -650,9 +683,10 @@ static int64_t start_due(worker *w)
         w->tasks = t->next;
         if (!w->tasks)
             w->tasks_tail = NULL;
+        w->n_queued--;
         if (build_body(w, t) != DM_OK) {
             item_error(w, t->orig ? t->orig : t->next_item, "out of memory building a request");
-            ddb_call_cleanup(&t->call);
+            release_task(w, t);
             continue;
         }
         w->in_flight++;
@@ -679,17 +713,25 @@ static void pump(worker *w)
         on_task_done(w, done->user);
 }
 
+/* Works through the page: transforms, writes, completions. */
 static void drain_writes(worker *w)
 {
-    while (w->tasks || w->in_flight > 0) {
-        if (abandon_queued(w->r) && w->tasks) {
+    for (;;) {
+        feed_items(w);
+        if (abandon_queued(w->r) && (w->tasks || w->page)) {
             /* Stop: nothing new goes out; in-flight writes finish. */
-            for (task *t = w->tasks; t; t = t->next)
-                ddb_call_cleanup(&t->call);
+            for (task *t = w->tasks, *next; t; t = next) {
+                next = t->next;
+                release_task(w, t);
+            }
             w->tasks = w->tasks_tail = NULL;
+            w->n_queued = 0;
+            w->page = NULL;
             w->page_aborted = true;
             continue;
         }
+        if (!w->page && !w->tasks && w->in_flight == 0)
+            return;
         pump(w);
     }
 }
@@ -778,7 +820,8 @@ static bool page_step(worker *w, bool *more)
         start_scan(w, next_key);
     memset(&w->pc, 0, sizeof w->pc);
     w->page_aborted = false;
-    process_page(w, &pg);
+    w->page = &pg;
+    w->page_next = 0;
     drain_writes(w);
     bool complete = !w->page_aborted;
     *more = complete && next_key != NULL;
@@ -824,6 +867,12 @@ static void run_segment(worker *w, seg_state *s)
 
 static void worker_cleanup(worker *w)
 {
+    while (w->free_tasks) {
+        task *t = w->free_tasks;
+        w->free_tasks = t->next;
+        ddb_call_cleanup(&t->call);
+        free(t);
+    }
     ddb_call_cleanup(&w->scan);
     dm_buf_cleanup(&w->batch);
     lua_host_free(w->host);

@@ -25,18 +25,30 @@ static void expr_cleanup(expr *e)
     dm_buf_cleanup(&e->values);
 }
 
+/* Appends ,"#n3": (or ,":v3":) to a names or values map being built. */
+static int map_key(dm_buf *map, const char *prefix, int i)
+{
+    int rc = i ? dm_buf_putc(map, ',') : DM_OK;
+    rc = rc ? rc : dm_buf_putc(map, '"');
+    rc = rc ? rc : dm_buf_puts(map, prefix);
+    rc = rc ? rc : dm_buf_put_int(map, i);
+    return rc ? rc : dm_buf_puts(map, "\":");
+}
+
 static int name_ref(expr *e, const char *p, size_t n, dm_buf *out)
 {
-    int rc = dm_buf_appendf(&e->names, "%s\"#n%d\":", e->n_names ? "," : "", e->n_names);
+    int rc = map_key(&e->names, "#n", e->n_names);
     rc = rc ? rc : ddb_json_put_string(&e->names, p, n);
-    return rc ? rc : dm_buf_appendf(out, "#n%d", e->n_names++);
+    rc = rc ? rc : dm_buf_puts(out, "#n");
+    return rc ? rc : dm_buf_put_int(out, e->n_names++);
 }
 
 static int value_ref(expr *e, const ddb_value *v, dm_buf *out)
 {
-    int rc = dm_buf_appendf(&e->values, "%s\":v%d\":", e->n_values ? "," : "", e->n_values);
+    int rc = map_key(&e->values, ":v", e->n_values);
     rc = rc ? rc : ddb_value_encode(v, &e->values);
-    return rc ? rc : dm_buf_appendf(out, ":v%d", e->n_values++);
+    rc = rc ? rc : dm_buf_puts(out, ":v");
+    return rc ? rc : dm_buf_put_int(out, e->n_values++);
 }
 
 static int text_ref(expr *e, const char *s, dm_buf *out)
@@ -142,10 +154,16 @@ static int tail(const wr_ctx *w, expr *e, const dm_buf *cond, bool ret_old, dm_b
         rc = dm_buf_puts(out, ",\"ConditionExpression\":");
         rc = rc ? rc : ddb_json_put_string(out, cond->data, cond->len);
     }
-    if (!rc && e->n_names)
-        rc = dm_buf_appendf(out, ",\"ExpressionAttributeNames\":{%s}", e->names.data);
-    if (!rc && e->n_values)
-        rc = dm_buf_appendf(out, ",\"ExpressionAttributeValues\":{%s}", e->values.data);
+    if (!rc && e->n_names) {
+        rc = dm_buf_puts(out, ",\"ExpressionAttributeNames\":{");
+        rc = rc ? rc : dm_buf_append(out, e->names.data, e->names.len);
+        rc = rc ? rc : dm_buf_putc(out, '}');
+    }
+    if (!rc && e->n_values) {
+        rc = dm_buf_puts(out, ",\"ExpressionAttributeValues\":{");
+        rc = rc ? rc : dm_buf_append(out, e->values.data, e->values.len);
+        rc = rc ? rc : dm_buf_putc(out, '}');
+    }
     if (!rc && ret_old && w->return_old_on_conflict)
         rc = dm_buf_puts(out, ",\"ReturnValuesOnConditionCheckFailure\":\"ALL_OLD\"");
     return rc;
