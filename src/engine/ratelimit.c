@@ -1,4 +1,4 @@
-/* AIMD token bucket; see ratelimit.h. */
+/* Token bucket with CUBIC or AIMD adaptation; see ratelimit.h. */
 #include <math.h>
 #include <string.h>
 
@@ -6,7 +6,11 @@
 #include "ratelimit.h"
 
 #define WINDOW_MS 1000
+#define CUBIC_WINDOW_MS 500
 #define THROTTLE_RATIO 0.05
+#define BETA 0.7
+#define SCALE 0.4
+#define CUT_SPACING_MS 100
 
 void rl_init(ratelimit *r, double cap)
 {
@@ -22,6 +26,8 @@ void rl_init(ratelimit *r, double cap)
 
 void rl_destroy(ratelimit *r) { pthread_mutex_destroy(&r->mu); }
 
+static double floor_rate(const ratelimit *r) { return fmax(1.0, r->peak * 0.1); }
+
 static void close_window(ratelimit *r, int64_t now)
 {
     double secs = (double)(now - r->window_start_ms) / 1000.0;
@@ -29,6 +35,12 @@ static void close_window(ratelimit *r, int64_t now)
     r->observed = r->observed == 0 ? rate : 0.7 * r->observed + 0.3 * rate;
     if (r->observed > r->peak)
         r->peak = r->observed;
+    if (r->mode == RL_CUBIC) {
+        r->window_units = 0;
+        r->window_requests = r->window_throttles = 0;
+        r->window_start_ms = now;
+        return;
+    }
     long total = r->window_requests + r->window_throttles;
     if (r->window_throttles >= 3 && (double)r->window_throttles > THROTTLE_RATIO * (double)total) {
         double base = rate > 0 ? rate : r->observed;
@@ -36,7 +48,7 @@ static void close_window(ratelimit *r, int64_t now)
             base = r->limit;
         if (base <= 0)
             base = 100;
-        r->limit = fmax(fmax(1.0, r->peak * 0.1), base * 0.7);
+        r->limit = fmax(floor_rate(r), base * BETA);
         if (r->tokens > r->limit)
             r->tokens = r->limit;
         r->last_cut_ms = now;
@@ -60,12 +72,50 @@ static void raise_when_calm(ratelimit *r, int64_t now)
         r->limit = 0;
 }
 
+/* CUBIC: the allowed rate at `now`, once a throttle has set max_rate. */
+static void cubic_rate(ratelimit *r, int64_t now)
+{
+    if (r->max_rate <= 0)
+        return;
+    double t = (double)(now - r->last_cut_ms) / 1000.0;
+    double k = cbrt(r->max_rate * (1 - BETA) / SCALE);
+    double rate = SCALE * (t - k) * (t - k) * (t - k) + r->max_rate;
+    if (r->observed > 0 && rate > 2 * r->observed)
+        rate = 2 * r->observed;
+    if (r->cap > 0 && rate > r->cap)
+        rate = r->cap;
+    r->limit = fmax(floor_rate(r), rate);
+}
+
+static void cubic_cut(ratelimit *r, int64_t now)
+{
+    if (now - r->last_cut_ms < CUT_SPACING_MS)
+        return;
+    /* What the table served lately: the current window once it is long
+     * enough to say, else the smoothed rate. */
+    int64_t span = now - r->window_start_ms;
+    double base = span >= 100 ? r->window_units * 1000.0 / (double)span : r->observed;
+    if (base <= 0)
+        base = fmax(1.0, r->observed);
+    if (r->limit > 0 && r->limit < base)
+        base = r->limit;
+    r->max_rate = base;
+    r->limit = fmax(floor_rate(r), base * BETA);
+    if (r->tokens > r->limit)
+        r->tokens = r->limit;
+    r->last_cut_ms = now;
+    r->cuts++;
+}
+
 /* Under the lock: windows, refill, recovery. */
 static void advance(ratelimit *r, int64_t now)
 {
-    if (now - r->window_start_ms >= WINDOW_MS)
+    if (now - r->window_start_ms >= (r->mode == RL_CUBIC ? CUBIC_WINDOW_MS : WINDOW_MS))
         close_window(r, now);
-    raise_when_calm(r, now);
+    if (r->mode == RL_CUBIC)
+        cubic_rate(r, now);
+    else
+        raise_when_calm(r, now);
     if (r->limit > 0) {
         r->tokens += (double)(now - r->last_ms) * r->limit / 1000.0;
         if (r->tokens > r->limit)
@@ -104,6 +154,11 @@ void rl_throttled(ratelimit *r)
     pthread_mutex_lock(&r->mu);
     r->throttles++;
     r->window_throttles++;
+    if (r->mode == RL_CUBIC) {
+        int64_t now = r->clock_ms();
+        advance(r, now);
+        cubic_cut(r, now);
+    }
     pthread_mutex_unlock(&r->mu);
 }
 

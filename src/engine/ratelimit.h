@@ -1,22 +1,36 @@
 /* Capacity limiter: a token bucket of capacity units per second, fed by
- * what DynamoDB reports as consumed (ReturnConsumedCapacity), with AIMD
- * adaptation measured over one-second windows:
- *   - when more than 5 % of a window's requests were throttled, the
- *     allowed rate drops to 70 % of the rate achieved (never below a tenth
- *     of the best rate seen);
- *   - after two calm seconds it climbs back by 5 % a second, up to the
- *     configured cap, or without a cap is lifted once well above demand.
- * A few throttles are normal (burst and adaptive capacity smooth them) and
- * are left to the retries. Tokens are taken when a request is sent, not
- * when it is queued, so a changed limit applies at once. */
+ * what DynamoDB reports as consumed (ReturnConsumedCapacity), with one of
+ * two adaptations to throttling:
+ *
+ * RL_CUBIC (the default; bench/limiter-sim measures both): nothing is
+ * limited (beyond the cap) until a request is throttled. Then the rate
+ * drops to 70 % of the rate achieved, which becomes max_rate, and climbs
+ * back along rate(t) = 0.4 (t - K)^3 + max_rate, K = cbrt(max_rate * 0.3 /
+ * 0.4), t seconds since the cut: fast at first, flat near the rate that
+ * was throttled, then probing above it. It never exceeds twice the rate
+ * achieved (so it follows demand), the cap, or falls below a tenth of the
+ * best rate seen. Throttles within 200 ms of a cut are answers to requests
+ * sent before it and do not cut again. This is the scheme of the AWS SDKs'
+ * adaptive retry mode, applied to capacity units rather than requests.
+ *
+ * RL_AIMD: over one-second windows, when more than 5 % of the requests
+ * were throttled the rate drops to 70 % of the rate achieved; after two
+ * calm seconds it climbs by 5 % a second, and without a cap is lifted once
+ * well above demand.
+ *
+ * Tokens are taken when a request is sent, not when it is queued, so a
+ * changed limit applies at once. */
 #ifndef DDBMIG_ENGINE_RATELIMIT_H
 #define DDBMIG_ENGINE_RATELIMIT_H
 
 #include <pthread.h>
 #include <stdint.h>
 
+typedef enum rl_mode { RL_CUBIC = 0, RL_AIMD } rl_mode;
+
 typedef struct ratelimit {
     pthread_mutex_t mu;
+    rl_mode mode;
     int64_t (*clock_ms)(void); /* dm_monotonic_ms; tests pass their own */
     double cap;          /* configured maximum; 0: none */
     double limit;        /* current allowed rate; 0: unlimited */
@@ -28,6 +42,7 @@ typedef struct ratelimit {
     double observed;     /* units per second, smoothed */
     double peak;         /* highest smoothed rate seen */
     int64_t last_cut_ms;
+    double max_rate;     /* CUBIC: the rate when last throttled */
     int64_t last_raise_ms;
     long long throttles, cuts;
 } ratelimit;

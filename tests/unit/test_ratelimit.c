@@ -1,5 +1,9 @@
-/* The capacity limiter on a simulated clock: caps hold, heavy throttling
- * cuts the rate, a few throttles do not, and calm brings it back. */
+/* The capacity limiter on a simulated clock: caps hold in both modes; with
+ * CUBIC a throttle cuts the rate once per burst and the rate climbs back
+ * along the curve; with AIMD heavy throttling cuts the rate, a few
+ * throttles do not, and calm brings it back. */
+#include <math.h>
+
 #include "engine/ratelimit.h"
 #include "test.h"
 
@@ -31,10 +35,11 @@ static double drive(ratelimit *r, int64_t ms, double units, int every)
     return sent;
 }
 
-static ratelimit *make(double cap)
+static ratelimit *make(double cap, rl_mode mode)
 {
     static ratelimit r;
     rl_init(&r, cap);
+    r.mode = mode;
     r.clock_ms = fake_clock;
     r.last_ms = r.window_start_ms = r.last_raise_ms = fake_now;
     return &r;
@@ -42,18 +47,56 @@ static ratelimit *make(double cap)
 
 TEST(cap_holds)
 {
-    fake_now = 1000000;
-    ratelimit *r = make(100);
-    double sent = drive(r, 10000, 1, 0);
-    /* 10 s at 100 units/s plus one second of burst. */
-    CHECK(sent >= 950 && sent <= 1110);
+    for (int m = 0; m < 2; m++) {
+        fake_now = 1000000;
+        ratelimit *r = make(100, m ? RL_AIMD : RL_CUBIC);
+        double sent = drive(r, 10000, 1, 0);
+        rl_destroy(r);
+        /* 10 s at 100 units/s plus one second of burst. */
+        CHECK(sent >= 950 && sent <= 1110);
+    }
+}
+
+TEST(cubic_cuts_once_per_burst_then_climbs_back)
+{
+    fake_now = 5000000;
+    ratelimit *r = make(0, RL_CUBIC);
+    drive(r, 3000, 1, 0); /* about 1000 units/s, unlimited */
+    CHECK(rl_limit(r) == 0);
+    double rate = r->observed;
+    CHECK(rate > 800 && rate < 1200);
+    for (int i = 0; i < 5; i++) /* answers to requests already in flight */
+        rl_throttled(r);
+    CHECK_INT(r->cuts, 1);
+    CHECK(fabs(r->max_rate - rate) < rate * 0.15);
+    double cut = rl_limit(r);
+    CHECK(fabs(cut - 0.7 * r->max_rate) < 1);
+    /* Back near the throttled rate after K seconds, flat around it. */
+    double k = cbrt(r->max_rate * 0.3 / 0.4);
+    drive(r, (int64_t)(k * 1000) - 1000, 1, 0);
+    CHECK(rl_limit(r) > cut && rl_limit(r) < r->max_rate);
+    drive(r, 1500, 1, 0);
+    CHECK(fabs(rl_limit(r) - r->max_rate) < r->max_rate * 0.1);
     rl_destroy(r);
 }
 
-TEST(heavy_throttling_backs_off_then_recovers)
+TEST(cubic_floor_and_repeated_cuts)
+{
+    fake_now = 6000000;
+    ratelimit *r = make(0, RL_CUBIC);
+    drive(r, 3000, 1, 0);
+    double peak = r->peak;
+    drive(r, 20000, 1, 2); /* half throttled, for a long time */
+    CHECK(r->cuts > 10);
+    CHECK(rl_limit(r) >= peak * 0.1 - 1e-9);
+    CHECK(rl_limit(r) < peak);
+    rl_destroy(r);
+}
+
+TEST(aimd_heavy_throttling_backs_off_then_recovers)
 {
     fake_now = 2000000;
-    ratelimit *r = make(0);
+    ratelimit *r = make(0, RL_AIMD);
     drive(r, 3000, 1, 0); /* unlimited: hundreds per second */
     CHECK(rl_limit(r) == 0);
     drive(r, 3000, 1, 4); /* a quarter throttled */
@@ -65,20 +108,20 @@ TEST(heavy_throttling_backs_off_then_recovers)
     rl_destroy(r);
 }
 
-TEST(occasional_throttles_are_tolerated)
+TEST(aimd_occasional_throttles_are_tolerated)
 {
     fake_now = 3000000;
-    ratelimit *r = make(0);
+    ratelimit *r = make(0, RL_AIMD);
     drive(r, 5000, 1, 50); /* 2 % throttled */
     CHECK_INT(r->cuts, 0);
     CHECK(rl_limit(r) == 0);
     rl_destroy(r);
 }
 
-TEST(floor_is_a_tenth_of_the_best_rate)
+TEST(aimd_floor_is_a_tenth_of_the_best_rate)
 {
     fake_now = 4000000;
-    ratelimit *r = make(0);
+    ratelimit *r = make(0, RL_AIMD);
     drive(r, 3000, 1, 0);
     double peak = r->peak;
     drive(r, 30000, 1, 2); /* half throttled, for a long time */
