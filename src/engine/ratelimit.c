@@ -17,6 +17,11 @@ void rl_init(ratelimit *r, double cap)
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
     r->clock_ms = dm_monotonic_ms;
+    /* CUBIC cuts on every throttle; DynamoDB throttles a few requests now
+     * and then even under its limits, and under a fault-injecting proxy
+     * (4 % random throttles) CUBIC sank to its floor. AIMD's 5 % rule
+     * stays the default until CUBIC learns to tell the two apart. */
+    r->mode = RL_AIMD;
     r->cap = cap > 0 ? cap : 0;
     r->limit = r->cap;
     r->tokens = r->cap; /* one second of burst */

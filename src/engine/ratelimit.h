@@ -2,7 +2,9 @@
  * what DynamoDB reports as consumed (ReturnConsumedCapacity), with one of
  * two adaptations to throttling:
  *
- * RL_CUBIC (the default; bench/limiter-sim measures both): nothing is
+ * RL_AIMD is the default (rl_init); bench/limiter-sim measures both.
+ *
+ * RL_CUBIC: nothing is
  * limited (beyond the cap) until a request is throttled. Then the rate
  * drops to 70 % of the rate achieved, which becomes max_rate, and climbs
  * back along rate(t) = 0.4 (t - K)^3 + max_rate, K = cbrt(max_rate * 0.3 /
