@@ -62,6 +62,13 @@ http_client *http_client_new(const http_options *opts)
     if (o.ca_file)
         dm_strlcpy(c->ca_file, o.ca_file, sizeof c->ca_file);
     o.ca_file = c->ca_file[0] ? c->ca_file : NULL;
+    /* Defaults for both backends. */
+    if (!o.connect_timeout_ms)
+        o.connect_timeout_ms = 3000;
+    if (!o.timeout_ms)
+        o.timeout_ms = 30000;
+    if (!o.max_connections)
+        o.max_connections = 64;
     c->be = strcmp(http_backend_name(), "curl") == 0 ? &http_curl_backend : &http_h1_backend;
     if (c->be == &http_h1_backend)
         ignore_sigpipe();

@@ -81,12 +81,6 @@ static void *hcurl_create(const http_options *opts)
         return NULL;
     if (opts)
         c->opts = *opts;
-    if (!c->opts.connect_timeout_ms)
-        c->opts.connect_timeout_ms = 3000;
-    if (!c->opts.timeout_ms)
-        c->opts.timeout_ms = 30000;
-    if (!c->opts.max_connections)
-        c->opts.max_connections = 64;
     c->multi = curl_multi_init();
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!c->multi || c->epfd < 0) {

@@ -1045,18 +1045,13 @@ static void expire(h1 *c, int64_t now)
 
 /* ---- the backend interface ---------------------------------------------------- */
 
+/* opts arrive with their defaults filled in by http_client_new. */
 static void *h1_create(const http_options *opts)
 {
     h1 *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->opts = *opts;
-    if (!c->opts.connect_timeout_ms)
-        c->opts.connect_timeout_ms = 3000;
-    if (!c->opts.timeout_ms)
-        c->opts.timeout_ms = 30000;
-    if (!c->opts.max_connections)
-        c->opts.max_connections = 64;
     if ((c->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
         free(c);
         return NULL;
