@@ -37,6 +37,7 @@ typedef struct engine_options {
     const char *errors_path;        /* NULL: .ddbmig/<table>-<id>.errors.jsonl */
     long long max_errors;           /* 0: 100 */
     const char *marker;
+    const char *version_attribute;  /* guard on this attribute, bumped by every writer */
     const char *filter_expression;
     const char *names_json;         /* ExpressionAttributeNames for the filter */
     const char *values_json;

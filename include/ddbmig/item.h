@@ -92,6 +92,31 @@ typedef struct ddb_page {
 
 DM_API int ddb_page_decode(const char *text, size_t len, dm_arena *a, ddb_page *out, dm_error *err);
 
+/* The answer to an item call (GetItem, PutItem, UpdateItem, DeleteItem,
+ * TransactWriteItems), success or error, read by field. Items and strings
+ * borrow from text (which must outlive them) or live in the arena. */
+typedef struct ddb_cancel_reason {
+    dm_str code;              /* "None", "ConditionalCheckFailed", ... */
+    dm_str message;
+    bool has_item;            /* ALL_OLD of a failed condition */
+    ddb_item item;
+} ddb_cancel_reason;
+
+typedef struct ddb_answer {
+    dm_str type;              /* __type after its '#'; errors only */
+    dm_str message;
+    bool has_item;            /* "Item": GetItem's, or ALL_OLD of a failed condition */
+    ddb_item item;
+    bool has_attributes;      /* "Attributes": ReturnValues */
+    ddb_item attributes;
+    double consumed_units;    /* every ConsumedCapacity's CapacityUnits */
+    ddb_cancel_reason *reasons; /* TransactionCanceledException, by index */
+    size_t n_reasons;
+} ddb_answer;
+
+DM_API int ddb_answer_decode(const char *text, size_t len, dm_arena *a, ddb_answer *out, dm_error *err);
+DM_API bool ddb_answer_type_is(const ddb_answer *a, const char *type);
+
 /* True when s[0..n) is valid UTF-8 (no surrogates, no overlong forms). */
 DM_API bool ddb_utf8_valid(const char *s, size_t n);
 

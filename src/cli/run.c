@@ -9,7 +9,7 @@
 #include "ddbmig/engine.h"
 
 static struct {
-    const char *table, *target, *script, *code, *migration_id, *write_mode, *checkpoint, *errors, *marker;
+    const char *table, *target, *script, *code, *migration_id, *write_mode, *checkpoint, *errors, *marker, *version_attr;
     const char *filter, *names, *values;
     long segments, workers, show_diffs, limit, max_errors, page_size;
     const char *max_read, *max_write, *read_price, *write_price;
@@ -36,6 +36,8 @@ static const cli_opt *run_options(void)
         {"errors", 0, CLI_STRING, &opt.errors, "FILE", "per-item errors, JSON lines (default .ddbmig/...)"},
         {"max-errors", 0, CLI_INT, &opt.max_errors, "N", "stop (resumably) after N per-item errors (default 100)"},
         {"marker", 0, CLI_STRING, &opt.marker, "ATTR", "mark migrated items; skip marked ones (exactly once)"},
+        {"version-attribute", 0, CLI_STRING, &opt.version_attr, "ATTR",
+         "guard writes on this number attribute, which every writer bumps; bump it too"},
         {"migration-id", 0, CLI_STRING, &opt.migration_id, "ID", "the run's id (default: from the script's hash)"},
         {"filter-expression", 0, CLI_STRING, &opt.filter, "EXPR", "only items matching this Scan filter"},
         {"expression-attribute-names", 0, CLI_STRING, &opt.names, "JSON", "names for the filter"},
@@ -200,6 +202,7 @@ static int run_job(engine_job job, const char *name, const cli_opt *opts, cli_gl
     e.errors_path = opt.errors;
     e.max_errors = opt.max_errors;
     e.marker = opt.marker;
+    e.version_attribute = opt.version_attr;
     e.filter_expression = opt.filter;
     e.names_json = opt.names;
     e.values_json = opt.values;

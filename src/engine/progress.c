@@ -73,8 +73,10 @@ void *monitor_main(void *arg)
         int64_t now = dm_monotonic_ms();
         if (!r->o->dry_run && r->o->job != ENGINE_VERIFY && now - last_save >= 2000) {
             dm_error err;
+            /* Progress that cannot be recorded is progress a resume would
+             * redo: stop rather than go on blind. */
             if (checkpoint_save(r, "running", &err) != DM_OK)
-                dm_log(DM_LOG_WARN, "%s", err.message);
+                engine_request_stop(r, STOP_FATAL, &err);
             last_save = now;
         }
         if (r->o->quiet)

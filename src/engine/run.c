@@ -88,28 +88,33 @@ int engine_default_workers(void)
     return (int)(n < 2 ? 2 : n > 64 ? 64 : n);
 }
 
-static int setup_segments(run_state *r, dm_error *err)
+/* A new run, or the continuation of the one in the checkpoint: a stopped
+ * run needs --resume; a run cut short by --limit goes on by itself, so
+ * that the same command twice takes the next items, never the same ones. */
+static int setup_segments(run_state *r, bool *continuing, dm_error *err)
 {
     const engine_options *o = r->o;
-    bool found = false;
+    bool found = false, limited = false;
+    *continuing = false;
     if (!o->dry_run && o->job != ENGINE_VERIFY) {
-        int rc = checkpoint_load(r, &found, err);
+        int rc = checkpoint_load(r, &found, &limited, err);
         if (rc)
             return rc;
-        if (found && !o->resume)
+        if (found && !o->resume && !limited)
             return dm_error_set(err, DM_ERR_CONFIG,
                                 "checkpoint %s holds an unfinished run of this migration; add --resume to continue "
                                 "it, or remove the file to start over",
                                 r->checkpoint_path);
         if (!found && o->resume)
             return dm_error_set(err, DM_ERR_CONFIG, "--resume: no unfinished run in %s", r->checkpoint_path);
-        if (found && o->total_segments > 0 && o->total_segments != r->n_segs)
-            return dm_error_set(err, DM_ERR_CONFIG, "the checkpoint has %d segments, not %d", r->n_segs,
-                                o->total_segments);
     }
     if (found) {
         for (int i = 0; i < r->n_segs; i++)
             r->resumed_scanned += r->segs[i].scanned;
+        if (limited && !o->quiet)
+            fprintf(stderr, "ddbmig: continuing after the %lld items of the earlier --limit run (%s)\n",
+                    r->resumed_scanned, r->checkpoint_path);
+        *continuing = true;
         return DM_OK;
     }
     long long want = o->total_segments;
@@ -128,6 +133,45 @@ static int setup_segments(run_state *r, dm_error *err)
     for (int i = 0; i < r->n_segs; i++)
         r->segs[i].index = i;
     return DM_OK;
+}
+
+static bool same_name(const char *a, const char *b) { return strlen(a) == strlen(b) && strcmp(a, b) == 0; }
+
+/* What the workers decide by (wplan.h), checked against the tables. */
+static int setup_rules(run_state *r, dm_error *err)
+{
+    const engine_options *o = r->o;
+    const char *v = o->version_attribute, *m = o->marker;
+    for (size_t k = 0; k < r->n_target_keys; k++) {
+        if (v && same_name(v, r->target_keys[k]))
+            return dm_error_set(err, DM_ERR_CONFIG, "--version-attribute %s is a key attribute of the table", v);
+        if (m && same_name(m, r->target_keys[k]))
+            return dm_error_set(err, DM_ERR_CONFIG, "--marker %s is a key attribute of the table", m);
+    }
+    if (v && m && same_name(v, m))
+        return dm_error_set(err, DM_ERR_CONFIG, "--marker and --version-attribute name the same attribute");
+    if ((v && !*v) || (m && !*m))
+        return dm_error_set(err, DM_ERR_CONFIG, "%s needs an attribute name", v && !*v ? "--version-attribute"
+                                                                                       : "--marker");
+    r->rules = (wplan_rules){.keys = r->target_keys, .n_keys = r->n_target_keys, .marker = m,
+                             .migration = r->migration, .version_attr = v, .mode = r->mode,
+                             .copy = r->target != o->table};
+    return DM_OK;
+}
+
+/* Dry runs and verify keep their errors apart from a real run's. */
+static int open_errors(run_state *r, bool continuing, dm_error *err)
+{
+    const engine_options *o = r->o;
+    bool dry = o->dry_run || o->job == ENGINE_VERIFY;
+    if (dry && !o->errors_path) {
+        size_t n = strlen(r->errors_path);
+        if (n > 6 && n + 9 < sizeof r->errors_path && strcmp(r->errors_path + n - 6, ".jsonl") == 0)
+            strcpy(r->errors_path + n - 6, ".dry-run.jsonl");
+    }
+    int rc = errlog_open(&r->errors, r->errors_path, continuing, err);
+    r->errors_open = rc == DM_OK;
+    return rc;
 }
 
 static void setup_rates(run_state *r)
@@ -173,8 +217,10 @@ static int prepare(run_state *r, ddb_client *c, dm_error *err)
         return dm_error_set(err, DM_ERR_CONFIG, "--write-mode update writes back to the source table; "
                                                 "use put or batch with --target-table-name");
     dm_format_iso8601(dm_now_ms(), r->now);
+    bool continuing = false;
     if ((rc = hash_script(r, err)) || (rc = check_script(r, err)) || (rc = paths(r, err)) ||
-        (rc = setup_segments(r, err)))
+        (rc = setup_segments(r, &continuing, err)) || (rc = setup_rules(r, err)) ||
+        (rc = open_errors(r, continuing, err)))
         return rc;
     setup_rates(r);
     return DM_OK;
@@ -200,8 +246,8 @@ static void free_run(run_state *r)
     for (int i = 0; i < r->n_segs && r->segs; i++)
         free(r->segs[i].last_key);
     free(r->segs);
-    if (r->errors)
-        fclose(r->errors);
+    if (r->errors_open)
+        errlog_close(&r->errors);
     ddb_table_desc_cleanup(&r->desc);
     ddb_table_desc_cleanup(&r->target_desc);
     pthread_mutex_destroy(&r->mu);
