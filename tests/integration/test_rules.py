@@ -108,13 +108,32 @@ class App:
         return sum(len(v) for v in self.applied.values())
 
 
-def increment_and_tag(client, i, rnd):
-    """The application bumps the counter and adds an attribute of its own,
-    only while the item exists."""
-    tag = "t%d" % rnd.randrange(1000000)
-    ok = client.update(TABLE, key(i), "ADD #c :one SET #t = :t", {":one": {"N": "1"}, ":t": {"S": tag}},
-                       {"#c": "count", "#t": "app_" + tag}, condition="attribute_exists(pk)")
-    return tag if ok else False
+
+def app_writes(with_other=False):
+    """The application's writes, at random: bump the counter the script
+    reads; add an attribute of its own (a name no condition can know of);
+    or, while the item is not migrated yet, change `other`, from which the
+    script derives a value. Each only while the item exists."""
+
+    def write(client, i, rnd):
+        kind = rnd.randrange(3 if with_other else 2)
+        if kind == 0:
+            ok = client.update(TABLE, key(i), "ADD #c :one", {":one": {"N": "1"}}, {"#c": "count"},
+                               condition="attribute_exists(pk)")
+            return ("count", 1) if ok else False
+        if kind == 1:
+            tag = "t%d" % rnd.randrange(1000000)
+            ok = client.update(TABLE, key(i), "SET #t = :t", {":t": {"S": tag}}, {"#t": "app_" + tag},
+                               condition="attribute_exists(pk)")
+            return ("tag", tag) if ok else False
+        ok = client.update(TABLE, key(i), "ADD #o :one", {":one": {"N": "1"}}, {"#o": "other"},
+                           condition="attribute_exists(pk) AND attribute_not_exists(done)")
+        return ("other", 1) if ok else False
+    return write
+
+
+def applied(app, i, kind):
+    return [v for k, v in app.applied.get(i, []) if k == kind]
 
 
 def slow():
@@ -124,17 +143,20 @@ def slow():
 
 
 def check_no_lost_write(items, app, shift):
-    """Every item: the migration's change once, and every one of the
-    application's increments and attributes."""
+    """Every item: the migration's change once; every one of the
+    application's increments and attributes; and the derived value from
+    what `other` was when the migration wrote."""
     got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
     assert len(got) == len(items), (len(got), len(items))
     for i, it in enumerate(items):
         g = got[it["pk"]["S"]]
-        tags = app.applied.get(i, [])
-        want = int(it["count"]["N"]) + len(tags) + shift
+        want = int(it["count"]["N"]) + len(applied(app, i, "count")) + shift
         assert int(g["count"]["N"]) == want, (it["pk"], g["count"], want)
-        for t in tags:
+        for t in applied(app, i, "tag"):
             assert g.get("app_" + t) == {"S": t}, ("lost the application's attribute", it["pk"], t, g)
+        other = int(it["other"]["N"]) + len(applied(app, i, "other"))
+        assert int(g["other"]["N"]) == other and int(g["derived"]["N"]) == 2 * other, \
+            ("a value derived from a stale read", it["pk"], g)
         assert g.get("done") == {"BOOL": True}, g
 
 
@@ -142,6 +164,7 @@ SHIFT = """
 function migrate(item, ctx)
   if item.done then return nil end
   item.count = item.count + 1000
+  item.derived = item.other * 2
   item.done = true
   return item
 end
@@ -149,8 +172,8 @@ end
 
 
 def modes(mode):
-    items = load()
-    with App(increment_and_tag) as app:
+    items = load(extra=lambda i: {"other": {"N": str(i % 7)}})
+    with App(app_writes(with_other=True)) as app:
         s = run_json("run", "--table-name", TABLE, "--script", script("shift.lua", SHIFT), "--write-mode", mode,
                      *slow())
     assert app.count() > 100, "too few application writes to matter: %d" % app.count()
@@ -161,7 +184,8 @@ def modes(mode):
 
 
 def case_update_concurrent():
-    """Update mode: no application write (changed or added attribute) lost."""
+    """Update mode: no application write lost, no value derived from a
+    read that another writer changed meanwhile."""
     modes("update")
 
 
@@ -171,63 +195,81 @@ def case_put_concurrent():
     modes("put")
 
 
+# Without a version attribute one window stays open: an attribute of a
+# new name added between the read that precedes a delete or a move and
+# the write itself (one round trip). These tests count such losses and
+# allow one in two hundred of the attributes added (at least five);
+# without that read the window is the whole time from the scan to the
+# write, and losses number in the tens or hundreds (a tenth of them).
+def window_losses(app):
+    tags = sum(1 for v in app.applied.values() for k, _ in v if k == "tag")
+    return max(5, tags // 200)
+
+
 def case_delete_concurrent():
-    """Deleting items whose count is even while the application increments
-    counts and adds attributes: an item is deleted only as the script saw
-    it, never after a change it did not see."""
+    """Deleting items whose count is even and that carry no attribute of
+    the application's, while it increments counts and adds attributes: an
+    item is deleted only as the script saw it."""
     items = load()
     delete_even = script("del.lua", "function migrate(item, ctx)\n"
+                                    "  for k in pairs(item) do if k:sub(1, 4) == 'app_' then return nil end end\n"
                                     "  if item.count % 2 == 0 then return ddb.DELETE end\n  return nil\nend\n")
-    with App(increment_and_tag) as app:
+    with App(app_writes()) as app:
         s = run_json("run", "--table-name", TABLE, "--script", delete_even, *slow())
     assert s["failed"] == 0, s
     got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    lost = 0
     for i, it in enumerate(items):
-        tags = app.applied.get(i, [])
-        final = int(it["count"]["N"]) + len(tags)
+        final = int(it["count"]["N"]) + len(applied(app, i, "count"))
         g = got.get(it["pk"]["S"])
         if g is None:
-            # Every increment that succeeded came before the delete, which
-            # was guarded by what the script saw: an even count.
+            # Every write that succeeded came before the delete, which was
+            # guarded by what the script saw: an even count...
             assert final % 2 == 0, ("deleted an item whose count was odd", it["pk"], final)
+            # ...and no attribute of the application's.
+            lost += 1 if applied(app, i, "tag") else 0
         else:
             assert int(g["count"]["N"]) == final, (it["pk"], g["count"], final)
-            for t in tags:
+            for t in applied(app, i, "tag"):
                 assert g.get("app_" + t) == {"S": t}, (it["pk"], t)
     assert s["deleted"] > 0 and s["conflicts"] > 0, s
-    print("deleted %d, %d application writes, %d conflicts" % (s["deleted"], app.count(), s["conflicts"]))
+    assert lost <= window_losses(app), "%d deleted items had an attribute the script never saw" % lost
+    print("deleted %d, %d application writes, %d conflicts, %d in the window" % (
+        s["deleted"], app.count(), s["conflicts"], lost))
 
 
 def case_move_concurrent():
     """A key change for every item while the application writes to the old
-    keys: what it wrote before the move moves along, nothing after."""
+    keys: what it wrote before the move moves along."""
     items = load()
     move = script("move.lua", "function migrate(item, ctx)\n"
                               "  if item.pk:sub(1, 1) ~= 'k' then return nil end\n"
                               "  item.pk = 'n' .. item.pk:sub(2)\n  return item\nend\n")
-    with App(increment_and_tag) as app:
+    with App(app_writes()) as app:
         s = run_json("run", "--table-name", TABLE, "--script", move, *slow())
     assert s["failed"] == 0 and s["moved"] == N, s
     got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
     assert len(got) == N and all(k.startswith("n") for k in got), len(got)
+    lost = 0
     for i, it in enumerate(items):
         g = got["n%05d" % i]
-        tags = app.applied.get(i, [])
-        assert int(g["count"]["N"]) == int(it["count"]["N"]) + len(tags), (i, g["count"], len(tags))
-        for t in tags:
-            assert g.get("app_" + t) == {"S": t}, (i, t)
-    print("moved %d, %d application writes, %d conflicts" % (s["moved"], app.count(), s["conflicts"]))
+        n = len(applied(app, i, "count"))
+        assert int(g["count"]["N"]) == int(it["count"]["N"]) + n, (i, g["count"], n)
+        lost += sum(1 for t in applied(app, i, "tag") if g.get("app_" + t) != {"S": t})
+    assert lost <= window_losses(app), "%d attributes of the application's were lost in moves" % lost
+    print("moved %d, %d application writes, %d conflicts, %d in the window" % (
+        s["moved"], app.count(), s["conflicts"], lost))
 
 
 def case_version_concurrent():
     """--version-attribute: the application bumps the version with each
     write; no write is lost and the migration bumps it too."""
-    items = load(extra=lambda i: {"ver": {"N": "1"}})
+    items = load(extra=lambda i: {"ver": {"N": "1"}, "other": {"N": "3"}})
 
     def bump(client, i, rnd):
         ok = client.update(TABLE, key(i), "ADD #c :one, #v :one", {":one": {"N": "1"}}, {"#c": "count", "#v": "ver"},
                            condition="attribute_exists(pk)")
-        return 1 if ok else False
+        return ("count", 1) if ok else False
 
     with App(bump) as app:
         s = run_json("run", "--table-name", TABLE, "--script", script("shift.lua", SHIFT), "--version-attribute",
@@ -236,9 +278,35 @@ def case_version_concurrent():
     got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
     for i, it in enumerate(items):
         g = got[it["pk"]["S"]]
-        n = len(app.applied.get(i, []))
+        n = len(applied(app, i, "count"))
         assert int(g["count"]["N"]) == int(it["count"]["N"]) + n + 1000, (i, g)
         assert int(g["ver"]["N"]) == 1 + n + 1, (i, g["ver"], n)
+
+
+def case_version_delete():
+    """With a version attribute that every writer bumps, a delete misses
+    nothing at all: no window is left."""
+    items = load(extra=lambda i: {"ver": {"N": "1"}})
+
+    def tag(client, i, rnd):
+        t = "t%d" % rnd.randrange(1000000)
+        ok = client.update(TABLE, key(i), "SET #t = :t ADD #v :one", {":t": {"S": t}, ":one": {"N": "1"}},
+                           {"#t": "app_" + t, "#v": "ver"}, condition="attribute_exists(pk)")
+        return ("tag", t) if ok else False
+
+    delete_untagged = script("del.lua", "function migrate(item, ctx)\n"
+                                        "  for k in pairs(item) do if k:sub(1, 4) == 'app_' then return nil end end\n"
+                                        "  return ddb.DELETE\nend\n")
+    with App(tag) as app:
+        s = run_json("run", "--table-name", TABLE, "--script", delete_untagged, "--version-attribute", "ver",
+                     *slow())
+    assert s["failed"] == 0 and s["deleted"] > 0, s
+    got = {it["pk"]["S"] for it in C.scan(TABLE)}
+    for i, it in enumerate(items):
+        if applied(app, i, "tag"):
+            assert it["pk"]["S"] in got, ("deleted an item the application had tagged", it["pk"])
+        else:
+            assert it["pk"]["S"] not in got, it["pk"]
 
 
 def case_marker_reuse():
