@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "engine_impl.h"
 
 static const char *mode_name(engine_write_mode m)
@@ -100,28 +101,6 @@ int checkpoint_save(run_state *r, const char *status, dm_error *err)
     return rc;
 }
 
-static int load_segment(run_state *r, json_t *js, dm_error *err)
-{
-    json_int_t idx = json_integer_value(json_object_get(js, "segment"));
-    if (idx < 0 || idx >= r->n_segs)
-        return dm_error_set(err, DM_ERR_PARSE, "checkpoint %s: segment %lld out of range", r->checkpoint_path,
-                            (long long)idx);
-    seg_state *s = &r->segs[idx];
-    s->status = json_is_true(json_object_get(js, "done")) ? SEG_DONE : SEG_PENDING;
-    json_t *key = json_object_get(js, "start_key");
-    s->last_key = json_is_object(key) ? json_dumps(key, JSON_COMPACT) : NULL;
-    s->scanned = json_integer_value(json_object_get(js, "scanned"));
-    s->changed = json_integer_value(json_object_get(js, "changed"));
-    s->unchanged = json_integer_value(json_object_get(js, "unchanged"));
-    s->deleted = json_integer_value(json_object_get(js, "deleted"));
-    s->failed = json_integer_value(json_object_get(js, "failed"));
-    s->conflicts = json_integer_value(json_object_get(js, "conflicts"));
-    s->work_ms = json_integer_value(json_object_get(js, "work_ms"));
-    if (s->status == SEG_DONE)
-        r->segs_done++;
-    return DM_OK;
-}
-
 /* Appends "--opt was 'a', now 'b'" to *why when a bound option differs. */
 static void differ(dm_buf *why, const char *opt, const char *was, const char *now)
 {
@@ -137,27 +116,23 @@ static void differ(dm_buf *why, const char *opt, const char *was, const char *no
 }
 
 /* The options of the run in doc against this one's. */
-static int check_binding(run_state *r, json_t *doc, int n_segs, dm_error *err)
+static int check_binding(run_state *r, const checkpoint_doc *d, dm_error *err)
 {
     const engine_options *o = r->o;
-    json_t *opts = json_object_get(doc, "options");
     dm_buf why;
     dm_buf_init(&why, 0);
-    const char *(*str)(const json_t *) = json_string_value;
-    differ(&why, "--target-table-name", str(json_object_get(doc, "target_table")), o->target_table);
-    differ(&why, "--write-mode", str(json_object_get(opts, "write_mode")), mode_name(r->mode));
-    differ(&why, "--marker", str(json_object_get(opts, "marker")), o->marker);
-    differ(&why, "--version-attribute", str(json_object_get(opts, "version_attribute")), o->version_attribute);
-    differ(&why, "--filter-expression", str(json_object_get(opts, "filter_expression")), o->filter_expression);
-    differ(&why, "--expression-attribute-names", str(json_object_get(opts, "expression_attribute_names")),
-           o->names_json);
-    differ(&why, "--expression-attribute-values", str(json_object_get(opts, "expression_attribute_values")),
-           o->values_json);
+    differ(&why, "--target-table-name", d->target_table, o->target_table);
+    differ(&why, "--write-mode", d->write_mode, mode_name(r->mode));
+    differ(&why, "--marker", d->marker, o->marker);
+    differ(&why, "--version-attribute", d->version_attribute, o->version_attribute);
+    differ(&why, "--filter-expression", d->filter_expression, o->filter_expression);
+    differ(&why, "--expression-attribute-names", d->names_json, o->names_json);
+    differ(&why, "--expression-attribute-values", d->values_json, o->values_json);
     if (o->migration_id)
-        differ(&why, "--migration-id", str(json_object_get(doc, "migration")), o->migration_id);
-    if (o->total_segments > 0 && o->total_segments != n_segs) {
+        differ(&why, "--migration-id", d->migration, o->migration_id);
+    if (o->total_segments > 0 && o->total_segments != d->n_segs) {
         char was[24], now[24];
-        snprintf(was, sizeof was, "%d", n_segs);
+        snprintf(was, sizeof was, "%d", d->n_segs);
         snprintf(now, sizeof now, "%d", o->total_segments);
         differ(&why, "--total-segments", was, now);
     }
@@ -171,69 +146,79 @@ static int check_binding(run_state *r, json_t *doc, int n_segs, dm_error *err)
     return rc;
 }
 
-static int load_segments(run_state *r, json_t *doc, int n, dm_error *err)
+/* Takes the segments (their keys move) and the run's identity: ctx.now
+ * and the marker value are those of the first start, so that items done
+ * again come out the same. */
+static int adopt(run_state *r, checkpoint_doc *d, dm_error *err)
 {
-    json_t *segs = json_object_get(doc, "segments");
-    r->n_segs = n;
-    r->segs = calloc((size_t)n, sizeof *r->segs);
+    r->n_segs = d->n_segs;
+    r->segs = calloc((size_t)d->n_segs, sizeof *r->segs);
     if (!r->segs)
         return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < n; i++)
-        r->segs[i].index = i;
-    int rc = DM_OK;
-    for (int i = 0; rc == DM_OK && i < n; i++)
-        rc = load_segment(r, json_array_get(segs, (size_t)i), err);
-    /* Resuming keeps the run's identity: ctx.now and the marker value
-     * are those of the first start, so re-processed items come out the
-     * same. */
-    const char *started = json_string_value(json_object_get(doc, "started_at"));
-    const char *mig = json_string_value(json_object_get(doc, "migration"));
-    if (rc == DM_OK && started)
-        dm_strlcpy(r->now, started, sizeof r->now);
-    if (rc == DM_OK && mig)
-        dm_strlcpy(r->migration, mig, sizeof r->migration);
-    return rc;
+    for (int i = 0; i < d->n_segs; i++) {
+        seg_state *s = &r->segs[i];
+        checkpoint_seg *c = &d->segs[i];
+        s->index = i;
+        s->status = c->done ? SEG_DONE : SEG_PENDING;
+        s->last_key = c->start_key;
+        c->start_key = NULL;
+        s->scanned = c->scanned;
+        s->changed = c->changed;
+        s->unchanged = c->unchanged;
+        s->deleted = c->deleted;
+        s->failed = c->failed;
+        s->conflicts = c->conflicts;
+        s->work_ms = c->work_ms;
+        r->segs_done += c->done;
+    }
+    if (d->started_at)
+        dm_strlcpy(r->now, d->started_at, sizeof r->now);
+    dm_strlcpy(r->migration, d->migration, sizeof r->migration);
+    return DM_OK;
+}
+
+static int refuse(run_state *r, const checkpoint_doc *d, dm_error *err)
+{
+    if (strcmp(d->table, r->o->table) != 0)
+        return dm_error_set(err, DM_ERR_CONFIG, "checkpoint %s is for table '%s', not '%s'", r->checkpoint_path,
+                            d->table, r->o->table);
+    if (strcmp(d->script_sha256, r->script_hash) != 0)
+        return dm_error_set(err, DM_ERR_CONFIG,
+                            "the script changed since checkpoint %s was written (sha256 %.12s..., now %.12s...); "
+                            "resuming with a different script is refused: restore the script, or remove the "
+                            "checkpoint to start over",
+                            r->checkpoint_path, d->script_sha256, r->script_hash);
+    return check_binding(r, d, err);
 }
 
 int checkpoint_load(run_state *r, bool *found, bool *limited, dm_error *err)
 {
     *found = *limited = false;
-    json_error_t je;
-    json_t *doc = json_load_file(r->checkpoint_path, 0, &je);
-    if (!doc) {
-        if (access(r->checkpoint_path, F_OK) != 0)
-            return DM_OK;
-        return dm_error_set(err, DM_ERR_PARSE, "checkpoint %s, line %d: %s", r->checkpoint_path, je.line, je.text);
-    }
-    int rc = DM_OK;
-    const char *status = json_string_value(json_object_get(doc, "status"));
-    const char *hash = json_string_value(json_object_get(doc, "script_sha256"));
-    const char *table = json_string_value(json_object_get(doc, "table"));
-    json_t *segs = json_object_get(doc, "segments");
-    json_int_t n = json_integer_value(json_object_get(doc, "total_segments"));
-    if (!status || !hash || !table || !json_is_array(segs) || n < 1 || n > 1000000 ||
-        (size_t)n != json_array_size(segs))
-        rc = dm_error_set(err, DM_ERR_PARSE, "checkpoint %s is not a ddbmig checkpoint", r->checkpoint_path);
-    else if (strcmp(status, "complete") == 0) {
-        /* A finished run does not hold back a new one. */
-        json_decref(doc);
+    dm_buf text;
+    dm_buf_init(&text, 0);
+    dm_error rerr = {0};
+    if (access(r->checkpoint_path, F_OK) != 0)
         return DM_OK;
-    } else if (strcmp(table, r->o->table) != 0)
-        rc = dm_error_set(err, DM_ERR_CONFIG, "checkpoint %s is for table '%s', not '%s'", r->checkpoint_path, table,
-                          r->o->table);
-    else if (strcmp(hash, r->script_hash) != 0)
-        rc = dm_error_set(err, DM_ERR_CONFIG,
-                          "the script changed since checkpoint %s was written (sha256 %.12s..., now %.12s...); "
-                          "resuming with a different script is refused: restore the script, or remove the "
-                          "checkpoint to start over",
-                          r->checkpoint_path, hash, r->script_hash);
-    else
-        rc = check_binding(r, doc, (int)n, err);
-    if (rc == DM_OK) {
-        *found = true;
-        *limited = strcmp(status, "limited") == 0;
-        rc = load_segments(r, doc, (int)n, err);
+    if (dm_read_file(r->checkpoint_path, &text, &rerr) != DM_OK) {
+        dm_buf_cleanup(&text);
+        return dm_error_set(err, DM_ERR_CONFIG, "cannot read checkpoint %s: %s", r->checkpoint_path, rerr.message);
     }
-    json_decref(doc);
+    checkpoint_doc d;
+    dm_error perr = {0};
+    int rc = checkpoint_parse(text.data ? text.data : "", text.len, &d, &perr);
+    dm_buf_cleanup(&text);
+    if (rc)
+        return dm_error_set(err, DM_ERR_CONFIG, "checkpoint %s is %s; remove it to start over", r->checkpoint_path,
+                            perr.message);
+    /* A finished run does not hold back a new one. */
+    if (strcmp(d.status, "complete") != 0) {
+        rc = refuse(r, &d, err);
+        if (rc == DM_OK) {
+            *found = true;
+            *limited = strcmp(d.status, "limited") == 0;
+            rc = adopt(r, &d, err);
+        }
+    }
+    checkpoint_doc_cleanup(&d);
     return rc;
 }

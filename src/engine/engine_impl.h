@@ -48,6 +48,7 @@ typedef struct run_state {
     char now[21];
     char checkpoint_path[1024];
     char errors_path[1024];
+    int lock_fd;                  /* flock on <checkpoint>.lock; 0: none */
     int64_t start_ms;
 
     pthread_mutex_t mu;           /* segments, errors file, diff output, fatal */

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +80,33 @@ static int paths(run_state *r, dm_error *err)
         dm_strlcpy(r->errors_path, o->errors_path, sizeof r->errors_path);
     else
         snprintf(r->errors_path, sizeof r->errors_path, ".ddbmig/%s-%s.errors.jsonl", o->table, r->migration);
+    return DM_OK;
+}
+
+/* One run per checkpoint at a time: a second process with the same
+ * migration would write the same items and the same file. The lock goes
+ * with the process, kill -9 included. */
+static int lock_checkpoint(run_state *r, dm_error *err)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s.lock", r->checkpoint_path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return dm_error_set(err, DM_ERR_CONFIG, "cannot write the checkpoint's lock %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        return dm_error_set(err, DM_ERR_CONFIG, "checkpoint %s is in use by another ddbmig run%s%s", r->checkpoint_path,
+                            pid[0] ? " (pid " : "", pid[0] ? strcat(pid, ")") : "");
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) < 0)
+        dm_log(DM_LOG_DEBUG, "could not note the pid in %s", path);
+    r->lock_fd = fd;
     return DM_OK;
 }
 
@@ -218,8 +247,9 @@ static int prepare(run_state *r, ddb_client *c, dm_error *err)
                                                 "use put or batch with --target-table-name");
     dm_format_iso8601(dm_now_ms(), r->now);
     bool continuing = false;
+    bool dry = o->dry_run || o->job == ENGINE_VERIFY;
     if ((rc = hash_script(r, err)) || (rc = check_script(r, err)) || (rc = paths(r, err)) ||
-        (rc = setup_segments(r, &continuing, err)) || (rc = setup_rules(r, err)) ||
+        (!dry && (rc = lock_checkpoint(r, err))) || (rc = setup_segments(r, &continuing, err)) || (rc = setup_rules(r, err)) ||
         (rc = open_errors(r, continuing, err)))
         return rc;
     setup_rates(r);
@@ -248,6 +278,8 @@ static void free_run(run_state *r)
     free(r->segs);
     if (r->errors_open)
         errlog_close(&r->errors);
+    if (r->lock_fd > 0)
+        close(r->lock_fd);
     ddb_table_desc_cleanup(&r->desc);
     ddb_table_desc_cleanup(&r->target_desc);
     pthread_mutex_destroy(&r->mu);
