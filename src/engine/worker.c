@@ -556,33 +556,27 @@ static void on_conflict(worker *w, task *t)
 
 static void on_batch_done(worker *w, task *t)
 {
-    json_t *doc = json_loadb(dm_buf_cstr(&t->call.response), t->call.response.len, 0, NULL);
-    json_t *un = json_object_get(doc, "UnprocessedItems");
-    json_t *mine = json_object_get(un, w->wr.table);
-    size_t left = json_array_size(mine);
-    size_t sent = (size_t)t->reserved;
-    atomic_fetch_add(&w->r->c.writes, (long long)(sent - left));
-    if (left > 0) {
-        uint64_t rng = 0;
-        retry_policy pol = retry_policy_default();
-        task *again = new_task(w, T_BATCH, O_NONE, NULL, 0, (double)left, "BatchWriteItem");
+    uint64_t rng = 0;
+    dm_buf body;
+    dm_buf_init(&body, 0);
+    ddb_batch_left left;
+    dm_error e = {0};
+    int rc = ddb_batch_unprocessed(&t->call.response, w->wr.table, "TOTAL", t->batch_round, retry_random01(&rng),
+                                   &body, &left, &e);
+    if (rc == DM_OK || rc == DM_ERR_THROTTLED)
+        atomic_fetch_add(&w->r->c.writes, (long long)((size_t)t->reserved - left.n));
+    if (rc != DM_OK) {
+        engine_request_stop(w->r, STOP_FATAL, &e);
+    } else if (left.n > 0) {
+        task *again = new_task(w, T_BATCH, O_NONE, NULL, 0, (double)left.n, "BatchWriteItem");
         if (again) {
-            char *text = json_dumps(un, JSON_COMPACT);
-            dm_buf_appendf(&again->call.body, "{\"RequestItems\":%s,\"ReturnConsumedCapacity\":\"TOTAL\"}",
-                           text ? text : "{}");
-            free(text);
+            dm_buf_append(&again->call.body, body.data, body.len);
             again->batch_round = t->batch_round + 1;
-            again->due_ms = dm_monotonic_ms() + retry_backoff_ms(&pol, again->batch_round, retry_random01(&rng));
-            if (again->batch_round > 50) {
-                dm_error e;
-                dm_error_set(&e, DM_ERR_THROTTLED, "BatchWriteItem left %zu items unprocessed 50 times", left);
-                engine_request_stop(w->r, STOP_FATAL, &e);
-            } else {
-                queue_task(w, again);
-            }
+            again->due_ms = dm_monotonic_ms() + left.delay_ms;
+            queue_task(w, again);
         }
     }
-    json_decref(doc);
+    dm_buf_cleanup(&body);
 }
 
 static void count_success(worker *w, task *t)
