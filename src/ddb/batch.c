@@ -164,7 +164,8 @@ int ddb_batch_write_all(ddb_client *c, const char *table, json_t *requests, int 
         json_t *chunk = json_array();
         for (size_t j = i; chunk && j < i + 25 && j < n; j++)
             json_array_append(chunk, json_array_get(requests, j));
-        rc = chunk ? write_chunk(c, table, chunk, max_calls, &rng, err) : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+        rc = chunk ? write_chunk(c, table, chunk, max_calls, &rng, err)
+                   : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
         json_decref(chunk);
     }
     return rc;

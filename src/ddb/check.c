@@ -262,8 +262,8 @@ static int check_value(checker *c, const ddb_value *v, int level)
     default: return fail(c, "unknown attribute type");
     }
     if (level >= DDB_MAX_DEPTH)
-        return fail(c, "a %s on level %d; DynamoDB allows nesting down to level %d, with no map or list there",
-                    v->type == DDB_M ? "map" : "list", level, DDB_MAX_DEPTH);
+        return fail(c, "a %s on level %d, counting the attribute as level 1; DynamoDB allows maps and lists down "
+                    "to level %d only", v->type == DDB_M ? "map" : "list", level, DDB_MAX_DEPTH - 1);
     if (v->type == DDB_M)
         return check_map(c, v->names, v->items, v->n, level);
     for (size_t i = 0; i < v->n; i++) {

@@ -280,8 +280,9 @@ int lines_next(line_reader *r, dm_str *line, bool *end, dm_error *err)
     }
     r->lineno++;
     if (too_long)
-        return dm_error_set(err, DM_ERR_LIMIT, "%s:%ld: the line is longer than %zu bytes; no DynamoDB item needs that much",
-                            r->name, r->lineno, r->max_line);
+        return dm_error_set(err, DM_ERR_LIMIT,
+                            "%s:%ld: the line is longer than %zu bytes; no DynamoDB item needs that much", r->name,
+                            r->lineno, r->max_line);
     char *s = r->line.data ? r->line.data : "";
     size_t n = r->line.len;
     if (n > 0 && s[n - 1] == '\r')

@@ -262,8 +262,9 @@ int engine_import_check(const transfer_options *o, const ddb_key_schema *keys, t
     if (res->n_bad == 0)
         return DM_OK;
     if (stopped)
-        return dm_error_set(err, DM_ERR_INVALID, "%s: checking stopped at line %lld after %d problems; nothing was written",
-                            o->path, res->lines_read, res->n_bad);
+        return dm_error_set(err, DM_ERR_INVALID,
+                            "%s: checking stopped at line %lld after %d problems; nothing was written", o->path,
+                            res->lines_read, res->n_bad);
     return dm_error_set(err, DM_ERR_INVALID, "%s: %d problem%s found; nothing was written", o->path, res->n_bad,
                         res->n_bad == 1 ? "" : "s");
 }

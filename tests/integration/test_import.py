@@ -121,7 +121,7 @@ def case_bad():
     refused("emptyset.jsonl", ok + json.dumps(item("a", s={"SS": []})) + "\n",
             "emptyset.jsonl:31: attribute s: empty set")
     refused("deep.jsonl", ok + json.dumps(item("a", d=nested(31, {"L": []}))) + "\n",
-            "deep.jsonl:31: attribute d.x.x.x.x", ": a list on level 32;")
+            "deep.jsonl:31: attribute d.x.x.x.x", ": a list on level 32, counting the attribute as level 1")
     refused("number.jsonl", ok + json.dumps(item("a", n={"N": "1" * 39})) + "\n",
             "number.jsonl:31: attribute n: more than 38 significant digits")
     refused("name.jsonl", ok + json.dumps(item("a", m={"M": {"": {"S": "v"}}})) + "\n",

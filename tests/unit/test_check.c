@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ddbmig/ddb_ops.h"
 #include "ddbmig/item.h"
 #include "test.h"
 
@@ -176,7 +177,8 @@ TEST(large_sets_sorted)
 {
     dm_buf b;
     dm_buf_init(&b, 0);
-    dm_buf_puts(&b, "{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"tags\":{\"L\":[{\"S\":\"0\"},{\"S\":\"1\"},{\"S\":\"2\"},"
+    dm_buf_puts(&b, "{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},"
+                    "\"tags\":{\"L\":[{\"S\":\"0\"},{\"S\":\"1\"},{\"S\":\"2\"},"
                     "{\"M\":{\"colors\":{\"NS\":[");
     for (int i = 0; i < 5000; i++)
         dm_buf_appendf(&b, "\"%d\",", i * 7);
@@ -253,9 +255,10 @@ TEST(nesting_as_dynamodb_counts)
     /* A map or list on level 32 is refused, even empty (the decoder takes
      * it; DynamoDB Local does not). */
     CHECK_STR(verdict(nested(31, "{\"M\":{}}")),
-              "attribute d.x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x: a map on level "
-              "32; DynamoDB allows nesting down to level 32, with no map or list there");
-    CHECK_CONTAINS(verdict(nested(31, "{\"L\":[]}")), ": a list on level 32;");
+              "attribute d.x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x[0].x: "
+              "a map on level 32, counting the attribute as level 1; DynamoDB allows maps and lists down to level 31 "
+              "only");
+    CHECK_CONTAINS(verdict(nested(31, "{\"L\":[]}")), ": a list on level 32, counting");
 }
 
 TEST(item_size_at_and_past_400_kb)
@@ -300,4 +303,58 @@ TEST(long_paths_are_clipped_then_restored)
     CHECK(strlen(v) < 400);
     dm_buf_cleanup(&b);
     free(long_name);
+}
+
+TEST(key_schema_from_describe_table)
+{
+    /* Table pk/sk; a global index on g/sk (sk is the table's already) and
+     * one on g2 alone; a local index on pk/l. */
+    const char *table =
+        "{\"AttributeDefinitions\":[{\"AttributeName\":\"pk\",\"AttributeType\":\"S\"},"
+        "{\"AttributeName\":\"sk\",\"AttributeType\":\"N\"},{\"AttributeName\":\"g\",\"AttributeType\":\"B\"},"
+        "{\"AttributeName\":\"g2\",\"AttributeType\":\"S\"},{\"AttributeName\":\"l\",\"AttributeType\":\"N\"}],"
+        "\"LocalSecondaryIndexes\":[{\"IndexName\":\"li\",\"KeySchema\":["
+        "{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"},{\"AttributeName\":\"l\",\"KeyType\":\"RANGE\"}]}]}";
+    ddb_table_desc d;
+    memset(&d, 0, sizeof d);
+    d.raw = json_loads(table, 0, NULL);
+    CHECK(d.raw != NULL);
+    d.hash = (ddb_key_attr){"pk", "S"};
+    d.range = (ddb_key_attr){"sk", "N"};
+    d.has_range = true;
+    ddb_index_desc gsis[2];
+    memset(gsis, 0, sizeof gsis);
+    gsis[0].hash = (ddb_key_attr){"g", "B"};
+    gsis[0].range = (ddb_key_attr){"sk", "N"};
+    gsis[0].has_range = true;
+    gsis[1].hash = (ddb_key_attr){"g2", "S"};
+    d.gsis = gsis;
+    d.n_gsis = 2;
+    ddb_key_schema ks;
+    dm_error err = {0};
+    CHECK_INT(ddb_table_key_schema(&d, &ks, &err), DM_OK);
+    CHECK_STR(ks.hash.name, "pk");
+    CHECK_INT(ks.hash.type, DDB_S);
+    CHECK_STR(ks.range.name, "sk");
+    CHECK_INT(ks.range.type, DDB_N);
+    CHECK(ks.range.range);
+    CHECK_INT(ks.n_index, 3);
+    CHECK_STR(ks.index[0].name, "g");
+    CHECK_INT(ks.index[0].type, DDB_B);
+    CHECK(!ks.index[0].range);
+    CHECK_STR(ks.index[1].name, "g2");
+    CHECK_STR(ks.index[2].name, "l");
+    CHECK_INT(ks.index[2].type, DDB_N);
+    CHECK(ks.index[2].range);
+    /* A table without a sort key has none in the schema. */
+    d.has_range = false;
+    d.n_gsis = 0;
+    CHECK_INT(ddb_table_key_schema(&d, &ks, &err), DM_OK);
+    CHECK(ks.range.name == NULL);
+    CHECK_INT(ks.n_index, 1);
+    /* A key type the checker does not know is an error, not a guess. */
+    d.hash = (ddb_key_attr){"pk", "X"};
+    CHECK_INT(ddb_table_key_schema(&d, &ks, &err), DM_ERR_PARSE);
+    CHECK_CONTAINS(err.message, "the partition key 'pk' has no type S, N or B");
+    json_decref(d.raw);
 }

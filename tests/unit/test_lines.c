@@ -186,7 +186,8 @@ TEST(gzip_corrupt)
     gz.data[gz.len - 8] ^= 0x01; /* CRC-32 */
     /* zlib checks the trailer in the call that inflates this small file's
      * text, so no line comes out before the error. */
-    CHECK_STR(read_all("c.gz", gz.data, gz.len, 0), "<c.gz: the gzip data is corrupt: its CRC does not match the data>!");
+    CHECK_STR(read_all("c.gz", gz.data, gz.len, 0),
+              "<c.gz: the gzip data is corrupt: its CRC does not match the data>!");
     gz.data[gz.len - 8] ^= 0x01;
     gz.data[gz.len - 4] ^= 0x01; /* ISIZE */
     CHECK_CONTAINS(read_all("c.gz", gz.data, gz.len, 0), "<c.gz: the gzip data is corrupt: its length does not match");
@@ -222,8 +223,10 @@ TEST(gzip_followed_by_other_bytes)
 
 TEST(gz_name_needs_gzip_data)
 {
-    CHECK_STR(read_all("data.jsonl.gz", "{}\n", 3, 0), "<data.jsonl.gz: the name ends in .gz but the file is not gzip data>!");
-    CHECK_STR(read_all("data.jsonl.gz", "", 0, 0), "<data.jsonl.gz: the name ends in .gz but the file is empty, not gzip data>!");
+    CHECK_STR(read_all("data.jsonl.gz", "{}\n", 3, 0),
+              "<data.jsonl.gz: the name ends in .gz but the file is not gzip data>!");
+    CHECK_STR(read_all("data.jsonl.gz", "", 0, 0),
+              "<data.jsonl.gz: the name ends in .gz but the file is empty, not gzip data>!");
 }
 
 TEST(files_that_cannot_be_read)
