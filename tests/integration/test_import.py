@@ -11,6 +11,7 @@ import http.client
 import http.server
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -376,6 +377,7 @@ def main():
         globals()["case_" + CASE]()
     finally:
         C.delete(TABLE)
+        shutil.rmtree(WORK, ignore_errors=True)
     print("passed: " + CASE)
 
 
