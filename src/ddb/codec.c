@@ -468,9 +468,9 @@ static int finish(jcur *j, int rc, const char *what)
     if (rc == DM_OK)
         return DM_OK;
     if (j->err) {
-        if (j->path[0])
-            dm_error_set(j->err, rc, "invalid DynamoDB JSON %s at byte %zu, attribute %s: %s", what, j->at, j->path,
-                         j->why ? j->why : "error");
+        if (j->path[0]) /* the attribute first, as the item checker reports */
+            dm_error_set(j->err, rc, "attribute %s: %s (DynamoDB JSON %s, byte %zu)", j->path,
+                         j->why ? j->why : "error", what, j->at);
         else
             dm_error_set(j->err, rc, "invalid DynamoDB JSON %s at byte %zu: %s", what, j->at,
                          j->why ? j->why : "error");

@@ -59,6 +59,7 @@ typedef struct run_state {
     errlog errors;                /* opened before the first write */
     bool errors_open;
     wplan_rules rules;            /* what the workers decide by */
+    ddb_key_schema schema;        /* of the table written, for rules.schema */
     int diffs_shown;
     dm_error fatal;
     atomic_int stop;              /* stop_reason */

@@ -182,8 +182,12 @@ static int setup_rules(run_state *r, dm_error *err)
     if ((v && !*v) || (m && !*m))
         return dm_error_set(err, DM_ERR_CONFIG, "%s needs an attribute name", v && !*v ? "--version-attribute"
                                                                                        : "--marker");
-    r->rules = (wplan_rules){.keys = r->target_keys, .n_keys = r->n_target_keys, .marker = m,
-                             .migration = r->migration, .version_attr = v, .mode = r->mode,
+    const ddb_table_desc *wd = r->target != o->table ? &r->target_desc : &r->desc;
+    int rc = ddb_table_key_schema(wd, &r->schema, err);
+    if (rc)
+        return rc;
+    r->rules = (wplan_rules){.keys = r->target_keys, .n_keys = r->n_target_keys, .schema = &r->schema,
+                             .marker = m, .migration = r->migration, .version_attr = v, .mode = r->mode,
                              .copy = r->target != o->table};
     return DM_OK;
 }

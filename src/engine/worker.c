@@ -21,7 +21,6 @@
 #include "task.h"
 
 #define BATCH_MAX 25
-#define BATCH_MAX_ROUNDS 50
 
 typedef struct worker {
     run_state *r;
@@ -541,48 +540,42 @@ static void on_failure(worker *w, task *t, const ddb_answer *ans)
 }
 
 /* UnprocessedItems of a BatchWriteItem answer go out again, after a
- * backoff, holding the same items. */
+ * backoff, holding the same items (ddb_batch_unprocessed is the one home
+ * of that rule). An answer that cannot be read stops the run: its items
+ * cannot be known written. */
 static void on_batch_done(worker *w, task *t)
 {
-    json_t *doc = json_loadb(dm_buf_cstr(&t->call.response), t->call.response.len, 0, NULL);
-    json_t *un = json_object_get(doc, "UnprocessedItems");
-    size_t left = json_array_size(json_object_get(un, w->wr.table));
+    dm_buf body;
+    dm_buf_init(&body, 0);
+    ddb_batch_left left = {0};
+    dm_error e = {0};
+    int rc = ddb_batch_unprocessed(&t->call.response, w->wr.table, "TOTAL", t->round, retry_random01(&w->rng),
+                                   &body, &left, &e);
     atomic_fetch_add(&w->r->c.writes, 1);
-    if (left > 0) {
-        task *again = task_take(&w->q, T_BATCH, "BatchWriteItem", w->wr.table);
-        char *text = again ? json_dumps(un, JSON_COMPACT) : NULL;
-        if (!text) {
-            dm_error e;
-            dm_error_set(&e, DM_ERR_NOMEM, "out of memory resending unprocessed items");
-            engine_request_stop(w->r, STOP_FATAL, &e);
-            if (again)
-                task_release(&w->q, again);
-        } else if (t->round + 1 > BATCH_MAX_ROUNDS) {
-            dm_error e;
-            dm_error_set(&e, DM_ERR_THROTTLED, "BatchWriteItem left %zu items unprocessed %d times", left,
-                         BATCH_MAX_ROUNDS);
-            engine_request_stop(w->r, STOP_FATAL, &e);
-            task_release(&w->q, again);
-        } else {
-            retry_policy pol = retry_policy_default();
-            dm_buf_appendf(&again->call.body, "{\"RequestItems\":%s,\"ReturnConsumedCapacity\":\"TOTAL\"}", text);
-            again->round = t->round + 1;
-            again->reserved = (double)left;
-            again->due_ms = dm_monotonic_ms() + retry_backoff_ms(&pol, again->round, retry_random01(&w->rng));
-            /* The items stay held until the resend is answered. */
-            int *items = again->items;
-            size_t cap = again->cap_items;
-            again->items = t->items;
-            again->n_items = t->n_items;
-            again->cap_items = t->cap_items;
-            t->items = items;
-            t->n_items = 0;
-            t->cap_items = cap;
-            queue(w, again);
-        }
-        free(text);
+    task *again = NULL;
+    if (rc == DM_OK && left.n > 0 && !(again = task_take(&w->q, T_BATCH, "BatchWriteItem", w->wr.table)))
+        rc = dm_error_set(&e, DM_ERR_NOMEM, "out of memory resending unprocessed items");
+    if (rc != DM_OK) {
+        engine_request_stop(w->r, STOP_FATAL, &e);
+        for (size_t k = 0; k < t->n_items; k++)
+            page_stick(&w->pw, t->items[k]);
+    } else if (again) {
+        dm_buf_append(&again->call.body, body.data, body.len);
+        again->round = t->round + 1;
+        again->reserved = (double)left.n;
+        again->due_ms = dm_monotonic_ms() + left.delay_ms;
+        /* The items stay held until the resend is answered. */
+        int *items = again->items;
+        size_t cap = again->cap_items;
+        again->items = t->items;
+        again->n_items = t->n_items;
+        again->cap_items = t->cap_items;
+        t->items = items;
+        t->n_items = 0;
+        t->cap_items = cap;
+        queue(w, again);
     }
-    json_decref(doc);
+    dm_buf_cleanup(&body);
 }
 
 /* Corrects the limiters with what DynamoDB says the call consumed. A

@@ -116,6 +116,36 @@ static int make_final(const wplan_rules *r, const ddb_item *read, const ddb_item
     return rc;
 }
 
+/* DynamoDB's item rules (ddb_item_check) on what the write sends: the
+ * whole item into another table, else the keys and the values the script
+ * changed (the rest came from DynamoDB as it is). */
+static int check_final(const wplan_rules *r, wplan *p, bool whole, dm_arena *a)
+{
+    ddb_item part = p->final;
+    if (!whole) {
+        part.names = dm_arena_alloc(a, (p->final.n + 1) * sizeof *part.names);
+        part.values = dm_arena_alloc(a, (p->final.n + 1) * sizeof *part.values);
+        if (!part.names || !part.values)
+            return DM_ERR_NOMEM;
+        part.n = 0;
+        for (size_t i = 0; i < p->final.n; i++) {
+            bool changed = is_key(r, &p->final.names[i]);
+            for (size_t k = 0; !changed && k < p->diff.n_set; k++)
+                changed = p->diff.set[k] == i;
+            if (changed) {
+                part.names[part.n] = p->final.names[i];
+                part.values[part.n++] = p->final.values[i];
+            }
+        }
+    }
+    dm_error e = {0};
+    if (ddb_item_check(&part, r->schema, &e) != DM_OK) {
+        p->kind = WPLAN_FAIL;
+        dm_strlcpy(p->message, e.message, sizeof p->message);
+    }
+    return DM_OK;
+}
+
 /* ---- guards --------------------------------------------------------------- */
 
 typedef struct budget {
@@ -224,7 +254,10 @@ static int decide_copy(const wplan_rules *r, const ddb_item *read, const lua_res
         return DM_OK;
     p->counts_as = ddb_item_equal(read, next) ? WPLAN_COUNT_UNCHANGED : WPLAN_COUNT_CHANGED;
     p->kind = r->mode == ENGINE_WRITE_BATCH ? WPLAN_BATCH_PUT : WPLAN_COPY;
-    return make_final(r, read, next, a, p);
+    int rc = make_final(r, read, next, a, p);
+    if (rc || p->kind == WPLAN_FAIL || !r->schema)
+        return rc;
+    return check_final(r, p, true, a);
 }
 
 static int decide_delete(const wplan_rules *r, const ddb_item *read, dm_arena *a, wplan *p)
@@ -257,6 +290,8 @@ static int decide_write(const wplan_rules *r, const ddb_item *read, const ddb_it
         return fail(p, "the new item is %s bytes, over DynamoDB's 400 KB limit", size);
     }
     if ((rc = ddb_diff_compute(read, &p->final, r->keys, r->n_keys, a, &p->diff)) != DM_OK)
+        return rc;
+    if (r->schema && ((rc = check_final(r, p, false, a)) != DM_OK || p->kind == WPLAN_FAIL))
         return rc;
     if (p->diff.key_changed) {
         p->kind = WPLAN_MOVE;

@@ -38,6 +38,7 @@
 typedef struct wplan_rules {
     const char *const *keys;     /* key attribute names of the table written */
     size_t n_keys;
+    const ddb_key_schema *schema; /* its keys and index keys, for ddb_item_check; NULL: none */
     const char *marker;          /* NULL: no marker */
     const char *migration;       /* the marker's value */
     const char *version_attr;    /* NULL: guard on the whole image */

@@ -487,3 +487,22 @@ TEST(answers_decode_by_field)
     for (int i = 0; junk[i]; i++)
         CHECK(ddb_answer_decode(junk[i], strlen(junk[i]), A, &bad, &err) != DM_OK);
 }
+
+TEST(results_follow_dynamodbs_item_rules)
+{
+    setup();
+    wplan_rules r = rules(ENGINE_WRITE_UPDATE);
+    ddb_key_schema schema = {.hash = {.name = "pk", .type = DDB_S}};
+    r.schema = &schema;
+    ddb_item read = item("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"}}");
+    lua_result dup = wrote("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"s\":{\"NS\":[\"1\",\"1.0\"]}}");
+    wplan p = decide(&r, &read, &dup);
+    CHECK_INT(p.kind, WPLAN_FAIL);
+    CHECK_CONTAINS(p.message, "s");
+    lua_result badkey = wrote("{\"pk\":{\"N\":\"1\"},\"n\":{\"N\":\"1\"}}");
+    p = decide(&r, &read, &badkey);
+    CHECK_INT(p.kind, WPLAN_FAIL);
+    CHECK_CONTAINS(p.message, "pk");
+    lua_result fine = wrote("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"2\"},\"s\":{\"NS\":[\"1\",\"2\"]}}");
+    CHECK_INT(decide(&r, &read, &fine).kind, WPLAN_UPDATE);
+}
