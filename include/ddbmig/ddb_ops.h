@@ -120,8 +120,5 @@ DM_API int ddb_batch_write_all(ddb_client *c, const char *table, json_t *request
  * DM_ERR_INVALID when s is not UTF-8. */
 DM_API int ddb_json_string(dm_buf *out, const char *s);
 
-/* Capacity units an answer reports (ReturnConsumedCapacity=TOTAL), 0 when
- * it reports none. */
-DM_API double ddb_consumed_units(const dm_buf *resp);
 
 #endif

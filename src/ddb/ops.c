@@ -260,19 +260,6 @@ int ddb_json_string(dm_buf *out, const char *s)
     return ddb_utf8_valid(s, n) ? ddb_json_put_string(out, s, n) : DM_ERR_INVALID;
 }
 
-double ddb_consumed_units(const dm_buf *resp)
-{
-    /* CapacityUnits of every ConsumedCapacity entry (one per table for
-     * transactions and batches). */
-    double total = 0;
-    const char *p = dm_buf_cstr(resp);
-    while ((p = strstr(p, "\"CapacityUnits\":")) != NULL) {
-        p += 16;
-        total += strtod(p, NULL);
-    }
-    return total;
-}
-
 int ddb_scan_body(const ddb_scan_params *p, dm_buf *out)
 {
     int rc = dm_buf_puts(out, "{\"TableName\":");
