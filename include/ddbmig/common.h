@@ -126,6 +126,18 @@ DM_API void dm_format_iso8601(int64_t ms, char out[21]);
 /* Bytes for people: "866 B", "15.3 MiB". */
 DM_API void dm_format_bytes(int64_t bytes, char *out, size_t size);
 
+/* ---- numbers typed by people -------------------------------------------- */
+
+/* Parses all of s as a decimal integer (optional sign, digits only: no
+ * blanks, no trailing text) within [min, max]. DM_ERR_INVALID when it is
+ * not such a number (empty included), DM_ERR_LIMIT when it is outside the
+ * range or beyond long long. *out is set only on success. */
+DM_API int dm_parse_int(const char *s, long long min, long long max, long long *out);
+/* Parses all of s as a finite decimal number ("12", "-0.5", "2.5e3"; not
+ * "inf", "nan", hex, blanks or trailing text). DM_ERR_INVALID when it is
+ * not one, DM_ERR_LIMIT when it overflows a double. */
+DM_API int dm_parse_number(const char *s, double *out);
+
 /* ---- files ------------------------------------------------------------ */
 
 /* Reads a whole file into buf (initialised by the caller). */
