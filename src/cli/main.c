@@ -28,10 +28,8 @@ static void print_usage(FILE *f)
 
 static void print_command_help(const cli_command *c)
 {
-    printf("usage: %s\n\n%s\nOptions:\n", c->usage, c->details);
-    cli_print_options(c->options());
-    printf("\nGlobal options:\n");
-    cli_print_global_options();
+    printf("usage: %s\n\n%s\n", c->usage, c->details);
+    cli_print_options(c);
 }
 
 static int help(int argc, char **argv)

@@ -4,59 +4,52 @@
 
 #include "cli.h"
 #include "ddbmig/engine.h"
+#include "ddbmig/json_out.h"
 
 static struct {
     const char *table, *file;
-    long segments, workers;
-    bool quiet;
+    long long segments, workers;
 } opt;
 
-static const cli_opt *export_options(void)
-{
-    static const cli_opt o[] = {
-        {"table-name", 0, CLI_STRING, &opt.table, "NAME", "the table to export (required)"},
-        {"file", 0, CLI_STRING, &opt.file, "F.jsonl[.gz]", "output; gzip when the name ends in .gz (required)"},
-        {"total-segments", 0, CLI_INT, &opt.segments, "N", "scan segments (default 4 x workers)"},
-        {"workers", 0, CLI_INT, &opt.workers, "N", "worker threads (default 2 x CPUs)"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
-    return o;
-}
+enum { X = CLI_CMD_EXPORT, XI = CLI_CMD_EXPORT | CLI_CMD_IMPORT };
 
-static const cli_opt *import_options(void)
+static const cli_opt *file_options(void)
 {
     static const cli_opt o[] = {
-        {"table-name", 0, CLI_STRING, &opt.table, "NAME", "the table to write into (required)"},
-        {"file", 0, CLI_STRING, &opt.file, "F.jsonl[.gz]", "DynamoDB JSON, one item per line (required)"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
+        {.name = "table-name", .kind = CLI_STRING, .dest = &opt.table, .arg = "NAME", .commands = XI, .required = XI,
+         .help = "the table to read (export) or write (import) (required)"},
+        {.name = "file", .kind = CLI_STRING, .dest = &opt.file, .arg = "F.jsonl[.gz]", .commands = XI,
+         .required = XI, .help = "DynamoDB JSON, one item per line; gzip when the name ends in .gz (required)"},
+        {.name = "total-segments", .kind = CLI_INT, .dest = &opt.segments, .arg = "N", .imin = 1, .imax = 1000000,
+         .commands = X, .help = "scan segments (default 4 x workers)"},
+        {.name = "workers", .kind = CLI_INT, .dest = &opt.workers, .arg = "N", .imin = 1, .imax = 1024,
+         .commands = X, .help = "worker threads (default 2 x CPUs, at most 64)"},
+        {0}};
     return o;
 }
 
 static int report(cli_globals *g, const char *verb, const transfer_result *r)
 {
-    if (cli_json_output(g))
-        printf("{\"table\": \"%s\", \"file\": \"%s\", \"items\": %lld, \"capacity_units\": %.1f, "
-               "\"elapsed_s\": %.3f, \"items_per_s\": %.0f}\n",
-               opt.table, opt.file, r->items, r->units, r->seconds, r->seconds > 0 ? (double)r->items / r->seconds : 0);
-    else
-        printf("%s %lld items %s %s in %.1f s (%.0f items/s, %.1f capacity units)\n", verb, r->items,
-               strcmp(verb, "Exported") == 0 ? "to" : "from", opt.file, r->seconds,
-               r->seconds > 0 ? (double)r->items / r->seconds : 0, r->units);
+    double rate = r->seconds > 0 ? (double)r->items / r->seconds : 0;
+    if (cli_json_output(g)) {
+        json_t *o = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o}", "table", opt.table, "file", opt.file, "items",
+                              (json_int_t)r->items, "capacity_units", dm_json_quantity(r->units, DM_JSON_UNITS),
+                              "elapsed_s", dm_json_quantity(r->seconds, DM_JSON_SECONDS), "items_per_s",
+                              dm_json_quantity(rate, DM_JSON_RATE));
+        int rc = dm_json_print(o, stdout);
+        json_decref(o);
+        return rc == DM_OK ? CLI_EXIT_OK : CLI_EXIT_AWS;
+    }
+    printf("%s %lld items %s %s in %.1f s (%.0f items/s, %.1f capacity units)\n", verb, r->items,
+           strcmp(verb, "Exported") == 0 ? "to" : "from", opt.file, r->seconds, rate, r->units);
     return CLI_EXIT_OK;
 }
 
-static int transfer(cli_globals *g, const char *name, const cli_opt *opts, int argc, char **argv, bool out)
+static int transfer(cli_globals *g, const cli_command *cmd, int argc, char **argv, bool out)
 {
-    int rc = cli_parse(name, argc, argv, opts, g);
+    int rc = cli_parse(cmd, argc, argv, g);
     if (rc)
         return rc;
-    if (!opt.table || !opt.file) {
-        fprintf(stderr, "ddbmig %s: --table-name and --file are required\n", name);
-        return CLI_EXIT_USAGE;
-    }
-    if (opt.segments < 0 || opt.segments > 1000000 || opt.workers < 0 || opt.workers > 1024) {
-        fprintf(stderr, "ddbmig %s: --total-segments or --workers out of range\n", name);
-        return CLI_EXIT_USAGE;
-    }
     cli_conn c;
     if ((rc = cli_connect(g, &c)) != CLI_EXIT_OK)
         return rc;
@@ -76,24 +69,26 @@ static int transfer(cli_globals *g, const char *name, const cli_opt *opts, int a
     return rc;
 }
 
-static int export_main(cli_globals *g, int argc, char **argv)
-{
-    return transfer(g, "export", export_options(), argc, argv, true);
-}
+static int export_main(cli_globals *g, int argc, char **argv) { return transfer(g, &cli_cmd_export, argc, argv, true); }
 
 static int import_main(cli_globals *g, int argc, char **argv)
 {
-    return transfer(g, "import", import_options(), argc, argv, false);
+    return transfer(g, &cli_cmd_import, argc, argv, false);
 }
 
 const cli_command cli_cmd_export = {
-    "export", "write every item to a DynamoDB JSON lines file", "ddbmig export --table-name NAME --file F.jsonl[.gz]",
-    export_options, export_main,
+    "export", CLI_CMD_EXPORT, "write every item to a DynamoDB JSON lines file",
+    "ddbmig export --table-name NAME --file F.jsonl[.gz] [--total-segments N] [--workers N]", file_options,
+    export_main,
     "A parallel scan; each line is one item in DynamoDB JSON, exactly as DynamoDB\n"
-    "returned it (numbers keep every digit). A name ending in .gz is gzip-compressed.\n"};
+    "returned it (numbers keep every digit). A name ending in .gz is gzip-compressed.\n\n"
+    "Example:\n"
+    "  ddbmig export --table-name orders --file orders.jsonl.gz --output json\n"};
 
 const cli_command cli_cmd_import = {
-    "import", "write the items of a DynamoDB JSON lines file", "ddbmig import --table-name NAME --file F.jsonl[.gz]",
-    import_options, import_main,
+    "import", CLI_CMD_IMPORT, "write the items of a DynamoDB JSON lines file",
+    "ddbmig import --table-name NAME --file F.jsonl[.gz]", file_options, import_main,
     "Checks every line first (a bad line is reported with its number and nothing is\n"
-    "written), then writes with BatchWriteItem, retrying UnprocessedItems.\n"};
+    "written), then writes with BatchWriteItem, retrying UnprocessedItems.\n\n"
+    "Example:\n"
+    "  ddbmig import --table-name orders_copy --file orders.jsonl.gz\n"};
