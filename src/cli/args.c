@@ -13,6 +13,8 @@
 static const cli_opt *global_opts(cli_globals *g)
 {
     static cli_opt o[8];
+    /* Tables read best one entry to a line or two. */
+    /* clang-format off */
     cli_opt t[] = {
         {.name = "region", .kind = CLI_STRING, .dest = &g->region, .arg = "REGION", .commands = CLI_CMD_ALL,
          .help = "AWS Region (else AWS_REGION, AWS_DEFAULT_REGION, profile)"},
@@ -29,6 +31,7 @@ static const cli_opt *global_opts(cli_globals *g)
         {.name = "help", .short_name = 'h', .kind = CLI_FLAG, .dest = &g->help, .commands = CLI_CMD_ALL,
          .help = "show help"},
         {0}};
+    /* clang-format on */
     memcpy(o, t, sizeof t);
     return o;
 }

@@ -135,8 +135,8 @@ static int describe_run(cli_globals *g, int argc, char **argv)
 }
 
 const cli_command cli_cmd_describe = {
-    "describe", CLI_CMD_DESCRIBE, "show a table's keys, size, capacity and indexes", "ddbmig describe --table-name NAME [--output json]",
-    describe_options, describe_run,
+    "describe", CLI_CMD_DESCRIBE, "show a table's keys, size, capacity and indexes",
+    "ddbmig describe --table-name NAME [--output json]", describe_options, describe_run,
     "Prints what a migration needs to know: key schema, approximate item count\n"
     "and size, billing mode and capacity, stream, and global secondary indexes.\n\n"
     "Example:\n"

@@ -15,6 +15,8 @@ enum { X = CLI_CMD_EXPORT, XI = CLI_CMD_EXPORT | CLI_CMD_IMPORT };
 
 static const cli_opt *file_options(void)
 {
+    /* Tables read best one entry to a line or two. */
+    /* clang-format off */
     static const cli_opt o[] = {
         {.name = "table-name", .kind = CLI_STRING, .dest = &opt.table, .arg = "NAME", .commands = XI, .required = XI,
          .help = "the table to read (export) or write (import) (required)"},
@@ -25,6 +27,7 @@ static const cli_opt *file_options(void)
         {.name = "workers", .kind = CLI_INT, .dest = &opt.workers, .arg = "N", .imin = 1, .imax = 1024,
          .commands = X, .help = "worker threads (default 2 x CPUs, at most 64)"},
         {0}};
+    /* clang-format on */
     return o;
 }
 

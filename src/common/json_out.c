@@ -31,7 +31,8 @@ json_t *dm_json_quantity(double v, dm_json_qty kind)
 
 int dm_json_print(const json_t *doc, FILE *f)
 {
-    if (!doc || json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY) != 0)
+    if (!doc ||
+        json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15) | JSON_ENCODE_ANY) != 0)
         return DM_ERR_IO;
     return fputc('\n', f) == EOF ? DM_ERR_IO : DM_OK;
 }

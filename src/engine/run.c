@@ -72,8 +72,7 @@ static int check_expression_json(const char *text, const char *option, bool valu
     json_error_t je;
     json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!doc)
-        return dm_error_set(err, DM_ERR_CONFIG, "--%s is not valid JSON: %s (column %d)", option, je.text,
-                            je.column);
+        return dm_error_set(err, DM_ERR_CONFIG, "--%s is not valid JSON: %s (column %d)", option, je.text, je.column);
     int rc = DM_OK;
     const char *key;
     json_t *v;
@@ -93,8 +92,7 @@ static int check_expression_json(const char *text, const char *option, bool valu
 static int check_options(const engine_options *o, dm_error *err)
 {
     if ((o->names_json || o->values_json) && !o->filter_expression)
-        return dm_error_set(err, DM_ERR_CONFIG,
-                            "--expression-attribute-names/-values go with --filter-expression");
+        return dm_error_set(err, DM_ERR_CONFIG, "--expression-attribute-names/-values go with --filter-expression");
     int rc = DM_OK;
     if (o->names_json)
         rc = check_expression_json(o->names_json, "expression-attribute-names", false, err);
