@@ -49,13 +49,19 @@ static const char *label(const cli_opt *o)
     return buf;
 }
 
-static const cli_opt *find(const cli_opt *opts, const char *name, size_t n, char short_name)
+static const cli_opt *find_long(const cli_opt *opts, const char *name, size_t n)
 {
-    for (; opts && !is_end(opts); opts++) {
-        if (short_name ? opts->short_name == short_name
-                       : (opts->name && strlen(opts->name) == n && strncmp(opts->name, name, n) == 0))
+    for (; opts && !is_end(opts); opts++)
+        if (opts->name && strlen(opts->name) == n && strncmp(opts->name, name, n) == 0)
             return opts;
-    }
+    return NULL;
+}
+
+static const cli_opt *find_short(const cli_opt *opts, char short_name)
+{
+    for (; opts && !is_end(opts); opts++)
+        if (opts->short_name == short_name)
+            return opts;
     return NULL;
 }
 
@@ -214,13 +220,13 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_globals *g)
             const char *eq = strchr(a + 2, '=');
             size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
             inline_val = eq ? eq + 1 : NULL;
-            o = find(opts, a + 2, n, 0);
+            o = find_long(opts, a + 2, n);
             if (!o)
-                o = find(globals, a + 2, n, 0);
+                o = find_long(globals, a + 2, n);
         } else if (a[0] == '-' && a[1] && !a[2]) {
-            o = find(opts, NULL, 0, a[1]);
+            o = find_short(opts, a[1]);
             if (!o)
-                o = find(globals, NULL, 0, a[1]);
+                o = find_short(globals, a[1]);
         } else {
             fprintf(stderr, "ddbmig %s: unexpected argument '%.100s' (see 'ddbmig help %s')\n", command, a, command);
             return CLI_EXIT_USAGE;
