@@ -47,9 +47,19 @@ typedef struct engine_options {
     int page_size;                  /* Scan Limit; 0: DynamoDB's 1 MB pages */
     int conflict_retries;           /* 0: 5 */
     int writes_in_flight;           /* per worker; 0: 32 */
-    volatile sig_atomic_t *stop;    /* set by the first SIGINT/SIGTERM */
+    /* Set (by the caller's SIGINT/SIGTERM handler) to stop: during the
+     * checks before the first write, the pending request is given up and
+     * engine_run returns ENGINE_INTERRUPTED with nothing written and no
+     * checkpoint; later, scanning stops, writes in flight finish and the
+     * checkpoint is saved. Borrowed; NULL: never stopped. */
+    volatile sig_atomic_t *stop;
     FILE *diff_out;                 /* where dry-run diffs go (stdout) */
     bool yes;                       /* --yes: no question before writing */
+    /* Asked once, after the plan is printed and before the first write,
+     * unless yes; the engine never reads stdin itself. Returns true to go
+     * ahead. NULL: writing needs yes. Called on engine_run's thread. */
+    bool (*confirm)(void *ud, const char *question);
+    void *confirm_ud;               /* passed to confirm */
     bool no_pitr_check;             /* --no-pitr-check */
     double read_price;              /* USD per million read request units */
     double write_price;             /* USD per million write request units */

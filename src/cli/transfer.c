@@ -5,70 +5,68 @@
 #include "cli.h"
 #include "ddbmig/engine.h"
 #include "ddbmig/item.h"
+#include "ddbmig/json_out.h"
 
 static struct {
     const char *table, *file;
-    long segments, workers, in_flight;
+    long long segments, workers, in_flight;
     bool dry_run;
 } opt;
 
-static const cli_opt *export_options(void)
+enum { X = CLI_CMD_EXPORT, I = CLI_CMD_IMPORT, XI = CLI_CMD_EXPORT | CLI_CMD_IMPORT };
+
+static const cli_opt *file_options(void)
 {
+    /* Tables read best one entry to a line or two. */
+    /* clang-format off */
     static const cli_opt o[] = {
-        {"table-name", 0, CLI_STRING, &opt.table, "NAME", "the table to export (required)"},
-        {"file", 0, CLI_STRING, &opt.file, "F.jsonl[.gz]", "output; gzip when the name ends in .gz (required)"},
-        {"total-segments", 0, CLI_INT, &opt.segments, "N", "scan segments (default 4 x workers)"},
-        {"workers", 0, CLI_INT, &opt.workers, "N", "worker threads (default 2 x CPUs)"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
+        {.name = "table-name", .kind = CLI_STRING, .dest = &opt.table, .arg = "NAME", .commands = XI, .required = XI,
+         .help = "the table to read (export) or write (import) (required)"},
+        {.name = "file", .kind = CLI_STRING, .dest = &opt.file, .arg = "F.jsonl[.gz]", .commands = XI,
+         .required = XI, .help = "DynamoDB JSON, one item per line; gzip when the name ends in .gz (required)"},
+        {.name = "total-segments", .kind = CLI_INT, .dest = &opt.segments, .arg = "N", .imin = 1, .imax = 1000000,
+         .commands = X, .help = "scan segments (default 4 x workers)"},
+        {.name = "workers", .kind = CLI_INT, .dest = &opt.workers, .arg = "N", .imin = 1, .imax = 1024,
+         .commands = X, .help = "worker threads (default 2 x CPUs, at most 64)"},
+        {.name = "dry-run", .kind = CLI_FLAG, .dest = &opt.dry_run, .commands = I,
+         .help = "check every line against the table, write nothing"},
+        {.name = "in-flight", .kind = CLI_INT, .dest = &opt.in_flight, .arg = "N", .imin = 1, .imax = 1024,
+         .commands = I, .help = "BatchWriteItem calls in flight (default 32)"},
+        {0}};
+    /* clang-format on */
     return o;
 }
 
-static const cli_opt *import_options(void)
+static int print_json(json_t *o)
 {
-    static const cli_opt o[] = {
-        {"table-name", 0, CLI_STRING, &opt.table, "NAME", "the table to write into (required)"},
-        {"file", 0, CLI_STRING, &opt.file, "F.jsonl[.gz]", "DynamoDB JSON, one item per line (required)"},
-        {"dry-run", 0, CLI_FLAG, &opt.dry_run, NULL, "check every line against the table, write nothing"},
-        {"in-flight", 0, CLI_INT, &opt.in_flight, "N", "BatchWriteItem calls in flight (default 32)"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
-    return o;
+    int rc = o ? dm_json_print(o, stdout) : DM_ERR_NOMEM;
+    json_decref(o);
+    return rc == DM_OK ? CLI_EXIT_OK : CLI_EXIT_AWS;
 }
 
-/* A JSON string literal of s (for names that may hold quotes). */
-static void put_json(const char *s)
+static json_t *summary_json(const transfer_result *r, bool import, const char *status, const dm_error *err)
 {
-    dm_buf b;
-    dm_buf_init(&b, 0);
-    if (ddb_json_put_string(&b, s, strlen(s)) == DM_OK)
-        fputs(dm_buf_cstr(&b), stdout);
-    else
-        fputs("\"\"", stdout);
-    dm_buf_cleanup(&b);
-}
-
-static void report_json(const transfer_result *r, bool import, const char *status, const dm_error *err)
-{
-    printf("{\"table\": ");
-    put_json(opt.table);
-    printf(", \"file\": ");
-    put_json(opt.file);
-    printf(", \"items\": %lld, ", r->items);
-    if (import)
-        printf("\"file_items\": %lld, \"status\": \"%s\", ", r->file_items, status);
-    printf("\"capacity_units\": %.1f, \"elapsed_s\": %.3f, \"items_per_s\": %.0f", r->units, r->seconds,
-           r->seconds > 0 ? (double)r->items / r->seconds : 0);
-    if (err) {
-        printf(", \"error\": ");
-        put_json(err->message);
+    double rate = r->seconds > 0 ? (double)r->items / r->seconds : 0;
+    json_t *o = json_pack("{s:s,s:s,s:I}", "table", opt.table, "file", opt.file, "items", (json_int_t)r->items);
+    if (!o)
+        return NULL;
+    if (import) {
+        json_object_set_new(o, "file_items", json_integer(r->file_items));
+        json_object_set_new(o, "status", json_string(status));
     }
-    printf("}\n");
+    json_object_set_new(o, "capacity_units", dm_json_quantity(r->units, DM_JSON_UNITS));
+    json_object_set_new(o, "elapsed_s", dm_json_quantity(r->seconds, DM_JSON_SECONDS));
+    json_object_set_new(o, "items_per_s", dm_json_quantity(rate, DM_JSON_RATE));
+    if (err)
+        json_object_set_new(o, "error", json_string(err->message));
+    return o;
 }
 
 static int report(cli_globals *g, bool out, const transfer_result *r)
 {
     if (cli_json_output(g))
-        report_json(r, !out, opt.dry_run ? "checked" : "done", NULL);
-    else if (!out && opt.dry_run)
+        return print_json(summary_json(r, !out, opt.dry_run ? "checked" : "done", NULL));
+    if (!out && opt.dry_run)
         printf("Checked %lld items in %s: every line can be written to %s; nothing was written (--dry-run)\n",
                r->file_items, opt.file, opt.table);
     else
@@ -96,27 +94,15 @@ static int import_failed(cli_globals *g, const transfer_result *r, const dm_erro
             "same import can be run again\n",
             r->items, r->file_items);
     if (cli_json_output(g))
-        report_json(r, true, "failed", err);
+        print_json(summary_json(r, true, "failed", err));
     return CLI_EXIT_AWS;
 }
 
-static int transfer(cli_globals *g, const char *name, const cli_opt *opts, int argc, char **argv, bool out)
+static int transfer(cli_globals *g, const cli_command *cmd, int argc, char **argv, bool out)
 {
-    int rc = cli_parse(name, argc, argv, opts, g);
+    int rc = cli_parse(cmd, argc, argv, g);
     if (rc)
         return rc;
-    if (!opt.table || !opt.file) {
-        fprintf(stderr, "ddbmig %s: --table-name and --file are required\n", name);
-        return CLI_EXIT_USAGE;
-    }
-    if (opt.segments < 0 || opt.segments > 1000000 || opt.workers < 0 || opt.workers > 1024) {
-        fprintf(stderr, "ddbmig %s: --total-segments or --workers out of range\n", name);
-        return CLI_EXIT_USAGE;
-    }
-    if (opt.in_flight < 0 || opt.in_flight > 1024) {
-        fprintf(stderr, "ddbmig %s: --in-flight must be between 1 and 1024\n", name);
-        return CLI_EXIT_USAGE;
-    }
     cli_conn c;
     if ((rc = cli_connect(g, &c)) != CLI_EXIT_OK)
         return rc;
@@ -144,31 +130,31 @@ static int transfer(cli_globals *g, const char *name, const cli_opt *opts, int a
     return rc;
 }
 
-static int export_main(cli_globals *g, int argc, char **argv)
-{
-    return transfer(g, "export", export_options(), argc, argv, true);
-}
+static int export_main(cli_globals *g, int argc, char **argv) { return transfer(g, &cli_cmd_export, argc, argv, true); }
 
 static int import_main(cli_globals *g, int argc, char **argv)
 {
-    return transfer(g, "import", import_options(), argc, argv, false);
+    return transfer(g, &cli_cmd_import, argc, argv, false);
 }
 
 const cli_command cli_cmd_export = {
-    "export", "write every item to a DynamoDB JSON lines file", "ddbmig export --table-name NAME --file F.jsonl[.gz]",
-    export_options, export_main,
+    "export", CLI_CMD_EXPORT, "write every item to a DynamoDB JSON lines file",
+    "ddbmig export --table-name NAME --file F.jsonl[.gz] [--total-segments N] [--workers N]", file_options,
+    export_main,
     "A parallel scan; each line is one item in DynamoDB JSON, exactly as DynamoDB\n"
-    "returned it (numbers keep every digit). A name ending in .gz is gzip-compressed.\n"};
+    "returned it (numbers keep every digit). A name ending in .gz is gzip-compressed.\n\n"
+    "Example:\n"
+    "  ddbmig export --table-name orders --file orders.jsonl.gz --output json\n"};
 
 const cli_command cli_cmd_import = {
-    "import", "write the items of a DynamoDB JSON lines file",
-    "ddbmig import --table-name NAME --file F.jsonl[.gz] [--dry-run]", import_options, import_main,
+    "import", CLI_CMD_IMPORT, "write the items of a DynamoDB JSON lines file",
+    "ddbmig import --table-name NAME --file F.jsonl[.gz] [--dry-run] [--in-flight N]", file_options, import_main,
     "Reads the whole file first and checks every line against DynamoDB's rules and\n"
     "the table's keys and indexes (from DescribeTable). Any bad line is reported as\n"
     "FILE:LINE: attribute PATH: rule (the first 5), and nothing is written (exit 2).\n"
     "Then writes with BatchWriteItem, resending UnprocessedItems. Blank lines are\n"
     "skipped; gzip (by content) must be whole. When a key repeats, the last line\n"
-    "wins. If writing fails part way (exit 4), running the same import again is safe.\n"
-    "\n"
+    "wins. If writing fails part way (exit 4), running the same import again is safe.\n\n"
+    "Examples:\n"
     "  ddbmig import --table-name orders_copy --file orders.jsonl.gz --dry-run\n"
     "  ddbmig import --table-name orders_copy --file orders.jsonl.gz\n"};

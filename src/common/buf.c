@@ -29,6 +29,7 @@ int dm_buf_reserve(dm_buf *b, size_t extra)
     char *p = realloc(b->data, cap);
     if (!p)
         return DM_ERR_NOMEM;
+    p[b->len] = '\0'; /* data is a string from its first allocation on */
     b->data = p;
     b->cap = cap;
     return DM_OK;

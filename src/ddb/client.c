@@ -38,6 +38,7 @@ struct ddb_client {
     ddb_call *done_tail;
     size_t n_waiting, n_done;
     uint64_t rng;
+    volatile sig_atomic_t *stop; /* borrowed; see ddb_client_set_stop */
 };
 
 static int split_endpoint(ddb_shared *s, dm_error *err)
@@ -532,6 +533,49 @@ int ddb_client_wait(ddb_client *c, int timeout_ms, ddb_call **done)
     }
 }
 
+volatile sig_atomic_t *ddb_client_set_stop(ddb_client *c, volatile sig_atomic_t *stop)
+{
+    volatile sig_atomic_t *old = c->stop;
+    c->stop = stop;
+    return old;
+}
+
+static void unlink_call(ddb_call **head, ddb_call *call, size_t *n)
+{
+    for (ddb_call **pp = head; *pp; pp = &(*pp)->next_) {
+        if (*pp == call) {
+            *pp = call->next_;
+            (*n)--;
+            return;
+        }
+    }
+}
+
+/* Takes back a call that ddb_client_run gives up. The transport borrows
+ * the request until it completes and has no way to cancel one, so a call
+ * on the wire goes with the whole transport, which is replaced by a fresh
+ * one (the client runs nothing else). Returns false, and the call goes on,
+ * when no fresh transport can be had. */
+static bool abandon(ddb_client *c, ddb_call *call)
+{
+    if (http_client_in_flight(c->http) > 0) {
+        http_client *fresh = http_client_new(&c->s->http);
+        if (!fresh)
+            return false;
+        http_client_free(c->http);
+        c->http = fresh;
+    }
+    unlink_call(&c->waiting, call, &c->n_waiting);
+    ddb_call *tail = NULL;
+    unlink_call(&c->done_head, call, &c->n_done);
+    for (ddb_call *d = c->done_head; d; d = d->next_)
+        tail = d;
+    c->done_tail = tail;
+    dm_error_set(&call->err, DM_ERR_STOPPED, "%s: stopped before DynamoDB answered", call->op);
+    call->rc = DM_ERR_STOPPED;
+    return true;
+}
+
 int ddb_client_run(ddb_client *c, ddb_call *call)
 {
     int rc = ddb_client_start(c, call);
@@ -539,7 +583,9 @@ int ddb_client_run(ddb_client *c, ddb_call *call)
         return rc;
     ddb_call *done = NULL;
     while (done != call) {
-        if ((rc = ddb_client_wait(c, 1000, &done)) != DM_OK)
+        if (c->stop && *c->stop && abandon(c, call))
+            return call->rc;
+        if ((rc = ddb_client_wait(c, c->stop ? 100 : 1000, &done)) != DM_OK)
             return rc;
     }
     return call->rc;

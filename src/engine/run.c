@@ -66,6 +66,79 @@ static int check_script(run_state *r, dm_error *err)
     return rc;
 }
 
+/* --expression-attribute-names/-values go into every Scan request as they
+ * are, so each must be exactly one JSON object of the right shape: names
+ * map to strings, values to DynamoDB attribute values (objects). */
+static int check_expression_json(const char *text, const char *option, bool values, dm_error *err)
+{
+    json_error_t je;
+    json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        return dm_error_set(err, DM_ERR_CONFIG, "--%s is not valid JSON: %s (column %d)", option, je.text, je.column);
+    int rc = DM_OK;
+    const char *key;
+    json_t *v;
+    if (!json_is_object(doc) || json_object_size(doc) == 0)
+        rc = dm_error_set(err, DM_ERR_CONFIG, "--%s must be a JSON object such as %s", option,
+                          values ? "{\":v\": {\"S\": \"text\"}}" : "{\"#n\": \"name\"}");
+    json_object_foreach(doc, key, v) {
+        if (rc == DM_OK && (values ? !json_is_object(v) : !json_is_string(v)))
+            rc = dm_error_set(err, DM_ERR_CONFIG, "--%s: the value of \"%.100s\" must be %s", option, key,
+                              values ? "an attribute value such as {\"S\": \"text\"}" : "a string");
+    }
+    json_decref(doc);
+    return rc;
+}
+
+/* What can be checked without a request, before the first one. */
+static int check_options(const engine_options *o, dm_error *err)
+{
+    if ((o->names_json || o->values_json) && !o->filter_expression)
+        return dm_error_set(err, DM_ERR_CONFIG, "--expression-attribute-names/-values go with --filter-expression");
+    int rc = DM_OK;
+    if (o->names_json)
+        rc = check_expression_json(o->names_json, "expression-attribute-names", false, err);
+    if (rc == DM_OK && o->values_json)
+        rc = check_expression_json(o->values_json, "expression-attribute-values", true, err);
+    return rc;
+}
+
+/* One Scan of at most one item with the run's filter: DynamoDB checks the
+ * expression's syntax and that its names and values are defined and used,
+ * so a mistake ends here as a usage error instead of stopping the run
+ * after its checkpoint exists. */
+static int check_filter(run_state *r, ddb_client *c, dm_error *err)
+{
+    const engine_options *o = r->o;
+    if (!o->filter_expression)
+        return DM_OK;
+    ddb_call call;
+    ddb_call_init(&call, "Scan", o->table);
+    ddb_scan_params p = {.table = o->table, .filter_expression = o->filter_expression,
+                         .names_json = o->names_json, .values_json = o->values_json, .limit = 1};
+    int rc = ddb_scan_body(&p, &call.body);
+    if (rc == DM_OK)
+        rc = ddb_client_run(c, &call);
+    if (rc != DM_OK && err) {
+        *err = call.err;
+        if (strcmp(call.err.type, "ValidationException") == 0) {
+            const char *m = call.err.message;
+            const char *option = strstr(m, "ExpressionAttributeValues") || strstr(m, "attribute value")
+                                     ? "--expression-attribute-values"
+                                 : strstr(m, "ExpressionAttributeNames") || strstr(m, "attribute name")
+                                     ? "--expression-attribute-names"
+                                     : "--filter-expression";
+            char text[sizeof err->message];
+            dm_strlcpy(text, m, sizeof text);
+            dm_error_set(err, DM_ERR_CONFIG, "%s is refused by DynamoDB: %s", option, text);
+        } else if (!err->message[0]) {
+            dm_error_set(err, rc, "checking --filter-expression: %s", dm_err_str(rc));
+        }
+    }
+    ddb_call_cleanup(&call);
+    return rc;
+}
+
 static int paths(run_state *r, dm_error *err)
 {
     const engine_options *o = r->o;
@@ -252,8 +325,9 @@ static int prepare(run_state *r, ddb_client *c, dm_error *err)
     dm_format_iso8601(dm_now_ms(), r->now);
     bool continuing = false;
     bool dry = o->dry_run || o->job == ENGINE_VERIFY;
-    if ((rc = hash_script(r, err)) || (rc = check_script(r, err)) || (rc = paths(r, err)) ||
-        (!dry && (rc = lock_checkpoint(r, err))) || (rc = setup_segments(r, &continuing, err)) || (rc = setup_rules(r, err)) ||
+    if ((rc = hash_script(r, err)) || (rc = check_script(r, err)) || (rc = check_filter(r, c, err)) ||
+        (rc = paths(r, err)) || (!dry && (rc = lock_checkpoint(r, err))) ||
+        (rc = setup_segments(r, &continuing, err)) || (rc = setup_rules(r, err)) ||
         (rc = open_errors(r, continuing, err)))
         return rc;
     setup_rates(r);
@@ -322,25 +396,54 @@ static void run_workers(run_state *r)
     free(t);
 }
 
+static bool stop_requested(const engine_options *o) { return o->stop && *o->stop; }
+
+/* Everything before the first write, each request given up as soon as the
+ * caller asks to stop. The checkpoint is written last, and taken back if
+ * a stop came while it was being written, unless it is a resumed run's. */
+static int preflight(run_state *r, ddb_client *c, bool dry, dm_error *err)
+{
+    const engine_options *o = r->o;
+    volatile sig_atomic_t *was = ddb_client_set_stop(c, o->stop);
+    int rc = prepare(r, c, err);
+    if (rc == DM_OK && !dry)
+        rc = plan_and_confirm(r, c, err);
+    ddb_client_set_stop(c, was);
+    if (rc == DM_OK && stop_requested(o))
+        rc = DM_ERR_STOPPED;
+    if (rc == DM_OK && !dry) {
+        rc = checkpoint_save(r, "running", err); /* fails early when it cannot be written */
+        if (rc == DM_OK && stop_requested(o)) {
+            if (!o->resume)
+                unlink(r->checkpoint_path);
+            rc = DM_ERR_STOPPED;
+        }
+    }
+    return rc;
+}
+
 engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_client *c, dm_error *err)
 {
     engine_options o = *opts;
     if (o.workers <= 0)
         o.workers = engine_default_workers();
-    run_state *r = calloc(1, sizeof *r);
+    int rc = check_options(&o, err);
+    run_state *r = rc == DM_OK ? calloc(1, sizeof *r) : NULL;
     if (!r) {
-        dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+        if (rc == DM_OK)
+            dm_error_set(err, DM_ERR_NOMEM, "out of memory");
         return ENGINE_CONFIG;
     }
     pthread_mutex_init(&r->mu, NULL);
     r->o = &o;
     r->shared = shared;
     bool dry = o.dry_run || o.job == ENGINE_VERIFY;
-    int rc = prepare(r, c, err);
-    if (rc == DM_OK && !dry)
-        rc = plan_and_confirm(r, c, err);
-    if (rc == DM_OK && !dry)
-        rc = checkpoint_save(r, "running", err); /* fails early when it cannot be written */
+    rc = preflight(r, c, dry, err);
+    if (rc != DM_OK && stop_requested(&o)) {
+        fprintf(stderr, "ddbmig: interrupted before the first write; nothing was written\n");
+        free_run(r);
+        return ENGINE_INTERRUPTED;
+    }
     if (rc != DM_OK) {
         if (err && err->code == DM_OK)
             err->code = rc;

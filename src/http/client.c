@@ -1,6 +1,5 @@
 /* http_client: picks a backend per client and holds what is common to
  * both (header lookup, request buffers, redacted logging). */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,20 +24,6 @@ static bool proxy_configured(void)
             return true;
     }
     return false;
-}
-
-/* The native client writes to sockets through OpenSSL, which cannot pass
- * MSG_NOSIGNAL: a peer that resets a TLS connection must not kill the
- * process. Only a default disposition is changed. */
-static void ignore_sigpipe(void)
-{
-    struct sigaction old;
-    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
-        struct sigaction sa = {0};
-        sa.sa_handler = SIG_IGN;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGPIPE, &sa, NULL);
-    }
 }
 
 const char *http_backend_name(void)
@@ -70,8 +55,6 @@ http_client *http_client_new(const http_options *opts)
     if (!o.max_connections)
         o.max_connections = 64;
     c->be = strcmp(http_backend_name(), "curl") == 0 ? &http_curl_backend : &http_h1_backend;
-    if (c->be == &http_h1_backend)
-        ignore_sigpipe();
     if (!(c->impl = c->be->create(&o))) {
         free(c);
         return NULL;

@@ -29,6 +29,7 @@
 #include <openssl/x509v3.h>
 
 #include "http/backend.h"
+#include "http/tls_socket.h"
 
 #define MAX_HEAD_BYTES (64u << 10)
 #define READ_CHUNK 16384
@@ -380,7 +381,7 @@ static SSL_CTX *tls_ctx(h1 *c, char *msg, size_t msg_size)
 static int tls_begin(h1 *c, conn *k, char *msg, size_t msg_size)
 {
     SSL_CTX *ctx = tls_ctx(c, msg, msg_size);
-    if (!ctx || !(k->ssl = SSL_new(ctx)) || SSL_set_fd(k->ssl, k->fd) != 1) {
+    if (!ctx || !(k->ssl = SSL_new(ctx)) || http_tls_set_socket(k->ssl, k->fd) != 1) {
         if (ctx)
             snprintf(msg, msg_size, "TLS setup failed");
         return DM_ERR_NETWORK;

@@ -358,7 +358,7 @@ def case_binding():
             "--workers", "1", "--total-segments", "4", "--yes", "--quiet"]
     ddbmig(*base, expect=3)
     for extra, name in ((["--marker", "_other"], "--marker"), (["--write-mode", "batch"], "--write-mode"),
-                        (["--filter-expression", "attribute_exists(pad)"], "--filter-expression"),
+                        (["--filter-expression", "attribute_exists(pk)"], "--filter-expression"),
                         (["--total-segments", "8"], "--total-segments"),
                         (["--version-attribute", "v"], "--version-attribute")):
         args = list(base)
