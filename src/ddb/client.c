@@ -156,8 +156,10 @@ static dm_buf recycled(dm_buf b)
 
 void ddb_call_reuse(ddb_call *call, const char *op, const char *table)
 {
-    if (call->header_text_.data) /* signed header lines */
-        dm_memzero(call->header_text_.data, call->header_text_.cap);
+    /* Signed header lines: each use is wiped after it (below), so the text
+     * written last is all there is to wipe. */
+    if (call->header_text_.data)
+        dm_memzero(call->header_text_.data, call->header_text_.len);
     dm_buf body = recycled(call->body), resp = recycled(call->response);
     dm_buf hdr = recycled(call->header_text_);
     dm_buf hresp = recycled(call->http_.response), hhdrs = recycled(call->http_.response_headers);
@@ -274,7 +276,7 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
     rc = sigv4_sign(&req, &p, &sr);
     /* Every attempt is signed afresh; the text is wiped, not just reused. */
     if (call->header_text_.data)
-        dm_memzero(call->header_text_.data, call->header_text_.cap);
+        dm_memzero(call->header_text_.data, call->header_text_.len);
     dm_buf_reset(&call->header_text_);
     memset(call->headers_, 0, sizeof call->headers_);
     if (rc == DM_OK) {

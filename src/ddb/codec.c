@@ -813,7 +813,9 @@ int ddb_value_encode(const ddb_value *v, dm_buf *o)
 {
     if (v->wire.p)
         return dm_buf_append(o, v->wire.p, v->wire.n);
-    int rc = dm_buf_appendf(o, "{\"%s\":", ddb_type_name(v->type));
+    int rc = dm_buf_puts(o, "{\"");
+    rc = rc ? rc : dm_buf_puts(o, ddb_type_name(v->type));
+    rc = rc ? rc : dm_buf_puts(o, "\":");
     if (rc)
         return rc;
     switch (v->type) {

@@ -913,8 +913,9 @@ void *worker_main(void *arg)
         return NULL;
     }
     w.scan_estimate = r->scan_estimate;
+    w.rules = r->rules;
     w.wr = (wr_ctx){.table = r->target, .keys = r->target_keys, .n_keys = r->n_target_keys,
-                    .version_attr = r->o->version_attribute};
+                    .version_attr = r->o->version_attribute, .rules = &w.rules};
     w.src = (wr_ctx){.table = r->o->table, .keys = r->keys, .n_keys = r->n_keys};
     w.rules = r->rules;
     seg_state *s;

@@ -122,9 +122,13 @@ static int make_final(const wplan_rules *r, const ddb_item *read, const ddb_item
 static int check_final(const wplan_rules *r, wplan *p, bool whole, dm_arena *a)
 {
     ddb_item part = p->final;
+    dm_str names[32];
+    ddb_value values[32];
     if (!whole) {
-        part.names = dm_arena_alloc(a, (p->final.n + 1) * sizeof *part.names);
-        part.values = dm_arena_alloc(a, (p->final.n + 1) * sizeof *part.values);
+        /* The part checked is gone once checked: on the stack when small. */
+        bool small = p->final.n <= 32;
+        part.names = small ? names : dm_arena_alloc(a, (p->final.n + 1) * sizeof *part.names);
+        part.values = small ? values : dm_arena_alloc(a, (p->final.n + 1) * sizeof *part.values);
         if (!part.names || !part.values)
             return DM_ERR_NOMEM;
         part.n = 0;
@@ -161,57 +165,103 @@ static bool take(budget *b, size_t bytes, size_t ops)
     return true;
 }
 
-static bool listed(const dm_str *names, size_t n, const dm_str *name)
+static bool same(const dm_str *a, const dm_str *b) { return a->n == b->n && memcmp(a->p, b->p, a->n) == 0; }
+
+void wplan_guard_begin(wplan_guard_iter *it, const wplan_rules *r, const wplan *p, const ddb_item *read)
 {
-    for (size_t i = 0; i < n; i++)
-        if (names[i].n == name->n && memcmp(names[i].p, name->p, name->n) == 0)
-            return true;
-    return false;
+    *it = (wplan_guard_iter){.r = r, .p = p, .read = read};
 }
 
-static bool add_guard(const ddb_item *read, dm_str *names, size_t *n, const dm_str *name, budget *b)
+/* Whether read's attribute n was listed before WPLAN_FROM_READ. */
+static bool listed_early(const wplan_guard_iter *it, const dm_str *n)
 {
-    if (listed(names, *n, name))
+    const wplan *p = it->p;
+    for (size_t k = 0; k < p->diff.n_set; k++)
+        if (same(&p->final.names[p->diff.set[k]], n))
+            return true;
+    for (size_t k = 0; k < p->diff.n_remove; k++)
+        if (same(&p->diff.remove[k], n))
+            return true;
+    return it->r->marker && name_is(n, it->r->marker);
+}
+
+bool wplan_guard_next(wplan_guard_iter *it, wplan_guard_attr *out)
+{
+    const wplan *p = it->p;
+    for (;;) {
+        dm_str n;
+        switch (it->from) {
+        case WPLAN_FROM_SET:
+            if (it->i >= p->diff.n_set) {
+                it->from = WPLAN_FROM_REMOVE;
+                it->i = 0;
+                continue;
+            }
+            n = p->final.names[p->diff.set[it->i]];
+            break;
+        case WPLAN_FROM_REMOVE:
+            if (it->i >= p->diff.n_remove) {
+                it->from = WPLAN_FROM_MARKER;
+                it->i = 0;
+                continue;
+            }
+            n = p->diff.remove[it->i];
+            break;
+        case WPLAN_FROM_MARKER: {
+            dm_str m = {it->r->marker, it->r->marker ? strlen(it->r->marker) : 0};
+            it->from = WPLAN_FROM_READ;
+            it->i = 0;
+            bool written = false;
+            for (size_t k = 0; m.p && k < p->diff.n_set; k++)
+                written = written || same(&p->final.names[p->diff.set[k]], &m);
+            if (!m.p || written)
+                continue;
+            *out = (wplan_guard_attr){m, ddb_item_get(it->read, m.p, m.n), WPLAN_FROM_MARKER, 0};
+            return true;
+        }
+        default:
+            if (it->i >= it->read->n)
+                return false;
+            n = it->read->names[it->i];
+            if (is_key(it->r, &n) || listed_early(it, &n)) {
+                it->i++;
+                continue;
+            }
+            *out = (wplan_guard_attr){n, &it->read->values[it->i], WPLAN_FROM_READ, it->i};
+            it->i++;
+            return true;
+        }
+        size_t k = it->i++;
+        if (is_key(it->r, &n))
+            continue;
+        *out = (wplan_guard_attr){n, ddb_item_get(it->read, n.p, n.n), it->from, k};
         return true;
-    bool present = ddb_item_get(read, name->p, name->n) != NULL;
-    if (!take(b, present ? COST_EQ_BYTES : COST_ABSENT_BYTES, OPS_PER_TERM))
-        return false;
-    names[(*n)++] = *name;
-    return true;
+    }
 }
 
 /* The whole image: what the write touches (and the marker) must fit, the
  * rest of the image follows as far as it fits. */
-static int image_guard(const wplan_rules *r, const ddb_item *read, dm_arena *a, wplan *p)
+static int image_guard(const wplan_rules *r, const ddb_item *read, wplan *p)
 {
-    size_t cap = read->n + p->diff.n_set + 1;
-    dm_str *names = dm_arena_alloc(a, cap * sizeof *names);
-    if (!names)
-        return DM_ERR_NOMEM;
     budget b = {0};
-    size_t n = 0;
     take(&b, COST_EXISTS_BYTES, OPS_PER_TERM);
-    bool fits = true;
-    for (size_t i = 0; fits && i < p->diff.n_set; i++)
-        if (!is_key(r, &p->final.names[p->diff.set[i]]))
-            fits = add_guard(read, names, &n, &p->final.names[p->diff.set[i]], &b);
-    for (size_t i = 0; fits && i < p->diff.n_remove; i++)
-        if (!is_key(r, &p->diff.remove[i]))
-            fits = add_guard(read, names, &n, &p->diff.remove[i], &b);
-    if (fits && r->marker) {
-        dm_str m = {r->marker, strlen(r->marker)};
-        fits = add_guard(read, names, &n, &m, &b);
-    }
-    if (!fits)
-        return fail(p, "the write touches more attributes than one guarded request can name (DynamoDB's "
-                       "expression limits); give the table a version attribute and use --version-attribute%s",
-                    NULL);
-    for (size_t i = 0; i < read->n && !p->guard_partial; i++)
-        if (!is_key(r, &read->names[i]) && !add_guard(read, names, &n, &read->names[i], &b))
-            p->guard_partial = true;
+    wplan_guard_iter it;
+    wplan_guard_attr g;
+    wplan_guard_begin(&it, r, p, read);
     p->guard = WPLAN_GUARD_IMAGE;
-    p->guard_names = names;
-    p->n_guard = n;
+    p->n_guard = 0;
+    while (wplan_guard_next(&it, &g)) {
+        if (take(&b, g.old ? COST_EQ_BYTES : COST_ABSENT_BYTES, OPS_PER_TERM)) {
+            p->n_guard++;
+            continue;
+        }
+        if (g.from != WPLAN_FROM_READ)
+            return fail(p, "the write touches more attributes than one guarded request can name (DynamoDB's "
+                           "expression limits); give the table a version attribute and use --version-attribute%s",
+                        NULL);
+        p->guard_partial = true;
+        break;
+    }
     return DM_OK;
 }
 
@@ -221,7 +271,7 @@ static int set_guard(const wplan_rules *r, const ddb_item *read, dm_arena *a, wp
         p->guard = WPLAN_GUARD_VERSION;
         return DM_OK;
     }
-    return image_guard(r, read, a, p);
+    return image_guard(r, read, p);
 }
 
 static bool update_fits(const ddb_diff *d)
@@ -276,7 +326,7 @@ static int decide_delete(const wplan_rules *r, const ddb_item *read, dm_arena *a
     }
     p->read_first = true;
     p->diff = (ddb_diff){0};
-    return image_guard(r, read, a, p);
+    return image_guard(r, read, p);
 }
 
 static int decide_write(const wplan_rules *r, const ddb_item *read, const ddb_item *next, dm_arena *a, wplan *p)

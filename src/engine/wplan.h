@@ -69,9 +69,9 @@ typedef struct wplan {
     ddb_item final;          /* the item after the write (marker and version set) */
     ddb_diff diff;           /* final against the image read; indices into final */
     wplan_guard guard;
-    /* GUARD_IMAGE: attributes the condition names, in this order: those
-     * written first, then the rest of the image, cut at what fits. */
-    const dm_str *guard_names;
+    /* GUARD_IMAGE: how many attributes the condition names, in the order
+     * of wplan_guard_next (those written first, then the rest of the image),
+     * cut at what fits. */
     size_t n_guard;
     bool guard_partial;      /* the image had more than fits */
     const ddb_value *version_read; /* GUARD_VERSION: the value read, NULL when absent */
@@ -84,6 +84,30 @@ typedef struct wplan {
  * arena a or borrows from read and res. DM_ERR_NOMEM is the only error;
  * a plan that cannot be written is WPLAN_FAIL with a message. */
 int wplan_decide(const wplan_rules *r, const ddb_item *read, const lua_result *res, dm_arena *a, wplan *out);
+
+/* The attributes a GUARD_IMAGE condition names, in order: the ones the
+ * write sets (diff.set, index k into it), removes (diff.remove), the
+ * marker, then the rest of the image read. Keys are never listed (the
+ * condition checks the item exists instead). */
+typedef enum wplan_guard_from { WPLAN_FROM_SET, WPLAN_FROM_REMOVE, WPLAN_FROM_MARKER, WPLAN_FROM_READ } wplan_guard_from;
+
+typedef struct wplan_guard_iter {
+    const wplan_rules *r;
+    const wplan *p;
+    const ddb_item *read;
+    wplan_guard_from from;
+    size_t i;
+} wplan_guard_iter;
+
+typedef struct wplan_guard_attr {
+    dm_str name;
+    const ddb_value *old;    /* its value as read; NULL: it was absent */
+    wplan_guard_from from;
+    size_t k;                /* index in diff.set or diff.remove */
+} wplan_guard_attr;
+
+void wplan_guard_begin(wplan_guard_iter *it, const wplan_rules *r, const wplan *p, const ddb_item *read);
+bool wplan_guard_next(wplan_guard_iter *it, wplan_guard_attr *out);
 
 /* True when the item carries this migration's marker. */
 bool wplan_has_marker(const wplan_rules *r, const ddb_item *it);

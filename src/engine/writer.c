@@ -1,6 +1,7 @@
 /* Spelling write plans as DynamoDB requests. Names and values go through
  * placeholders (#n0, :v0), so any attribute name is safe. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "writer.h"
@@ -61,30 +62,61 @@ static int fn_ref(expr *e, const char *fn, const char *p, size_t n, dm_buf *cond
     return rc ? rc : dm_buf_putc(cond, ')');
 }
 
+/* Placeholders already given to the names the update expression sets and
+ * removes, so that the condition names them again for free. */
+typedef struct refs {
+    int *set, *remove; /* per diff index; -1: none yet */
+} refs;
+
+static int name_again(expr *e, const char *p, size_t n, int ref, dm_buf *out)
+{
+    if (ref < 0)
+        return name_ref(e, p, n, out);
+    int rc = dm_buf_puts(out, "#n");
+    return rc ? rc : dm_buf_put_int(out, ref);
+}
+
 /* "#n = :v" when the attribute was read with value old, else
  * "attribute_not_exists(#n)". */
-static int guard_attr(expr *e, const char *p, size_t n, const ddb_value *old, dm_buf *cond)
+static int guard_attr(expr *e, const wplan_guard_attr *g, int ref, dm_buf *cond)
 {
-    if (!old)
-        return fn_ref(e, "attribute_not_exists", p, n, cond);
     int rc = and_sep(cond);
-    rc = rc ? rc : name_ref(e, p, n, cond);
+    if (!g->old) {
+        rc = rc ? rc : dm_buf_puts(cond, "attribute_not_exists(");
+        rc = rc ? rc : name_again(e, g->name.p, g->name.n, ref, cond);
+        return rc ? rc : dm_buf_putc(cond, ')');
+    }
+    rc = rc ? rc : name_again(e, g->name.p, g->name.n, ref, cond);
     rc = rc ? rc : dm_buf_puts(cond, " = ");
-    return rc ? rc : value_ref(e, old, cond);
+    return rc ? rc : value_ref(e, g->old, cond);
+}
+
+static int ref_of(const refs *f, const wplan_guard_attr *g)
+{
+    if (f && g->from == WPLAN_FROM_SET)
+        return f->set[g->k];
+    if (f && g->from == WPLAN_FROM_REMOVE)
+        return f->remove[g->k];
+    return -1;
 }
 
 /* The item exists, and the plan's guard holds. */
-static int guard(const wr_ctx *w, const wplan *p, const ddb_item *read, expr *e, dm_buf *cond)
+static int guard(const wr_ctx *w, const wplan *p, const ddb_item *read, const refs *f, expr *e, dm_buf *cond)
 {
     int rc = fn_ref(e, "attribute_exists", w->keys[0], strlen(w->keys[0]), cond);
     if (p->guard == WPLAN_GUARD_VERSION) {
         const char *v = w->version_attr;
-        return rc ? rc : guard_attr(e, v, strlen(v), p->version_read, cond);
+        wplan_guard_attr g = {{v, strlen(v)}, p->version_read, WPLAN_FROM_READ, 0};
+        return rc ? rc : guard_attr(e, &g, -1, cond);
     }
-    for (size_t i = 0; !rc && p->guard == WPLAN_GUARD_IMAGE && i < p->n_guard; i++) {
-        const dm_str *n = &p->guard_names[i];
-        rc = guard_attr(e, n->p, n->n, ddb_item_get(read, n->p, n->n), cond);
-    }
+    if (p->guard != WPLAN_GUARD_IMAGE)
+        return rc;
+    wplan_rules keys_only = {.keys = w->keys, .n_keys = w->n_keys};
+    wplan_guard_iter it;
+    wplan_guard_attr g;
+    wplan_guard_begin(&it, w->rules ? w->rules : &keys_only, p, read);
+    for (size_t i = 0; !rc && i < p->n_guard && wplan_guard_next(&it, &g); i++)
+        rc = guard_attr(e, &g, ref_of(f, &g), cond);
     return rc;
 }
 
@@ -144,19 +176,21 @@ static int tail(expr *e, const dm_buf *cond, dm_buf *out)
     return rc;
 }
 
-static int update_expression(expr *e, const wplan *p, dm_buf *ue)
+static int update_expression(expr *e, const wplan *p, refs *f, dm_buf *ue)
 {
     const ddb_diff *d = &p->diff;
     int rc = d->n_set ? dm_buf_puts(ue, "SET ") : DM_OK;
     for (size_t i = 0; !rc && i < d->n_set; i++) {
         const dm_str *nm = &p->final.names[d->set[i]];
         rc = i ? dm_buf_puts(ue, ", ") : 0;
+        f->set[i] = e->n_names;
         rc = rc ? rc : name_ref(e, nm->p, nm->n, ue);
         rc = rc ? rc : dm_buf_puts(ue, " = ");
         rc = rc ? rc : value_ref(e, &p->final.values[d->set[i]], ue);
     }
     for (size_t i = 0; !rc && i < d->n_remove; i++) {
         rc = dm_buf_puts(ue, i ? ", " : (d->n_set ? " REMOVE " : "REMOVE "));
+        f->remove[i] = e->n_names;
         rc = rc ? rc : name_ref(e, d->remove[i].p, d->remove[i].n, ue);
     }
     return rc;
@@ -171,28 +205,37 @@ static int request(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf
     dm_buf_init(&ue, 0);
     dm_buf_init(&cond, 0);
     int rc = head(w, out);
+    int *slots = NULL;
+    refs f;
     switch (p->kind) {
     case WPLAN_UPDATE:
+        slots = malloc((p->diff.n_set + p->diff.n_remove + 1) * sizeof *slots);
+        if (!slots) {
+            rc = DM_ERR_NOMEM;
+            break;
+        }
+        f = (refs){slots, slots + p->diff.n_set};
         rc = rc ? rc : key_part(w, read, out);
-        rc = rc ? rc : update_expression(&e, p, &ue);
+        rc = rc ? rc : update_expression(&e, p, &f, &ue);
         rc = rc ? rc : dm_buf_puts(out, ",\"UpdateExpression\":");
         rc = rc ? rc : ddb_json_put_string(out, ue.data, ue.len);
-        rc = rc ? rc : guard(w, p, read, &e, &cond);
+        rc = rc ? rc : guard(w, p, read, &f, &e, &cond);
         break;
     case WPLAN_PUT:
         rc = rc ? rc : item_part(&p->final, out);
-        rc = rc ? rc : guard(w, p, read, &e, &cond);
+        rc = rc ? rc : guard(w, p, read, NULL, &e, &cond);
         break;
     case WPLAN_DELETE:
     case WPLAN_MOVE: /* its delete half */
         rc = rc ? rc : key_part(w, read, out);
-        rc = rc ? rc : guard(w, p, read, &e, &cond);
+        rc = rc ? rc : guard(w, p, read, NULL, &e, &cond);
         break;
     default:
         rc = rc ? rc : item_part(&p->final, out);
         break;
     }
     rc = rc ? rc : tail(&e, &cond, out);
+    free(slots);
     expr_cleanup(&e);
     dm_buf_cleanup(&ue);
     dm_buf_cleanup(&cond);

@@ -12,6 +12,7 @@ typedef struct wr_ctx {
     const char *const *keys;      /* the table's key attribute names */
     size_t n_keys;
     const char *version_attr;     /* --version-attribute, or NULL */
+    const wplan_rules *rules;     /* the rules the plans were made by (their guard order) */
 } wr_ctx;
 
 /* The body of the request a plan needs: UpdateItem (WPLAN_UPDATE),
