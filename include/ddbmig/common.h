@@ -27,7 +27,8 @@ typedef enum dm_err {
     DM_ERR_THROTTLED = -9,   /* still throttled after every attempt */
     DM_ERR_CHECKSUM = -10,   /* x-amz-crc32 mismatch after every attempt */
     DM_ERR_LIMIT = -11,      /* a size or count limit was exceeded */
-    DM_ERR_UNSUPPORTED = -12 /* the endpoint lacks the operation */
+    DM_ERR_UNSUPPORTED = -12, /* the endpoint lacks the operation */
+    DM_ERR_INTERRUPTED = -13  /* the run's stop flag was set (SIGINT/SIGTERM) */
 } dm_err;
 
 /* Human-readable name of an error code ("network error", ...). Static. */

@@ -372,7 +372,13 @@ static void handle_item(worker *w, const ddb_item *orig, int conflicts)
     lua_result res;
     dm_error err = {0};
     bool dry = r->o->dry_run || r->o->job == ENGINE_VERIFY;
-    if (lua_host_migrate(w->host, orig, w->seg->index, w->arena, &res, &err) != DM_OK) {
+    int rc = lua_host_migrate(w->host, orig, w->seg->index, w->arena, &res, &err);
+    if (rc == DM_ERR_INTERRUPTED) { /* not the item's fault: its page stays unfinished, to run again */
+        engine_request_stop(r, STOP_INTERRUPT, NULL);
+        w->page_aborted = true;
+        return;
+    }
+    if (rc != DM_OK) {
         item_error(w, orig, err.message);
         return;
     }
@@ -887,8 +893,7 @@ void *worker_main(void *arg)
     w.r = arg;
     run_state *r = w.r;
     dm_error err = {0};
-    lua_host_options lo = {.script_path = r->o->script_path, .code = r->o->code, .now = r->now,
-                           .migration = r->migration, .table = r->o->table};
+    lua_host_options lo = r->lua;
     w.client = ddb_client_new(r->shared);
     w.arena = dm_arena_new(256 * 1024);
     dm_buf_init(&w.batch, 0);

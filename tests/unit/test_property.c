@@ -143,7 +143,8 @@ static const char *KEYS[] = {"pk"};
 
 static lua_host *host(const char *code)
 {
-    lua_host_options opt = {.code = code, .now = "2026-01-01T00:00:00Z", .migration = "p", .table = "t"};
+    lua_host_options opt = {.script = code, .script_len = strlen(code), .chunk_name = "-e", .one_liner = true,
+                            .now = "2026-01-01T00:00:00Z", .migration = "p", .table = "t"};
     lua_host *h = NULL;
     dm_error err;
     if (lua_host_new(&opt, &h, &err))
