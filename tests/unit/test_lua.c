@@ -822,7 +822,7 @@ TEST(errors_name_the_script_and_line)
          "conv.lua:2: migrate returned an item DynamoDB cannot store: attribute x: NaN"},
         {"returns.lua", "function migrate(item, ctx)\n  return 42\nend\n", "returns.lua:1: migrate returned a number"},
         {"loop.lua", "function migrate(item, ctx)\n  local n = 0\n  while true do n = n + 1 end\nend\n",
-         "loop.lua:3: the script ran longer than 200000000 instructions on one item"},
+         "loop.lua:3: the script ran longer than 10000000 instructions on one item"},
         {"memory.lua", "function migrate(item, ctx)\n  local t = {}\n  while true do t[#t + 1] = {} end\nend\n",
          "memory.lua:1: not enough memory"},
         {"decimal.lua", "function migrate(item, ctx)\n  return ddb.decimal('x')\nend\n",
@@ -831,7 +831,7 @@ TEST(errors_name_the_script_and_line)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         dm_error err;
         lua_host_options o = {.script = cases[i][1], .script_len = strlen(cases[i][1]), .chunk_name = cases[i][0],
-                              .memory_limit_bytes = 8 << 20};
+                              .memory_limit_bytes = 8 << 20, .instruction_limit = 10000000};
         lua_host *h = NULL;
         CHECK_INT(lua_host_new(&o, &h, &err), DM_OK);
         dm_arena *a = dm_arena_new(0);
