@@ -901,7 +901,7 @@ void *worker_main(void *arg)
     if (!w.client || !w.arena || lua_host_new(&lo, &w.host, &err) != DM_OK) {
         if (!err.message[0])
             dm_error_set(&err, DM_ERR_NOMEM, "out of memory starting a worker");
-        engine_request_stop(r, STOP_FATAL, &err);
+        engine_request_stop(r, err.code == DM_ERR_INTERRUPTED ? STOP_INTERRUPT : STOP_FATAL, &err);
         worker_cleanup(&w);
         return NULL;
     }

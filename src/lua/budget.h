@@ -28,16 +28,16 @@
 typedef enum budget_state { BUDGET_OK, BUDGET_SPENT, BUDGET_INTERRUPTED } budget_state;
 
 typedef struct budget {
-    long long limit;               /* instructions per item */
+    long long limit; /* instructions per item */
     long long used;
-    unsigned byte_rest;            /* allocated bytes not yet charged */
-    volatile sig_atomic_t *stop;   /* borrowed; NULL: not interruptible */
-    lua_State *main;               /* the host's state */
-    lua_State *running;            /* the thread running script code */
+    unsigned byte_rest;          /* allocated bytes not yet charged */
+    volatile sig_atomic_t *stop; /* borrowed; NULL: not interruptible */
+    lua_State *main;             /* the host's state */
+    lua_State *running;          /* the thread running script code */
     budget_state state;
-    bool forced;                   /* running's hook fires on every instruction */
-    const char *scope;             /* "on one item", for the message; static */
-    char message[1024];            /* the trip's error, with a traceback */
+    bool forced;        /* running's hook fires on every instruction */
+    const char *scope;  /* "on one item", for the message; static */
+    char message[1024]; /* the trip's error, with a traceback */
 } budget;
 
 /* The budget of the host that owns L; for another state, the budget

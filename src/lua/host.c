@@ -309,8 +309,12 @@ static int load_script(lua_host *h, const lua_host_options *o, dm_error *err)
     int status = lua_pcall(L, 1, 1, 1);
     h->budget.scope = "on one item";
     int rc = DM_OK;
-    if (la.r.stopped || h->budget.state == BUDGET_INTERRUPTED)
-        rc = dm_error_set(err, DM_ERR_INTERRUPTED, "%s: interrupted while loading the script", h->name);
+    if (h->budget.state == BUDGET_INTERRUPTED)
+        rc = dm_error_set(err, DM_ERR_INTERRUPTED, "%s", h->budget.message);
+    else if (la.r.stopped)
+        rc = dm_error_set(err, DM_ERR_INTERRUPTED, "%s: interrupted while compiling the script", h->name);
+    else if (h->budget.state == BUDGET_SPENT)
+        rc = dm_error_set(err, DM_ERR_CONFIG, "%s", h->budget.message);
     else if (la.status == LUA_ERRMEM || status == LUA_ERRMEM)
         rc = dm_error_set(err, DM_ERR_CONFIG, "%s: loading the script needs more memory than the Lua state's limit "
                                               "of %s", h->name, h->mem_text);
@@ -453,6 +457,9 @@ static int call_outcome(lua_host *h, int status, dm_error *err)
     if (status == LUA_ERRMEM)
         return dm_error_set(err, DM_ERR_LIMIT, "%s:%d: not enough memory: migrate needs more than the Lua state's "
                                                "limit of %s", h->name, h->migrate_line, h->mem_text);
+    if (status == LUA_ERRERR) /* the error's own handling failed, e.g. its __tostring */
+        return dm_error_set(err, DM_ERR_INVALID, "%s:%d: migrate failed, and so did turning its error into a message",
+                            h->name, h->migrate_line);
     if (status != LUA_OK)
         return dm_error_set(err, DM_ERR_INVALID, "%s", lua_tostring(h->L, -1));
     return DM_OK;

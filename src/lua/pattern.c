@@ -107,8 +107,14 @@ static const unsigned char *class_set(unsigned char letter)
     return class_sets[k - CLASS_LETTERS][upper ? 1 : 0];
 }
 
-static inline bool has(const unsigned char *set, unsigned char c) { return set[c >> 3] & (1u << (c & 7)); }
-static inline void put(unsigned char *set, unsigned char c) { set[c >> 3] |= (unsigned char)(1u << (c & 7)); }
+static inline bool has(const unsigned char *set, unsigned char c)
+{
+    return set[c >> 3] & (1u << (c & 7));
+}
+static inline void put(unsigned char *set, unsigned char c)
+{
+    set[c >> 3] |= (unsigned char)(1u << (c & 7));
+}
 
 /* ---- compiling ---------------------------------------------------------------- */
 
@@ -163,8 +169,14 @@ static void build_set(const char *p, size_t i, size_t close, unsigned char *set)
             set[k] = (unsigned char)~set[k];
 }
 
-static size_t max_nodes(size_t lp) { return lp + 1; }
-static size_t max_sets(size_t lp) { return lp / 3 + 1; }
+static size_t max_nodes(size_t lp)
+{
+    return lp + 1;
+}
+static size_t max_sets(size_t lp)
+{
+    return lp / 3 + 1;
+}
 
 /* Compiles p into nodes[max_nodes(lp)] and sets[max_sets(lp)]. A '^' at
  * the start anchors when anchor_ok (not in gmatch, where it is a plain
@@ -535,14 +547,20 @@ static int find_or_match(lua_State *L, bool find)
     return 1;
 }
 
-static int find_l(lua_State *L) { return find_or_match(L, true); }
-static int match_l(lua_State *L) { return find_or_match(L, false); }
+static int find_l(lua_State *L)
+{
+    return find_or_match(L, true);
+}
+static int match_l(lua_State *L)
+{
+    return find_or_match(L, false);
+}
 
 /* gmatch's state: a userdata, upvalue of the iterator with the subject
  * and the pattern (which keeps them alive, and their bytes in place). */
 typedef struct gmatch_state {
-    size_t pos;        /* where the next search starts */
-    ptrdiff_t last;    /* end of the last match, or -1 */
+    size_t pos;     /* where the next search starts */
+    ptrdiff_t last; /* end of the last match, or -1 */
     compiled c;
 } gmatch_state;
 

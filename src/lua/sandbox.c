@@ -36,7 +36,10 @@
 
 static char K_DEAD_BY_TRIP;
 
-static lua_CFunction stock(lua_State *L) { return lua_tocfunction(L, lua_upvalueindex(1)); }
+static lua_CFunction stock(lua_State *L)
+{
+    return lua_tocfunction(L, lua_upvalueindex(1));
+}
 
 /* Replaces t[name] (t at idx) with f, which gets the stock function as
  * its first upvalue. */
@@ -392,7 +395,8 @@ int sandbox_open(lua_State *L)
     lua_pop(L, 1);
 
     lua_getglobal(L, LUA_OSLIBNAME);
-    static const char *const os_drop[] = {"exit", "execute", "remove", "rename", "tmpname", "getenv", "setlocale", NULL};
+    static const char *const os_drop[] = {"exit",    "execute", "remove",    "rename",
+                                          "tmpname", "getenv",  "setlocale", NULL};
     drop_fields(L, -1, os_drop);
     lua_pop(L, 1);
 
