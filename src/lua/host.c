@@ -420,17 +420,17 @@ static int convert_result(lua_host *h, const ddb_item *orig, dm_arena *a, ddb_it
     return DM_OK;
 }
 
-typedef struct args_of {
+typedef struct call_args {
     lua_host *h;
     const ddb_item *orig;
     int segment;
     bool probe;
-} args_of;
+} call_args;
 
 /* Pushes migrate's arguments: the item as a table, and ctx. */
 static int args_entry(lua_State *L)
 {
-    args_of *aa = lua_touserdata(L, 1);
+    call_args *aa = lua_touserdata(L, 1);
     luaddb_push_item(L, aa->orig);
     lua_rawgeti(L, LUA_REGISTRYINDEX, aa->h->ctx_ref);
     lua_pushliteral(L, "segment");
@@ -465,38 +465,6 @@ static int call_outcome(lua_host *h, int status, dm_error *err)
     return DM_OK;
 }
 
-static int outcome_of(lua_host *h, const ddb_item *orig, dm_arena *a, lua_result *out, dm_error *err);
-
-static int run(lua_host *h, const ddb_item *orig, int segment, bool probe, dm_arena *a, lua_result *out,
-               dm_error *err)
-{
-    lua_State *L = h->L;
-    memset(out, 0, sizeof *out);
-    if (h->budget.stop && *h->budget.stop)
-        return dm_error_set(err, DM_ERR_INTERRUPTED, "%s: interrupted", h->name);
-    luaddb_extras *x = luaddb_extras_of(L);
-    memset(x, 0, sizeof *x);
-    x->arena = a;
-    x->max_bytes = h->mem_limit;
-    budget_start(&h->budget);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, h->traceback_ref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, h->migrate_ref);
-    args_of aa = {.h = h, .orig = orig, .segment = segment, .probe = probe};
-    lua_pushcfunction(L, args_entry);
-    lua_pushlightuserdata(L, &aa);
-    int status = lua_pcall(L, 1, 2, 0);
-    if (status == LUA_OK)
-        status = lua_pcall(L, 2, 1, 1);
-    int rc = call_outcome(h, status, err);
-    if (rc == DM_OK)
-        rc = outcome_of(h, orig, a, out, err);
-    out->extras = x->items;
-    out->n_extras = x->n;
-    memset(x, 0, sizeof *x);
-    lua_settop(L, 0);
-    return rc;
-}
-
 /* What migrate's result (at the top of the stack) asks for. */
 static int outcome_of(lua_host *h, const ddb_item *orig, dm_arena *a, lua_result *out, dm_error *err)
 {
@@ -513,6 +481,36 @@ static int outcome_of(lua_host *h, const ddb_item *orig, dm_arena *a, lua_result
         rc = dm_error_set(err, DM_ERR_INVALID, "%s:%d: migrate returned a %s; return the item, nil, or ddb.DELETE",
                           h->name, h->migrate_line, luaL_typename(L, -1));
     }
+    return rc;
+}
+
+static int run(lua_host *h, const ddb_item *orig, int segment, bool probe, dm_arena *a, lua_result *out,
+               dm_error *err)
+{
+    lua_State *L = h->L;
+    memset(out, 0, sizeof *out);
+    if (h->budget.stop && *h->budget.stop)
+        return dm_error_set(err, DM_ERR_INTERRUPTED, "%s: interrupted", h->name);
+    luaddb_extras *x = luaddb_extras_of(L);
+    memset(x, 0, sizeof *x);
+    x->arena = a;
+    x->max_bytes = h->mem_limit;
+    budget_start(&h->budget);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->traceback_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->migrate_ref);
+    call_args aa = {.h = h, .orig = orig, .segment = segment, .probe = probe};
+    lua_pushcfunction(L, args_entry);
+    lua_pushlightuserdata(L, &aa);
+    int status = lua_pcall(L, 1, 2, 0);
+    if (status == LUA_OK)
+        status = lua_pcall(L, 2, 1, 1);
+    int rc = call_outcome(h, status, err);
+    if (rc == DM_OK)
+        rc = outcome_of(h, orig, a, out, err);
+    out->extras = x->items;
+    out->n_extras = x->n;
+    memset(x, 0, sizeof *x);
+    lua_settop(L, 0);
     return rc;
 }
 

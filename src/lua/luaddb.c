@@ -116,10 +116,8 @@ static void to_bits(lua_State *L, int idx)
 static int bitwise(lua_State *L, int op)
 {
     to_bits(L, 1);
-    if (op != LUA_OPBNOT)
+    if (op != LUA_OPBNOT) /* ~ takes one operand */
         to_bits(L, 2);
-    else
-        lua_pushvalue(L, -1); /* lua_arith's unary operators take two operands too */
     lua_arith(L, op);
     return 1;
 }

@@ -1,5 +1,7 @@
 /* The Lua host: type mapping both ways, exact numbers, return values,
- * the errors a script can make, limits and the sandbox. */
+ * the errors a script can make, limits and the sandbox; an instruction
+ * limit no script can escape, bounded pattern matching, interrupts, -e
+ * compiled as the user wrote it, large integers, and what messages say. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,7 +255,7 @@ TEST(script_must_compile_and_define_migrate)
     CHECK_CONTAINS(err.message, "give a script");
 }
 
-/* ---- the instruction limit cannot be escaped ------------------------------------ */
+/* ---- running with limits and a stop flag --------------------------------------- */
 
 static volatile sig_atomic_t stop_flag;
 
@@ -341,6 +343,8 @@ TEST(one_liner_and_probe)
     CHECK_INT(lua_host_probe(h, &err), DM_OK);
     lua_host_free(h);
 }
+
+/* ---- the instruction limit cannot be escaped ------------------------------------ */
 
 #define CHECK_LIMIT(code)                                                                  \
     do {                                                                                   \
