@@ -542,6 +542,18 @@ TEST(sandbox_replacements_keep_lua_semantics)
     CHECK_INT(l.rc, DM_OK);
 }
 
+TEST(top_level_is_limited_too)
+{
+    const char *code = "local n = 0\nwhile true do pcall(function() while true do n = n + 1 end end) end\n";
+    lua_host_options o = {.script = code, .script_len = strlen(code), .chunk_name = "top.lua",
+                          .instruction_limit = 1000000};
+    dm_error err;
+    lua_host *h = NULL;
+    CHECK_INT(lua_host_new(&o, &h, &err), DM_ERR_CONFIG);
+    CHECK(h == NULL);
+    CHECK_CONTAINS(err.message, "top.lua:2: the script ran longer than 1000000 instructions in its top level");
+}
+
 /* ---- pattern matching is bounded ----------------------------------------------- */
 
 TEST(pattern_backtracking_is_bounded)
