@@ -44,6 +44,8 @@ typedef struct run_state {
     size_t n_target_keys;
     engine_write_mode mode;
     char migration[80];
+    dm_buf script;                /* the script's text, read once: hashed and run */
+    lua_host_options lua;         /* for every worker's host; borrows script */
     char script_hash[65];
     char now[21];
     char checkpoint_path[1024];

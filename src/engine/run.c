@@ -33,17 +33,16 @@ static int describe(ddb_client *c, const char *table, ddb_table_desc *d, dm_erro
     return rc;
 }
 
+/* Reads the script once: the checkpoint's hash and every worker's host
+ * see the same bytes, whatever happens to the file during the run. */
 static int hash_script(run_state *r, dm_error *err)
 {
     const engine_options *o = r->o;
-    dm_buf text;
-    dm_buf_init(&text, 16 << 20);
-    int rc = o->script_path ? dm_read_file(o->script_path, &text, err) : dm_buf_puts(&text, o->code ? o->code : "");
-    if (rc == DM_OK)
-        dm_sha256_hex(text.data ? text.data : "", text.len, r->script_hash);
-    dm_buf_cleanup(&text);
+    dm_buf_init(&r->script, 16 << 20);
+    int rc = o->script_path ? dm_read_file(o->script_path, &r->script, err) : dm_buf_puts(&r->script, o->code ? o->code : "");
     if (rc)
         return err ? (err->code = DM_ERR_CONFIG) : DM_ERR_CONFIG;
+    dm_sha256_hex(dm_buf_cstr(&r->script), r->script.len, r->script_hash);
     if (o->migration_id)
         dm_strlcpy(r->migration, o->migration_id, sizeof r->migration);
     else
@@ -53,15 +52,23 @@ static int hash_script(run_state *r, dm_error *err)
 
 static int check_script(run_state *r, dm_error *err)
 {
-    lua_host_options lo = {.script_path = r->o->script_path, .code = r->o->code, .now = r->now,
-                           .migration = r->migration, .table = r->o->table};
+    r->lua = (lua_host_options){.script = dm_buf_cstr(&r->script), .script_len = r->script.len,
+                                .chunk_name = r->o->script_path ? r->o->script_path : "-e",
+                                .one_liner = !r->o->script_path, .now = r->now, .migration = r->migration,
+                                .table = r->o->table, .stop = r->o->stop};
     lua_host *h = NULL;
-    int rc = lua_host_new(&lo, &h, err);
+    int rc = lua_host_new(&r->lua, &h, err);
     dm_error probe = {0};
     /* Many scripts assume their attributes exist; failing on an empty item
      * is worth knowing before the run, not a reason to refuse it. */
-    if (rc == DM_OK && lua_host_probe(h, &probe) != DM_OK && !r->o->quiet)
+    int prc = rc == DM_OK ? lua_host_probe(h, &probe) : DM_OK;
+    if (prc == DM_ERR_STOPPED) {
+        if (err)
+            *err = probe;
+        rc = prc;
+    } else if (prc != DM_OK && !r->o->quiet) {
         fprintf(stderr, "ddbmig: warning: %s\n", probe.message);
+    }
     lua_host_free(h);
     return rc;
 }
@@ -360,6 +367,7 @@ static void free_run(run_state *r)
         close(r->lock_fd);
     ddb_table_desc_cleanup(&r->desc);
     ddb_table_desc_cleanup(&r->target_desc);
+    dm_buf_cleanup(&r->script);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -448,6 +456,11 @@ engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_cli
         if (err && err->code == DM_OK)
             err->code = rc;
         free_run(r);
+        if (rc == DM_ERR_STOPPED) {
+            if (!o.quiet && err)
+                fprintf(stderr, "ddbmig: %s\n", err->message);
+            return ENGINE_INTERRUPTED; /* before the run: nothing was written */
+        }
         return ENGINE_CONFIG; /* nothing was written; err->code says why */
     }
     ddb_shared_on_throttle(shared, on_throttle, r);

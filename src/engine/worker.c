@@ -325,8 +325,14 @@ static void handle_item(worker *w, int i, const ddb_item *read, int conflicts)
     run_state *r = w->r;
     lua_result res;
     dm_error err = {0};
-    if (lua_host_migrate(w->host, read, w->seg->index, w->arena, &res, &err) != DM_OK) {
-        if (!stopping(r)) /* an interrupted script leaves the item unfinished */
+    int rc = lua_host_migrate(w->host, read, w->seg->index, w->arena, &res, &err);
+    if (rc == DM_ERR_STOPPED) {
+        /* Not the item's fault: it stays unfinished, to run again. */
+        engine_request_stop(r, STOP_INTERRUPT, NULL);
+        return;
+    }
+    if (rc != DM_OK) {
+        if (!stopping(r))
             item_failed(w, i, read, err.message);
         return;
     }
@@ -899,8 +905,7 @@ void *worker_main(void *arg)
     w.r = arg;
     run_state *r = w.r;
     dm_error err = {0};
-    lua_host_options lo = {.script_path = r->o->script_path, .code = r->o->code, .now = r->now,
-                           .migration = r->migration, .table = r->o->table};
+    lua_host_options lo = r->lua;
     w.client = ddb_client_new(r->shared);
     w.arena = dm_arena_new(256 * 1024);
     w.rng = (uint64_t)dm_now_ms() ^ (uint64_t)(uintptr_t)&w;
@@ -908,7 +913,7 @@ void *worker_main(void *arg)
     if (!w.client || !w.arena || lua_host_new(&lo, &w.host, &err) != DM_OK) {
         if (!err.message[0])
             dm_error_set(&err, DM_ERR_NOMEM, "out of memory starting a worker");
-        engine_request_stop(r, STOP_FATAL, &err);
+        engine_request_stop(r, err.code == DM_ERR_STOPPED ? STOP_INTERRUPT : STOP_FATAL, &err);
         worker_cleanup(&w);
         return NULL;
     }

@@ -28,6 +28,7 @@ int luaddb_is_delete(lua_State *L, int idx);
 typedef struct luaddb_extras {
     ddb_item *items;
     size_t n, cap;
+    size_t bytes, max_bytes; /* their DynamoDB size, and its cap per call */
     dm_arena *arena;   /* borrowed for the call */
 } luaddb_extras;
 

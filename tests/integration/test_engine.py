@@ -248,6 +248,38 @@ def case_interrupt():
     check_shifted(items)
 
 
+def case_busy_interrupt():
+    """SIGINT while the script is busy on one item: the script stops at its
+    next instruction count, the item is not an item error (its page is not
+    checkpointed, so a resume would run it again), and the run exits 130."""
+    items = counted_items(200)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    # Comparing two equal 1 MiB strings is one instruction: the item stays
+    # busy for hours within its instruction limit.
+    busy = script("busy.lua", "function migrate(item, ctx)\n"
+                              "  if item.count == 77 then\n"
+                              "    local a = string.rep('x', 1 << 20)\n"
+                              "    local b = a:sub(2) .. 'x'\n"
+                              "    local n = 0\n"
+                              "    while true do if a == b then n = n + 1 end end\n"
+                              "  end\n"
+                              "  return nil\n"
+                              "end\n")
+    errors = os.path.join(WORK, "errors.jsonl")
+    args = ["run", "--table-name", TABLE, "--script", busy, "--yes", "--total-segments", "4", "--errors", errors,
+            "--endpoint-url", ENDPOINT]
+    p = subprocess.Popen([DDBMIG] + args, cwd=WORK, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(3.0)
+    assert p.poll() is None, "the run ended before the interrupt: %s" % p.stderr.read()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (p.returncode, err)
+    assert not os.path.exists(errors) or open(errors).read() == "", open(errors).read()
+    assert "progress is saved in" in err, err
+
+
 def table_snapshot():
     return sorted(json.dumps(it, sort_keys=True) for it in C.scan(TABLE))
 
