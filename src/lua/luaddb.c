@@ -526,21 +526,38 @@ static int bad(conv *c, const char *fmt, const char *detail)
     return DM_ERR_INVALID;
 }
 
+/* Appends to the path only if all of it fits: a path is for messages, and
+ * a cut one would name another attribute. Runs per attribute converted,
+ * so it copies rather than formats. */
+static void path_put(conv *c, const char *s, size_t n)
+{
+    if (c->path_len + n < sizeof c->path) {
+        memcpy(c->path + c->path_len, s, n);
+        c->path_len += n;
+        c->path[c->path_len] = '\0';
+    }
+}
+
 static size_t path_push_name(conv *c, const char *name, size_t n)
 {
     size_t old = c->path_len;
-    int w = snprintf(c->path + old, sizeof c->path - old, "%s%.*s", old ? "." : "", (int)(n > 80 ? 80 : n), name);
-    if (w > 0 && old + (size_t)w < sizeof c->path)
-        c->path_len = old + (size_t)w;
+    if (old)
+        path_put(c, ".", 1);
+    path_put(c, name, n > 80 ? 80 : n);
     return old;
 }
 
 static size_t path_push_index(conv *c, size_t i)
 {
     size_t old = c->path_len;
-    int w = snprintf(c->path + old, sizeof c->path - old, "[%zu]", i);
-    if (w > 0 && old + (size_t)w < sizeof c->path)
-        c->path_len = old + (size_t)w;
+    char num[24];
+    size_t k = sizeof num;
+    num[--k] = ']';
+    do
+        num[--k] = (char)('0' + i % 10);
+    while ((i /= 10) > 0);
+    num[--k] = '[';
+    path_put(c, num + k, sizeof num - k);
     return old;
 }
 
