@@ -56,6 +56,11 @@ typedef struct lua_result {
                              original's are the original's (wire text kept) */
     ddb_item *extras;     /* from ddb.put, in order */
     size_t n_extras;
+    /* Top-level attributes migrate read and found absent (item.x == nil),
+     * at most 64 of them; absent_overflow: there were more. */
+    const dm_str *absent;
+    size_t n_absent;
+    bool absent_overflow;
 } lua_result;
 
 /* Runs migrate on one item. Everything in *out lives in arena a (and

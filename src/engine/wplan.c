@@ -209,8 +209,8 @@ bool wplan_guard_next(wplan_guard_iter *it, wplan_guard_attr *out)
             break;
         case WPLAN_FROM_MARKER: {
             dm_str m = {it->r->marker, it->r->marker ? strlen(it->r->marker) : 0};
-            it->from = WPLAN_FROM_READ;
             it->i = 0;
+            it->from = WPLAN_FROM_ABSENT;
             bool written = false;
             for (size_t k = 0; m.p && k < p->diff.n_set; k++)
                 written = written || same(&p->final.names[p->diff.set[k]], &m);
@@ -219,6 +219,19 @@ bool wplan_guard_next(wplan_guard_iter *it, wplan_guard_attr *out)
             *out = (wplan_guard_attr){m, ddb_item_get(it->read, m.p, m.n), WPLAN_FROM_MARKER, 0};
             return true;
         }
+        case WPLAN_FROM_ABSENT:
+            if (it->i >= p->n_absent) {
+                it->from = WPLAN_FROM_READ;
+                it->i = 0;
+                continue;
+            }
+            n = p->absent[it->i++];
+            /* Already named (set by the script), or in the image after all
+             * (the script removed it, then looked): listed elsewhere. */
+            if (is_key(it->r, &n) || ddb_item_get(it->read, n.p, n.n) || listed_early(it, &n))
+                continue;
+            *out = (wplan_guard_attr){n, NULL, WPLAN_FROM_ABSENT, it->i - 1};
+            return true;
         default:
             if (it->i >= it->read->n)
                 return false;
@@ -329,7 +342,8 @@ static int decide_delete(const wplan_rules *r, const ddb_item *read, dm_arena *a
     return image_guard(r, read, p);
 }
 
-static int decide_write(const wplan_rules *r, const ddb_item *read, const ddb_item *next, dm_arena *a, wplan *p)
+static int decide_write(const wplan_rules *r, const ddb_item *read, const ddb_item *next, const ddb_diff *d,
+                        dm_arena *a, wplan *p)
 {
     int rc = make_final(r, read, next, a, p);
     if (rc || p->kind == WPLAN_FAIL)
@@ -339,7 +353,10 @@ static int decide_write(const wplan_rules *r, const ddb_item *read, const ddb_it
         snprintf(size, sizeof size, "%zu", ddb_item_size(&p->final));
         return fail(p, "the new item is %s bytes, over DynamoDB's 400 KB limit", size);
     }
-    if ((rc = ddb_diff_compute(read, &p->final, r->keys, r->n_keys, a, &p->diff)) != DM_OK)
+    /* Without a marker or a version, final is next: its diff is known. */
+    if (p->final.names == next->names && p->final.n == next->n)
+        p->diff = *d;
+    else if ((rc = ddb_diff_compute(read, &p->final, r->keys, r->n_keys, a, &p->diff)) != DM_OK)
         return rc;
     if (r->schema && ((rc = check_final(r, p, false, a)) != DM_OK || p->kind == WPLAN_FAIL))
         return rc;
@@ -372,6 +389,8 @@ static int decide_write(const wplan_rules *r, const ddb_item *read, const ddb_it
 int wplan_decide(const wplan_rules *r, const ddb_item *read, const lua_result *res, dm_arena *a, wplan *out)
 {
     memset(out, 0, sizeof *out);
+    out->absent = res->absent;
+    out->n_absent = res->n_absent;
     if (r->copy)
         return decide_copy(r, read, res, a, out);
     if (res->outcome == LUA_UNCHANGED)
@@ -386,7 +405,7 @@ int wplan_decide(const wplan_rules *r, const ddb_item *read, const lua_result *r
     int rc = ddb_diff_compute(read, &res->item, r->keys, r->n_keys, a, &d);
     if (rc || ddb_diff_empty(&d))
         return rc;
-    return decide_write(r, read, &res->item, a, out);
+    return decide_write(r, read, &res->item, &d, a, out);
 }
 
 /* ---- verdicts ------------------------------------------------------------- */

@@ -76,6 +76,8 @@ typedef struct wplan {
     bool guard_partial;      /* the image had more than fits */
     const ddb_value *version_read; /* GUARD_VERSION: the value read, NULL when absent */
     bool read_first;         /* DELETE/MOVE: read the current item before writing */
+    const dm_str *absent;    /* names the script found absent (lua_result) */
+    size_t n_absent;
     char message[256];       /* WPLAN_FAIL */
 } wplan;
 
@@ -87,9 +89,12 @@ int wplan_decide(const wplan_rules *r, const ddb_item *read, const lua_result *r
 
 /* The attributes a GUARD_IMAGE condition names, in order: the ones the
  * write sets (diff.set, index k into it), removes (diff.remove), the
- * marker, then the rest of the image read. Keys are never listed (the
+ * marker, the ones the script looked for and did not find (they must
+ * still be absent), then the rest of the image read. Keys are never listed (the
  * condition checks the item exists instead). */
-typedef enum wplan_guard_from { WPLAN_FROM_SET, WPLAN_FROM_REMOVE, WPLAN_FROM_MARKER, WPLAN_FROM_READ } wplan_guard_from;
+typedef enum wplan_guard_from {
+    WPLAN_FROM_SET, WPLAN_FROM_REMOVE, WPLAN_FROM_MARKER, WPLAN_FROM_ABSENT, WPLAN_FROM_READ
+} wplan_guard_from;
 
 typedef struct wplan_guard_iter {
     const wplan_rules *r;

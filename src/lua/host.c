@@ -509,6 +509,9 @@ static int run(lua_host *h, const ddb_item *orig, int segment, bool probe, dm_ar
         rc = outcome_of(h, orig, a, out, err);
     out->extras = x->items;
     out->n_extras = x->n;
+    out->absent = x->absent;
+    out->n_absent = x->n_absent;
+    out->absent_overflow = x->absent_overflow;
     memset(x, 0, sizeof *x);
     lua_settop(L, 0);
     return rc;

@@ -497,6 +497,8 @@ static void push_value(lua_State *L, const ddb_value *v)
     }
 }
 
+static char K_ITEMMT;
+
 void luaddb_push_item(lua_State *L, const ddb_item *it)
 {
     lua_createtable(L, 0, (int)it->n + 2);
@@ -505,6 +507,43 @@ void luaddb_push_item(lua_State *L, const ddb_item *it)
         push_value(L, &it->values[i]);
         lua_rawset(L, -3);
     }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &K_ITEMMT);
+    lua_setmetatable(L, -2);
+}
+
+/* __index of the item table, called only for names it lacks: notes the
+ * name (see luaddb_extras.absent) and answers nil. */
+static int item_absent_l(lua_State *L)
+{
+    luaddb_extras *x = luaddb_extras_of(L);
+    size_t n;
+    const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &n) : NULL;
+    if (!k || !x || !x->arena)
+        return 0;
+    for (size_t i = 0; i < x->n_absent; i++)
+        if (x->absent[i].n == n && memcmp(x->absent[i].p, k, n) == 0)
+            return 0;
+    if (x->n_absent == LUADDB_MAX_ABSENT) {
+        x->absent_overflow = true;
+        return 0;
+    }
+    if (!x->absent && !(x->absent = dm_arena_alloc(x->arena, LUADDB_MAX_ABSENT * sizeof *x->absent)))
+        return luaL_error(L, "not enough memory");
+    char *copy = dm_arena_strndup(x->arena, k, n);
+    if (!copy)
+        return luaL_error(L, "not enough memory");
+    x->absent[x->n_absent++] = (dm_str){copy, n};
+    return 0;
+}
+
+static bool is_item_table(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx))
+        return false;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &K_ITEMMT);
+    bool yes = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return yes;
 }
 
 /* ---- Lua -> item -------------------------------------------------------- */
@@ -859,7 +898,7 @@ int luaddb_to_item(lua_State *L, int idx, const ddb_item *orig, dm_arena *a, ddb
         return DM_ERR_INVALID;
     }
     size_t n;
-    if (table_kind(&c, idx, &n) != 'M' || (lua_getmetatable(L, idx) && (lua_pop(L, 1), 1))) {
+    if (table_kind(&c, idx, &n) != 'M' || (!is_item_table(L, idx) && lua_getmetatable(L, idx) && (lua_pop(L, 1), 1))) {
         snprintf(why, why_size, "an item must be a table with attribute names as keys");
         return DM_ERR_INVALID;
     }
@@ -967,6 +1006,15 @@ int luaddb_open(lua_State *L)
     luaddb_extras *x = lua_newuserdatauv(L, sizeof *x, 0);
     memset(x, 0, sizeof *x);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &K_EXTRAS_UD);
+
+    /* The item's metatable: notes absent names; scripts cannot see or
+     * replace it (a protected metatable). */
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, item_absent_l);
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "ddb.item");
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &K_ITEMMT);
 
     if (open_sets(L))
         return -1;

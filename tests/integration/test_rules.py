@@ -283,6 +283,32 @@ def case_version_concurrent():
         assert int(g["ver"]["N"]) == 1 + n + 1, (i, g["ver"], n)
 
 
+def case_absent_concurrent():
+    """The script decides on an attribute's absence while the application
+    adds that attribute: the decision is never written once it is there."""
+    items = load()
+
+    def flag(client, i, rnd):
+        ok = client.update(TABLE, key(i), "SET #f = :t", {":t": {"BOOL": True}}, {"#f": "flag"},
+                           condition="attribute_exists(pk) AND attribute_not_exists(done)")
+        return ("flag", 1) if ok else False
+
+    decide = script("decide.lua", "function migrate(item, ctx)\n  if item.done then return nil end\n"
+                                  "  item.flagged = item.flag ~= nil\n  item.done = true\n  return item\nend\n")
+    with App(flag) as app:
+        s = run_json("run", "--table-name", TABLE, "--script", decide, *slow())
+    assert s["changed"] == N and s["failed"] == 0, s
+    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    for i, it in enumerate(items):
+        g = got[it["pk"]["S"]]
+        if applied(app, i, "flag"):
+            assert g.get("flagged") == {"BOOL": True}, ("wrote a decision made without the attribute", g)
+        else:
+            assert g.get("flagged") == {"BOOL": False}, g
+    assert s["conflicts"] > 0, s
+    print("%d flags set by the application, %d conflicts" % (app.count(), s["conflicts"]))
+
+
 def case_version_delete():
     """With a version attribute that every writer bumps, a delete misses
     nothing at all: no window is left."""

@@ -884,3 +884,35 @@ TEST(errors_quote_no_item_values)
         dm_arena_free(a);
     }
 }
+
+TEST(absent_reads_are_noted)
+{
+    lua_host *h = NULL;
+    dm_error err = {0};
+    const char *code = "if item.flag == nil and item.other == nil and item.flag == nil then item.x = 1 end\n"
+                       "local y = item.n\nreturn item";
+    lua_host_options o = {.script = code, .script_len = strlen(code), .chunk_name = "-e", .one_liner = true,
+                          .now = "2026-01-01T00:00:00Z", .migration = "m", .table = "t"};
+    CHECK_INT(lua_host_new(&o, &h, &err), DM_OK);
+    dm_arena *a = dm_arena_new(0);
+    ddb_item it;
+    const char *text = "{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"}}";
+    CHECK_INT(ddb_item_decode(text, strlen(text), a, &it, NULL, NULL), DM_OK);
+    lua_result res;
+    CHECK_INT(lua_host_migrate(h, &it, 0, a, &res, &err), DM_OK);
+    CHECK_INT(res.outcome, LUA_WRITE); /* the item table with its metatable converts */
+    CHECK_INT(res.n_absent, 2);
+    CHECK(res.absent[0].n == 4 && memcmp(res.absent[0].p, "flag", 4) == 0);
+    CHECK(res.absent[1].n == 5 && memcmp(res.absent[1].p, "other", 5) == 0);
+    /* A script cannot take the metatable away or see it. */
+    lua_host_free(h);
+    const char *code2 = "local ok = pcall(setmetatable, item, nil)\n"
+                        "item.ok = ok; item.mt = tostring(getmetatable(item)); return item";
+    o.script = code2;
+    o.script_len = strlen(code2);
+    CHECK_INT(lua_host_new(&o, &h, &err), DM_OK);
+    CHECK_INT(lua_host_migrate(h, &it, 0, a, &res, &err), DM_OK);
+    CHECK(ddb_item_get(&res.item, "ok", 2)->boolean == false);
+    lua_host_free(h);
+    dm_arena_free(a);
+}

@@ -509,3 +509,30 @@ TEST(results_follow_dynamodbs_item_rules)
     lua_result fine = wrote("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"2\"},\"s\":{\"NS\":[\"1\",\"2\"]}}");
     CHECK_INT(decide(&r, &read, &fine).kind, WPLAN_UPDATE);
 }
+
+TEST(absent_reads_are_guarded_absent)
+{
+    setup();
+    wplan_rules r = rules(ENGINE_WRITE_UPDATE);
+    ddb_item read = item("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"}}");
+    lua_result res = wrote("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"noflag\":{\"BOOL\":true}}");
+    /* The script looked for "flag" (absent) and for "noflag" (which it
+     * then set): a writer adding "flag" meanwhile must fail the write. */
+    dm_str absent[] = {{"flag", 4}, {"noflag", 6}, {"pk", 2}};
+    res.absent = absent;
+    res.n_absent = 3;
+    wplan p = decide(&r, &read, &res);
+    json_t *req = body(&r, &p, &read);
+    char *ce = spelled(req, "ConditionExpression");
+    CHECK_STR(ce, "attribute_exists(pk) AND attribute_not_exists(noflag) AND attribute_not_exists(flag) AND n = "
+                  "{\"N\":\"1\"}");
+    free(ce);
+    json_decref(req);
+    lua_result del = {.outcome = LUA_DELETE, .absent = absent, .n_absent = 1};
+    p = decide(&r, &read, &del);
+    req = body(&r, &p, &read);
+    ce = spelled(req, "ConditionExpression");
+    CHECK_STR(ce, "attribute_exists(pk) AND attribute_not_exists(flag) AND n = {\"N\":\"1\"}");
+    free(ce);
+    json_decref(req);
+}
