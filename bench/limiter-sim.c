@@ -13,17 +13,22 @@
  * The table decides when a request arrives: first a scattered throttle
  * with the scenario's probability (rate-independent: another client, the
  * service), then a token bucket of the scenario's capacity that holds one
- * second of it (unlimited when the capacity is 0).
+ * second of it (unlimited when the capacity is 0). As with DynamoDB (and
+ * tests/fakes/fault_proxy.py), a request is let in while the bucket holds
+ * any tokens and charged when it is done, so many requests at once can take
+ * it into debt, which the next moments pay off.
  *
  * Reported per scenario: units served per second against the client's
  * demand (no capacity) or the capacity; the share of attempts throttled;
- * cuts made and undone by the limiter. */
+ * cuts made and undone by the limiter. LIMITER_SIM_DEBUG=1 in the
+ * environment logs the limiter's windows and decisions to stderr. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 
+#include "ddbmig/common.h"
 #include "engine/ratelimit.h"
 
 #define SLOTS 128
@@ -105,15 +110,21 @@ static void run(const scenario *sc, bool use_limiter, result *out)
                 if (c->in_flight) { /* the answer arrives */
                     c->in_flight = false;
                     if (c->throttled) {
-                        rl_throttled(&rl);
-                        int64_t hold = use_limiter ? rl_retry(&rl, 1) : 0;
+                        int64_t hold = 0;
+                        if (use_limiter) {
+                            rl_throttled(&rl);
+                            hold = rl_retry(&rl, 1);
+                        }
                         c->retries++;
                         int64_t ceiling = 25LL << (c->retries > 10 ? 10 : c->retries);
                         int64_t backoff = (int64_t)(uniform() * (double)(ceiling > 20000 ? 20000 : ceiling));
                         c->due_ms = now_ms + (backoff > hold ? backoff : hold);
                         continue;
                     }
-                    rl_settle(&rl, 1, 1);
+                    if (ph->capacity > 0)
+                        bucket -= 1;
+                    if (use_limiter)
+                        rl_settle(&rl, 1, 1);
                     out->served += 1;
                     c->retries = 0;
                 }
@@ -122,11 +133,8 @@ static void run(const scenario *sc, bool use_limiter, result *out)
                     continue;
                 out->attempts += 1;
                 bool hit = uniform() < ph->scattered;
-                if (!hit && ph->capacity > 0) {
-                    hit = bucket < 1;
-                    if (!hit)
-                        bucket -= 1;
-                }
+                if (!hit && ph->capacity > 0)
+                    hit = bucket <= 0;
                 c->throttled = hit;
                 out->throttled += hit;
                 c->in_flight = true;
@@ -146,15 +154,19 @@ static void run(const scenario *sc, bool use_limiter, result *out)
  * alone). */
 int main(void)
 {
+    /* LIMITER_SIM_DEBUG=1: the limiter's windows and decisions on stderr. */
+    bool debug = getenv("LIMITER_SIM_DEBUG") != NULL;
+    if (debug)
+        dm_log_set_level(DM_LOG_DEBUG);
     printf("| scenario | no limiter: units/s | throttled | limiter: units/s | of capacity or of no limiter | "
            "throttled | cuts (undone) |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         const scenario *sc = &scenarios[i];
         result free_run, res;
-        if (getenv("RLTRACE")) fprintf(stderr, "== %s\n", sc->what);
         run(sc, false, &free_run);
-        if (getenv("RLTRACE")) fprintf(stderr, "== %s: limiter\n", sc->what);
+        if (debug)
+            fprintf(stderr, "== %s\n", sc->what);
         run(sc, true, &res);
         bool capped = false;
         for (int p = 0; p < sc->n_phases; p++)

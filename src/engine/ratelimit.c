@@ -73,7 +73,9 @@ typedef struct window {
     long attempts, throttles;
     double ratio;          /* throttles / attempts */
     double attempts_per_s;
-    double served;         /* units per second */
+    double served;         /* units per second, over the window and, when it
+                            * was cut short by heavy throttling, the one
+                            * before: a fraction of a second says little */
 } window;
 
 /* Cuts to CUT of what the table served (under capacity throttling, its
@@ -183,9 +185,11 @@ static void raise_limit(ratelimit *r)
 static void close_window(ratelimit *r, int64_t now)
 {
     double secs = (double)(now - r->window_start_ms) / 1000.0;
-    window w = {.attempts = r->window_calls + r->window_throttles, .throttles = r->window_throttles,
-                .served = r->window_units / secs};
+    window w = {.attempts = r->window_calls + r->window_throttles, .throttles = r->window_throttles};
     w.attempts_per_s = (double)w.attempts / secs;
+    w.served = secs < 1 ? (r->window_units + r->prev_units) / (secs + r->prev_secs) : r->window_units / secs;
+    r->prev_units = r->window_units;
+    r->prev_secs = secs;
     w.ratio = w.attempts ? (double)w.throttles / (double)w.attempts : 0;
     r->smoothed = r->smoothed == 0 ? w.served : 0.7 * r->smoothed + 0.3 * w.served;
     if (r->smoothed > r->peak)

@@ -70,6 +70,7 @@ typedef struct ratelimit {
     /* The window being counted. */
     int64_t window_start_ms;
     double window_units;   /* consumed by calls that completed */
+    double prev_units, prev_secs; /* the window before */
     long window_calls;     /* calls that completed (each after its retries) */
     long window_throttles; /* throttled attempts */
     bool window_held;      /* the limit made a request wait */

@@ -22,6 +22,8 @@ static int64_t fake_clock(void) { return fake_now; }
 #define SLOTS 64
 #define LATENCY_MS 40
 
+/* A request is let in while the bucket holds any tokens and charged when
+ * it is done, so that many at once take it into debt. */
 typedef struct table {
     double capacity;  /* units per second; 0: unlimited */
     double scattered; /* share of requests throttled whatever the rate */
@@ -85,6 +87,8 @@ static void run(ratelimit *r, table *tb, int64_t ms, tally *t)
                     c->due_ms = fake_now + (hold > backoff ? hold : backoff);
                     continue;
                 }
+                if (tb->capacity > 0)
+                    tb->bucket -= 1; /* charged when done, as DynamoDB does */
                 if (limited)
                     rl_settle(r, 1, 1);
                 t->served++;
@@ -93,11 +97,8 @@ static void run(ratelimit *r, table *tb, int64_t ms, tally *t)
             if (limited && c->retries == 0 && rl_acquire(r, 1) != 0)
                 continue;
             bool hit = uniform() < tb->scattered;
-            if (!hit && tb->capacity > 0) {
-                hit = tb->bucket < 1;
-                if (!hit)
-                    tb->bucket -= 1;
-            }
+            if (!hit && tb->capacity > 0)
+                hit = tb->bucket <= 0; /* let in while any tokens are left */
             t->attempts++;
             t->throttled += hit;
             c->throttled = hit;
