@@ -36,8 +36,8 @@
 #define THROTTLE_LATENCY_MS 5 /* a throttle is answered before any work */
 
 typedef struct phase {
-    double capacity; /* units per second; 0: no limit */
-    double scattered;/* share of requests throttled whatever the rate */
+    double capacity;  /* units per second; 0: no limit */
+    double scattered; /* share of requests throttled whatever the rate */
     int seconds;
 } phase;
 
@@ -48,14 +48,27 @@ typedef struct scenario {
     int latency_ms; /* 0: LATENCY_MS */
 } scenario;
 
-/* Another client's bursts: half the requests throttled for 2 s in 10. */
-#define BURST {0, 0, 8}, {0, 0.5, 2}
 static const scenario scenarios[] = {
     {"no throttling", 1, {{0, 0, 60}}, 0},
     {"10 % scattered throttles", 1, {{0, 0.10, 60}}, 0},
     {"20 % scattered throttles", 1, {{0, 0.20, 60}}, 0},
     {"10 % scattered, answers after 1 s (a loaded machine)", 1, {{0, 0.10, 60}}, 1000},
-    {"bursts: 50 % throttled 2 s in every 10", 12, {BURST, BURST, BURST, BURST, BURST, BURST}, 0},
+    /* Another client's bursts: half the requests throttled for 2 s in 10. */
+    {"bursts: 50 % throttled 2 s in every 10",
+     12,
+     {{0, 0, 8},
+      {0, 0.5, 2},
+      {0, 0, 8},
+      {0, 0.5, 2},
+      {0, 0, 8},
+      {0, 0.5, 2},
+      {0, 0, 8},
+      {0, 0.5, 2},
+      {0, 0, 8},
+      {0, 0.5, 2},
+      {0, 0, 8},
+      {0, 0.5, 2}},
+     0},
     {"capacity 300 units/s", 1, {{300, 0, 60}}, 0},
     {"capacity 500 units/s", 1, {{500, 0, 60}}, 0},
     {"capacity 1000 units/s", 1, {{1000, 0, 60}}, 0},
@@ -65,7 +78,10 @@ static const scenario scenarios[] = {
 };
 
 static int64_t now_ms;
-static int64_t sim_clock(void) { return now_ms; }
+static int64_t sim_clock(void)
+{
+    return now_ms;
+}
 
 static uint64_t rng = 88172645463325252ull;
 static double uniform(void)

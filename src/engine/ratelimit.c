@@ -7,23 +7,23 @@
 #include "ratelimit.h"
 
 #define WINDOW_MS 1000
-#define LONG_WINDOW_MS 5000  /* a window ends here however few attempts it saw */
-#define MIN_ATTEMPTS 200     /* below this a window goes on, up to LONG_WINDOW_MS */
-#define STALE_MS 15000       /* a window this long was mostly idle: discarded */
+#define LONG_WINDOW_MS 5000 /* a window ends here however few attempts it saw */
+#define MIN_ATTEMPTS 200    /* below this a window goes on, up to LONG_WINDOW_MS */
+#define STALE_MS 15000      /* a window this long was mostly idle: discarded */
 #define MIN_THROTTLES 3
-#define MIN_CALLS 20         /* completed calls a window needs to end early */
-#define SLICE_MS 200         /* heavy throttling ends a window at once */
+#define MIN_CALLS 20 /* completed calls a window needs to end early */
+#define SLICE_MS 200 /* heavy throttling ends a window at once */
 #define MIN_HEAVY 20
 #define HEAVY_EXCESS 0.4
-#define MIN_EXCESS 0.03      /* throttled share above background that always counts */
-#define CUT 0.85             /* of the units served, under capacity throttling ~C */
+#define MIN_EXCESS 0.03 /* throttled share above background that always counts */
+#define CUT 0.85        /* of the units served, under capacity throttling ~C */
 #define GROWTH_FIRST 0.02
 #define GROWTH_MAX 0.25
-#define MAX_CHECKS 3         /* windows a falling share is given after a cut */
-#define MAX_DRAIN 10         /* windows given to retries of earlier throttles */
+#define MAX_CHECKS 3 /* windows a falling share is given after a cut */
+#define MAX_DRAIN 10 /* windows given to retries of earlier throttles */
 #define BACKGROUND_MAX 0.5
-#define FADE 0.2             /* how fast a lower share pulls the background down */
-#define FOLLOW 0.05          /* how fast calm windows move it either way */
+#define FADE 0.2    /* how fast a lower share pulls the background down */
+#define FOLLOW 0.05 /* how fast calm windows move it either way */
 
 void rl_init(ratelimit *r, double cap, int64_t (*clock_ms)(void))
 {
@@ -38,11 +38,17 @@ void rl_init(ratelimit *r, double cap, int64_t (*clock_ms)(void))
     r->last_ms = r->window_start_ms = r->slice_start_ms = r->clock_ms();
 }
 
-void rl_destroy(ratelimit *r) { pthread_mutex_destroy(&r->mu); }
+void rl_destroy(ratelimit *r)
+{
+    pthread_mutex_destroy(&r->mu);
+}
 
 /* Never below a twentieth of the best rate seen: a misjudged run of
  * throttles must not stall the run. */
-static double floor_rate(const ratelimit *r) { return fmax(1.0, r->peak * 0.05); }
+static double floor_rate(const ratelimit *r)
+{
+    return fmax(1.0, r->peak * 0.05);
+}
 
 static void set_limit(ratelimit *r, double limit)
 {
@@ -71,11 +77,11 @@ static double excess_needed(double background, long attempts)
 /* What one window saw. */
 typedef struct window {
     long attempts, throttles;
-    double ratio;          /* throttles / attempts */
+    double ratio; /* throttles / attempts */
     double attempts_per_s;
-    double served;         /* units per second, over the window and, when it
-                            * was cut short by heavy throttling, the one
-                            * before: a fraction of a second says little */
+    double served; /* units per second, over the window and, when it
+                    * was cut short by heavy throttling, the one
+                    * before: a fraction of a second says little */
 } window;
 
 /* Cuts to CUT of what the table served (under capacity throttling, its
@@ -147,8 +153,8 @@ static void check(ratelimit *r, const window *w, bool clearly)
         r->capacity = 0;
         r->checking = r->probing = false;
         r->undone++;
-        DM_DEBUG("limiter %s: throttling did not follow the rate: cuts undone, limit %.0f, background %.1f %%",
-                 r->name, r->limit, 100 * r->background);
+        DM_DEBUG("limiter %s: throttling did not follow the rate: cuts undone, limit %.0f, background %.1f %%", r->name,
+                 r->limit, 100 * r->background);
         return;
     }
     if (fell && !moved) {

@@ -69,27 +69,27 @@ typedef struct ratelimit {
     int64_t last_ms;
     /* The window being counted. */
     int64_t window_start_ms;
-    double window_units;   /* consumed by calls that completed */
-    double prev_units, prev_secs; /* the window before */
-    long window_calls;     /* calls that completed (each after its retries) */
-    long window_throttles; /* throttled attempts */
-    bool window_held;      /* the limit made a request wait */
-    int64_t slice_start_ms; /* the window's latest slice, for heavy throttling */
+    double window_units;                  /* consumed by calls that completed */
+    double prev_units, prev_secs;         /* the window before */
+    long window_calls;                    /* calls that completed (each after its retries) */
+    long window_throttles;                /* throttled attempts */
+    bool window_held;                     /* the limit made a request wait */
+    int64_t slice_start_ms;               /* the window's latest slice, for heavy throttling */
     long slice_attempts, slice_throttles; /* the window's counts when it began */
     /* Learned. */
-    double background;     /* share of attempts throttled whatever the rate */
-    double capacity;       /* units per second the table served while over; 0: unknown */
-    double peak;           /* highest served rate, smoothed; for the floor */
-    double smoothed;       /* served units per second, smoothed */
-    double growth;         /* next increase above capacity, as a fraction */
+    double background; /* share of attempts throttled whatever the rate */
+    double capacity;   /* units per second the table served while over; 0: unknown */
+    double peak;       /* highest served rate, smoothed; for the floor */
+    double smoothed;   /* served units per second, smoothed */
+    double growth;     /* next increase above capacity, as a fraction */
     /* A cut being checked. */
     bool checking;
     double before_limit, before_ratio, before_attempts_per_s;
     long before_attempts;
-    int checks;            /* windows judged since the cut */
-    bool probing;          /* the cut is a second one, after an unmoved share */
-    bool was_over;         /* the last window was throttled over the background */
-    long long windows;     /* closed so far */
+    int checks;        /* windows judged since the cut */
+    bool probing;      /* the cut is a second one, after an unmoved share */
+    bool was_over;     /* the last window was throttled over the background */
+    long long windows; /* closed so far */
     long long throttles, cuts, undone;
 } ratelimit;
 

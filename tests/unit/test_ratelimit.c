@@ -11,7 +11,10 @@
 #include "test.h"
 
 static int64_t fake_now;
-static int64_t fake_clock(void) { return fake_now; }
+static int64_t fake_clock(void)
+{
+    return fake_now;
+}
 
 /* ---- a simulated client and table ----------------------------------------
  * SLOTS calls in flight at most, each answered LATENCY_MS after it is sent
