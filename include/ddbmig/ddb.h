@@ -26,7 +26,8 @@ typedef struct ddb_options {
     const char *endpoint;      /* "https://dynamodb.us-east-1.amazonaws.com" */
     const char *region;        /* signing region */
     creds_provider *creds;     /* borrowed; thread-safe */
-    int max_attempts;          /* 0: 10 (bulk work; the SDKs default to 3) */
+    int max_attempts;          /* 0: 10 (bulk work; the SDKs default to 3); throttled ones apart */
+    int max_throttled_attempts; /* 0: RETRY_MAX_THROTTLED */
     long connect_timeout_ms;   /* 0: 3000 */
     long timeout_ms;           /* per attempt; 0: 30000 */
     const char *ca_file;       /* PEM bundle instead of the system's; NULL: system */
@@ -50,9 +51,44 @@ DM_API ddb_stats *ddb_shared_stats(ddb_shared *s);
 DM_API const char *ddb_shared_region(const ddb_shared *s);
 DM_API const char *ddb_shared_endpoint(const ddb_shared *s);
 
-/* Called after every throttled attempt (from the thread that saw it), for
- * the rate limiter. */
-typedef void (*ddb_throttle_fn)(void *ud, const char *op);
+/* What a throttled attempt ran into, from the ThrottlingReasons DynamoDB
+ * sends with it: reasons read resource + operation + limit, such as
+ * TableWriteProvisionedThroughputExceeded or
+ * IndexReadKeyRangeThroughputExceeded. */
+typedef enum ddb_throttle_class {
+    /* No reason given: ThrottlingException or
+     * ProvisionedThroughputExceededException without reasons (DynamoDB
+     * Local, older answers), RequestLimitExceeded, HTTP 429. */
+    DDB_THROTTLE_UNKNOWN = 0,
+    /* The capacity of the table or an index: ...ProvisionedThroughputExceeded,
+     * ...AccountLimitExceeded, ...MaxOnDemandThroughputExceeded. Slowing
+     * the whole run is the answer. */
+    DDB_THROTTLE_CAPACITY,
+    /* One partition's key range is hot: ...KeyRangeThroughputExceeded.
+     * Slowing the whole run does not cool it; slowing the requests that go
+     * to that key range does. */
+    DDB_THROTTLE_KEY_RANGE
+} ddb_throttle_class;
+
+typedef struct ddb_throttle {
+    ddb_throttle_class cls;
+    bool write;   /* write capacity (from the reason; else from the operation) */
+    bool index;   /* a reason names a secondary index */
+} ddb_throttle;
+
+/* Classifies the reasons of one throttled answer (n may be 0). With
+ * reasons of both classes, capacity wins: the table's limiter must hear of
+ * it. op ("Scan", "UpdateItem", ...) decides read or write when no reason
+ * says. */
+DM_API ddb_throttle ddb_throttle_classify(const char *op, const char *const *reasons, size_t n);
+
+struct ddb_call;
+/* Called after every throttled attempt, from the thread that saw it,
+ * before the call waits for its retry. call is borrowed for the duration
+ * (its op, table and user tell which request it was; the engine's tasks
+ * are its user). Returns how long (ms) the retry must wait at least: the
+ * rate limiter's answer; the backoff applies when longer. */
+typedef int64_t (*ddb_throttle_fn)(void *ud, const struct ddb_call *call, ddb_throttle t);
 DM_API void ddb_shared_on_throttle(ddb_shared *s, ddb_throttle_fn fn, void *ud);
 
 typedef struct ddb_client ddb_client;

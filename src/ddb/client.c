@@ -14,7 +14,7 @@ struct ddb_shared {
     char path[200];       /* endpoint path, usually "/" */
     char region[64];
     creds_provider *creds;
-    int max_attempts;
+    int max_attempts, max_throttled;
     http_options http;
     char ca_file[1024];
     retry_budget *budget;
@@ -67,6 +67,7 @@ ddb_shared *ddb_shared_new(const ddb_options *o, dm_error *err)
     dm_strlcpy(s->region, o->region ? o->region : "us-east-1", sizeof s->region);
     s->creds = o->creds;
     s->max_attempts = o->max_attempts > 0 ? o->max_attempts : 10;
+    s->max_throttled = o->max_throttled_attempts > 0 ? o->max_throttled_attempts : RETRY_MAX_THROTTLED;
     s->http.connect_timeout_ms = o->connect_timeout_ms;
     s->http.timeout_ms = o->timeout_ms;
     s->http.max_connections = 64;
@@ -355,27 +356,85 @@ static bool crc_mismatch(const http_request *h)
     return *end != '\0' || (uint32_t)want != dm_crc32(h->response.data ? h->response.data : "", h->response.len);
 }
 
-static void throttle_reasons(json_t *doc, dm_error *err)
+/* ---- throttling reasons ------------------------------------------------- */
+
+static bool starts(const char *s, const char *prefix, const char **rest)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(s, prefix, n) != 0)
+        return false;
+    *rest = s + n;
+    return true;
+}
+
+static bool is_read_op(const char *op)
+{
+    static const char *const reads[] = {"Scan", "Query", "GetItem", "BatchGetItem", "TransactGetItems", NULL};
+    for (const char *const *r = reads; op && *r; r++)
+        if (strcmp(op, *r) == 0)
+            return true;
+    return false;
+}
+
+ddb_throttle ddb_throttle_classify(const char *op, const char *const *reasons, size_t n)
+{
+    ddb_throttle t = {.cls = DDB_THROTTLE_UNKNOWN, .write = !is_read_op(op)};
+    for (size_t i = 0; i < n; i++) {
+        const char *p = reasons[i] ? reasons[i] : "";
+        bool index = starts(p, "Index", &p);
+        if (!index && !starts(p, "Table", &p))
+            continue;
+        bool write = starts(p, "Write", &p);
+        if (!write && !starts(p, "Read", &p))
+            continue;
+        ddb_throttle_class cls;
+        if (strcmp(p, "KeyRangeThroughputExceeded") == 0)
+            cls = DDB_THROTTLE_KEY_RANGE;
+        else if (strcmp(p, "ProvisionedThroughputExceeded") == 0 || strcmp(p, "AccountLimitExceeded") == 0 ||
+                 strcmp(p, "MaxOnDemandThroughputExceeded") == 0)
+            cls = DDB_THROTTLE_CAPACITY;
+        else
+            continue; /* a reason this version does not know: as if none */
+        /* Capacity outranks a key range; the first reason of the winning
+         * class says which units. */
+        if (t.cls == DDB_THROTTLE_UNKNOWN || (cls == DDB_THROTTLE_CAPACITY && t.cls == DDB_THROTTLE_KEY_RANGE)) {
+            t.cls = cls;
+            t.write = write;
+            t.index = index;
+        } else if (cls == t.cls && index) {
+            t.index = true;
+        }
+    }
+    return t;
+}
+
+/* Keeps the reasons for the message (err->throttle_reasons) and classifies
+ * them. */
+static ddb_throttle throttle_reasons(json_t *doc, const char *op, dm_error *err)
 {
     json_t *arr = json_object_get(doc, "ThrottlingReasons");
-    size_t i;
+    const char *names[8];
+    size_t n_names = 0, i, o = 0;
     json_t *r;
-    size_t o = 0;
     json_array_foreach(arr, i, r) {
         const char *reason = json_string_value(json_object_get(r, "reason"));
         const char *res = json_string_value(json_object_get(r, "resource"));
         if (!reason)
             continue;
+        if (n_names < sizeof names / sizeof names[0])
+            names[n_names++] = reason;
+        if (o >= sizeof err->throttle_reasons)
+            continue;
         int n = snprintf(err->throttle_reasons + o, sizeof err->throttle_reasons - o, "%s%s%s%s%s",
                          o ? ", " : "", reason, res ? " (" : "", res ? res : "", res ? ")" : "");
-        if (n < 0 || (size_t)n >= sizeof err->throttle_reasons - o)
-            break;
-        o += (size_t)n;
+        o = n < 0 ? sizeof err->throttle_reasons : o + (size_t)n;
     }
+    return ddb_throttle_classify(op, names, n_names);
 }
 
-/* Fills err->type/message from an error answer. */
-static void parse_error_body(const http_request *h, dm_error *err)
+/* Fills err->type/message from an error answer, and *t from its
+ * ThrottlingReasons. */
+static void parse_error_body(const http_request *h, const char *op, dm_error *err, ddb_throttle *t)
 {
     err->type[0] = err->message[0] = '\0';
     json_t *doc = json_loadb(h->response.data ? h->response.data : "", h->response.len, 0, NULL);
@@ -390,7 +449,7 @@ static void parse_error_body(const http_request *h, dm_error *err)
         snprintf(err->type, sizeof err->type, "HTTP%ld", h->status);
     }
     dm_strlcpy(err->message, msg ? msg : "", sizeof err->message);
-    throttle_reasons(doc, err);
+    *t = throttle_reasons(doc, op, err);
     json_decref(doc);
 }
 
@@ -432,8 +491,10 @@ static bool evaluate(ddb_client *c, ddb_call *call)
     call->status = h->status;
     atomic_fetch_add(&s->stats.attempts, 1);
     bool crc_bad = h->net_error == HTTP_NET_OK && crc_mismatch(h);
+    ddb_throttle throttle = ddb_throttle_classify(call->op, NULL, 0);
+    call->err.throttle_reasons[0] = '\0';
     if (h->net_error == HTTP_NET_OK && h->status != 200)
-        parse_error_body(h, &call->err);
+        parse_error_body(h, call->op, &call->err, &throttle);
     else
         call->err.type[0] = '\0';
     http_response_header(h, "x-amzn-requestid", call->err.request_id, sizeof call->err.request_id);
@@ -454,23 +515,27 @@ static bool evaluate(ddb_client *c, ddb_call *call)
         call->rc = DM_OK;
         return true;
     }
+    int64_t hold_ms = 0;
     if (cls == RETRY_THROTTLE) {
         call->throttles++;
         atomic_fetch_add(&s->stats.throttled, 1);
         if (s->on_throttle)
-            s->on_throttle(s->on_throttle_ud, call->op);
+            hold_ms = s->on_throttle(s->on_throttle_ud, call, throttle);
     }
     if (strcmp(call->err.type, "ExpiredTokenException") == 0 ||
         strcmp(call->err.type, "UnrecognizedClientException") == 0) {
         creds_invalidate(s->creds);
         c->creds_until_ms = 0;
     }
-    int max = call->max_attempts > 0 ? call->max_attempts : s->max_attempts;
+    retry_policy policy = retry_policy_default();
+    policy.max_attempts = call->max_attempts > 0 ? call->max_attempts : s->max_attempts;
+    policy.max_throttled = s->max_throttled;
     int cost = 0;
-    if (cls != RETRY_FATAL && call->attempts < max && retry_budget_acquire(s->budget, cls, &cost)) {
+    int64_t delay_ms;
+    if (retry_next(&policy, s->budget, cls, call->attempts, call->throttles, retry_random01(&c->rng), &delay_ms,
+                   &cost)) {
         call->budget_cost_ += cost;
-        call->due_ms_ = dm_monotonic_ms() + retry_backoff_ms(&(retry_policy){max, 25, 20000}, call->attempts,
-                                                              retry_random01(&c->rng));
+        call->due_ms_ = dm_monotonic_ms() + (hold_ms > delay_ms ? hold_ms : delay_ms);
         call->next_ = c->waiting;
         c->waiting = call;
         c->n_waiting++;

@@ -295,18 +295,30 @@ static void setup_rates(run_state *r)
     bool dst_prov = strcmp(w->billing_mode, "PROVISIONED") == 0;
     double rcap = o->max_read_units > 0 ? o->max_read_units : (src_prov ? 0.8 * (double)r->desc.read_units : 0);
     double wcap = o->max_write_units > 0 ? o->max_write_units : (dst_prov ? 0.8 * (double)w->write_units : 0);
-    rl_init(&r->rl_read, rcap);
-    rl_init(&r->rl_write, wcap);
+    rl_init(&r->rl_read, rcap, NULL);
+    rl_init(&r->rl_write, wcap, NULL);
+    r->rl_read.name = "read";
+    r->rl_write.name = "write";
     r->scan_estimate = o->page_size > 0 ? 1 : 128; /* a full 1 MB page, eventually consistent */
 }
 
-static void on_throttle(void *ud, const char *op)
+/* The client's throttle hook. Capacity throttles, and throttles without a
+ * reason (the limiter learns which of those its rate causes), go to the
+ * table's limiter for the units they name, and the retry waits for its
+ * tokens like a new call. A hot key range is left to the retries' backoff:
+ * slowing every segment would not cool one partition. The worker can slow
+ * only the requests that hit it: call->user is the worker's task (NULL for
+ * a Scan), which knows its segment; a per-segment ratelimit fed with these
+ * throttles and acquired besides the table's would do it. */
+static int64_t on_throttle(void *ud, const ddb_call *call, ddb_throttle t)
 {
     run_state *r = ud;
-    if (strcmp(op, "Scan") == 0 || strcmp(op, "GetItem") == 0)
-        rl_throttled(&r->rl_read);
-    else
-        rl_throttled(&r->rl_write);
+    (void)call;
+    if (t.cls == DDB_THROTTLE_KEY_RANGE)
+        return 0;
+    ratelimit *rl = t.write ? &r->rl_write : &r->rl_read;
+    rl_throttled(rl);
+    return rl_retry(rl, 1);
 }
 
 static int prepare(run_state *r, ddb_client *c, dm_error *err)

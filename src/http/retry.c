@@ -54,7 +54,7 @@ const char *retry_class_name(retry_class c)
 
 retry_policy retry_policy_default(void)
 {
-    retry_policy p = {10, 25, 20000};
+    retry_policy p = {10, 25, 20000, RETRY_MAX_THROTTLED};
     return p;
 }
 
@@ -126,6 +126,28 @@ int retry_budget_tokens(retry_budget *b)
     int t = b->tokens;
     pthread_mutex_unlock(&b->lock);
     return t;
+}
+
+bool retry_next(const retry_policy *p, retry_budget *b, retry_class c, int attempts, int throttled, double r01,
+                int64_t *delay_ms, int *cost)
+{
+    *delay_ms = 0;
+    *cost = 0;
+    if (c == RETRY_FATAL || c == RETRY_SUCCESS)
+        return false;
+    if (c == RETRY_THROTTLE) {
+        int max = p->max_throttled > 0 ? p->max_throttled : RETRY_MAX_THROTTLED;
+        if (throttled >= max)
+            return false;
+    } else if (attempts - throttled >= p->max_attempts) {
+        return false;
+    }
+    *delay_ms = retry_backoff_ms(p, attempts, r01);
+    /* Spent budget: many calls are failing. Wait long rather than give up
+     * (see retry.h). */
+    if (!retry_budget_acquire(b, c, cost))
+        *delay_ms = p->cap_ms / 2 + (int64_t)(r01 * (p->cap_ms / 2));
+    return true;
 }
 
 double retry_random01(uint64_t *state)

@@ -29,7 +29,8 @@ static int setup(fixture *f, const char *mode, int max_attempts)
     test_env_set(&f->env, "AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
     test_env_set(&f->env, "AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
     f->creds = creds_env_new(&f->env.env);
-    ddb_options o = {.endpoint = url, .region = "us-east-1", .creds = f->creds, .max_attempts = max_attempts};
+    ddb_options o = {.endpoint = url, .region = "us-east-1", .creds = f->creds, .max_attempts = max_attempts,
+                     .max_throttled_attempts = max_attempts};
     f->shared = ddb_shared_new(&o, NULL);
     f->client = f->shared ? ddb_client_new(f->shared) : NULL;
     return f->client ? 0 : -1;
