@@ -89,6 +89,12 @@ int checkpoint_load(run_state *r, bool *found, bool *limited, dm_error *err);
 void *monitor_main(void *arg);
 void progress_final(run_state *r, engine_status st);
 
+/* A throttled attempt (the client's hook, on the thread that saw it):
+ * capacity throttles, and throttles without a reason, go to the table's
+ * limiter; a hot key range slows only the segment of the worker that met
+ * it. Returns how long the retry waits for its tokens. */
+int64_t engine_throttled(run_state *r, const ddb_call *call, ddb_throttle t);
+
 /* Asks every thread to stop; the first reason (and its error) wins. */
 void engine_request_stop(run_state *r, stop_reason why, const dm_error *err);
 

@@ -302,24 +302,8 @@ static void setup_rates(run_state *r)
     r->scan_estimate = o->page_size > 0 ? 1 : 128; /* a full 1 MB page, eventually consistent */
 }
 
-/* The client's throttle hook. Capacity throttles, and throttles without a
- * reason (the limiter learns which of those its rate causes), go to the
- * table's limiter for the units they name, and the retry waits for its
- * tokens like a new call. A hot key range is left to the retries' backoff:
- * slowing every segment would not cool one partition. The worker can slow
- * only the requests that hit it: call->user is the worker's task (NULL for
- * a Scan), which knows its segment; a per-segment ratelimit fed with these
- * throttles and acquired besides the table's would do it. */
-static int64_t on_throttle(void *ud, const ddb_call *call, ddb_throttle t)
-{
-    run_state *r = ud;
-    (void)call;
-    if (t.cls == DDB_THROTTLE_KEY_RANGE)
-        return 0;
-    ratelimit *rl = t.write ? &r->rl_write : &r->rl_read;
-    rl_throttled(rl);
-    return rl_retry(rl, 1);
-}
+/* The client's throttle hook: engine_throttled (worker.c) decides. */
+static int64_t on_throttle(void *ud, const ddb_call *call, ddb_throttle t) { return engine_throttled(ud, call, t); }
 
 static int prepare(run_state *r, ddb_client *c, dm_error *err)
 {

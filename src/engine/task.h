@@ -31,7 +31,8 @@ typedef struct task {
     size_t n_items, cap_items;
     int64_t due_ms;
     double reserved;       /* capacity units taken from the limiter */
-    bool acquired;
+    bool acquired;         /* from the table's limiter */
+    bool seg_acquired;     /* from the segment's */
     struct task *next;
 } task;
 

@@ -37,6 +37,7 @@ typedef struct worker {
     bool feeding;         /* the page has items to take */
     task *batch;          /* BatchWriteItem being filled */
     const ddb_item *batch_keys[BATCH_MAX];
+    ratelimit seg_rl;     /* the segment's own pace: slowed by key-range throttles only */
     ddb_call scan;
     bool scan_in_flight, scan_started;
     int64_t scan_due_ms;
@@ -44,6 +45,9 @@ typedef struct worker {
     double scan_estimate; /* read units the next page will take */
     uint64_t rng;
 } worker;
+
+/* The worker running on this thread, for the client's throttle hook. */
+static _Thread_local worker *this_worker;
 
 static bool stopping(run_state *r) { return atomic_load(&r->stop) != STOP_NONE; }
 
@@ -70,6 +74,32 @@ void engine_request_stop(run_state *r, stop_reason why, const dm_error *err)
         r->fatal = *err;
         pthread_mutex_unlock(&r->mu);
     }
+}
+
+/* Units a throttled call of this thread's worker stands for. */
+static double call_units(const worker *w, const ddb_call *call)
+{
+    if (w && call == &w->scan)
+        return w->scan_reserved > 0 ? w->scan_reserved : 1;
+    const task *t = w ? call->user : NULL;
+    return t && t->reserved > 0 ? t->reserved : 1;
+}
+
+int64_t engine_throttled(run_state *r, const ddb_call *call, ddb_throttle t)
+{
+    worker *w = this_worker && this_worker->r == r ? this_worker : NULL;
+    double units = call_units(w, call);
+    /* A hot key range slows only the segment that meets it: the requests
+     * of other segments go to other partitions. */
+    if (t.cls == DDB_THROTTLE_KEY_RANGE) {
+        if (!w)
+            return 0;
+        rl_throttled(&w->seg_rl);
+        return rl_retry(&w->seg_rl, units);
+    }
+    ratelimit *rl = t.write ? &r->rl_write : &r->rl_read;
+    rl_throttled(rl);
+    return rl_retry(rl, units);
 }
 
 /* ---- outcomes --------------------------------------------------------------- */
@@ -178,7 +208,7 @@ static void urgent(worker *w, task *t)
 {
     if (!t->acquired)
         t->reserved = 0;
-    t->acquired = true;
+    t->acquired = t->seg_acquired = true;
     task_push_front(&w->q, t);
 }
 
@@ -592,6 +622,7 @@ static void settle_capacity(worker *w, task *t, double used)
     run_state *r = w->r;
     bool read = t->kind == T_FRESH || t->kind == T_FETCH;
     rl_settle(read ? &r->rl_read : &r->rl_write, t->kind == T_FRESH ? 0 : t->reserved, used);
+    rl_settle(&w->seg_rl, t->kind == T_FRESH ? 0 : t->reserved, used);
     atomic_fetch_add(read ? &r->c.read_milli : &r->c.write_milli, (long long)(used * 1000));
 }
 
@@ -623,8 +654,10 @@ static void on_task_done(worker *w, task *t)
         on_success(w, t, &ans);
     else
         on_failure(w, t, &ans);
-    if (t->kind == T_FRESH && t->reserved > 0)
-        rl_settle(&w->r->rl_write, t->reserved, 0); /* no write followed the read */
+    if (t->kind == T_FRESH && t->reserved > 0) { /* no write followed the read */
+        rl_settle(&w->r->rl_write, t->reserved, 0);
+        rl_settle(&w->seg_rl, t->reserved, 0);
+    }
     if (t->kind == T_BATCH) {
         /* An item written by batches counts in the totals once its last
          * entry is in (its own and ddb.put's may be in several calls). */
@@ -659,6 +692,8 @@ static int64_t start_scan_if_due(worker *w, int64_t now)
     if (!w->scan_started || w->scan_in_flight || w->scan_due_ms <= 0)
         return 200;
     int64_t wait = w->scan_due_ms <= now ? rl_acquire(&w->r->rl_read, w->scan_reserved) : w->scan_due_ms - now;
+    if (wait == 0 && (wait = rl_acquire(&w->seg_rl, w->scan_reserved)) > 0)
+        rl_settle(&w->r->rl_read, w->scan_reserved, 0); /* give the table's tokens back; ask again */
     if (wait == 0) {
         w->scan_due_ms = 0;
         w->scan_in_flight = true;
@@ -691,6 +726,14 @@ static int64_t start_due(worker *w)
                 break;
             }
             t->acquired = true;
+        }
+        if (!t->seg_acquired) {
+            int64_t wait = rl_acquire(&w->seg_rl, t->reserved);
+            if (wait > 0) {
+                next = wait < next ? wait : next;
+                break;
+            }
+            t->seg_acquired = true;
         }
         task_pop(&w->q);
         if (build_body(w, t) != DM_OK) {
@@ -842,6 +885,7 @@ static bool page_step(worker *w)
         return false;
     }
     rl_settle(&r->rl_read, w->scan_reserved, pg.consumed_units);
+    rl_settle(&w->seg_rl, w->scan_reserved, pg.consumed_units);
     atomic_fetch_add(&r->c.read_milli, (long long)(pg.consumed_units * 1000));
     w->scan_estimate = pg.consumed_units > 0 ? pg.consumed_units : w->scan_estimate;
     if (w->pw.next_key && !stopping(r))
@@ -873,6 +917,8 @@ static seg_state *take_segment(run_state *r)
 static void run_segment(worker *w, seg_state *s)
 {
     w->seg = s;
+    rl_init(&w->seg_rl, 0, NULL);
+    w->seg_rl.name = "segment";
     pthread_mutex_lock(&w->r->mu);
     char *start = dm_strdup(s->last_key);
     pthread_mutex_unlock(&w->r->mu);
@@ -884,6 +930,7 @@ static void run_segment(worker *w, seg_state *s)
     if (s->status != SEG_DONE)
         s->status = SEG_PENDING;
     pthread_mutex_unlock(&w->r->mu);
+    rl_destroy(&w->seg_rl);
 }
 
 static void worker_cleanup(worker *w)
@@ -903,6 +950,7 @@ void *worker_main(void *arg)
     worker w;
     memset(&w, 0, sizeof w);
     w.r = arg;
+    this_worker = &w;
     run_state *r = w.r;
     dm_error err = {0};
     lua_host_options lo = r->lua;
@@ -927,5 +975,6 @@ void *worker_main(void *arg)
     while (!stopping(r) && (s = take_segment(r)) != NULL)
         run_segment(&w, s);
     worker_cleanup(&w);
+    this_worker = NULL;
     return NULL;
 }

@@ -309,6 +309,32 @@ def case_absent_concurrent():
     print("%d flags set by the application, %d conflicts" % (app.count(), s["conflicts"]))
 
 
+def case_key_range():
+    """Throttles that name a hot key range slow the segment that met them,
+    never the run: the table's write limiter does not cut."""
+    items = load(n=2000)
+    proxy = subprocess.Popen([sys.executable, os.path.join(TESTS, "fakes", "fault_proxy.py"), ENDPOINT,
+                              "--seed", "5", "--key-range-throttle", "0.3"], stdout=subprocess.PIPE, text=True)
+    try:
+        url = "http://127.0.0.1:%s" % proxy.stdout.readline().strip()
+        cmd = [DDBMIG, "run", "--table-name", TABLE, "--script", script("shift.lua", SHIFT.replace(
+            "item.derived = item.other * 2\n", "")), "--yes", "--quiet", "--output", "json", "--debug",
+            "--total-segments", "4", "--workers", "2", "--page-size", "100", "--endpoint-url", url]
+        p = subprocess.run(cmd, cwd=WORK, env=ENV, capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
+        s = json.loads(p.stdout)
+        import urllib.request
+        st = json.loads(urllib.request.urlopen(url + "/__stats").read())
+    finally:
+        proxy.terminate()
+        proxy.wait()
+    assert s["changed"] == len(items) and s["failed"] == 0, s
+    assert st["key_range_throttle"] > 50, st
+    assert "limiter segment:" in p.stderr, "the segments' limiters never heard of the throttles"
+    assert "limiter write: cut" not in p.stderr, [l for l in p.stderr.splitlines() if "limiter write: cut" in l][:3]
+    print("%d key-range throttles; the write limiter never cut" % st["key_range_throttle"])
+
+
 def case_version_delete():
     """With a version attribute that every writer bumps, a delete misses
     nothing at all: no window is left."""
