@@ -70,7 +70,8 @@ DM_API dm_loop *dm_loop_new(void);
 DM_API void dm_loop_free(dm_loop *l);
 
 /* Runs due timers and ready sockets, waiting up to max_wait_ms (0: do not
- * wait; negative: until a timer or a socket has something) for them.
+ * wait; negative: until a timer or a socket has something) for them; it
+ * does not wait when a timer already ran at the start of the pass.
  * Returns after one such pass: DM_OK, DM_ERR_INVALID when called from one
  * of this loop's callbacks, DM_ERR_IO when epoll fails. */
 DM_API int dm_loop_run_once(dm_loop *l, int max_wait_ms);
@@ -78,6 +79,10 @@ DM_API int dm_loop_run_once(dm_loop *l, int max_wait_ms);
 /* Makes a dm_loop_run_once that is waiting (or the next one) return soon.
  * Safe from any thread and from signal handlers. */
 DM_API void dm_loop_wake(dm_loop *l);
+
+/* True while dm_loop_run_once runs, that is, inside one of its callbacks:
+ * where synchronous waits (which run the loop) cannot be used. */
+DM_API bool dm_loop_running(const dm_loop *l);
 
 /* The monotonic time of the loop's current pass (ms). */
 DM_API int64_t dm_loop_now_ms(const dm_loop *l);

@@ -131,17 +131,21 @@ bool dm_loop_timer_active(const dm_loop_timer *t) { return t->slot_ != 0; }
 
 size_t dm_loop_timer_count(const dm_loop *l) { return l->n_timers; }
 
-/* Runs the timers due by now that were armed before this pass began. */
-static void run_timers(dm_loop *l)
+/* Runs the timers due by now that were armed before this pass began;
+ * returns how many ran. */
+static int run_timers(dm_loop *l)
 {
     uint64_t limit = l->next_seq;
+    int ran = 0;
     while (l->n_timers) {
         dm_loop_timer *t = l->heap[0];
         if (t->due_ms > l->now_ms || t->seq_ >= limit)
             break;
         heap_remove(l, t);
         t->fn(t, t->ud);
+        ran++;
     }
+    return ran;
 }
 
 /* ---- sockets ------------------------------------------------------------- */
@@ -245,6 +249,8 @@ void dm_loop_wake(dm_loop *l)
 
 int64_t dm_loop_now_ms(const dm_loop *l) { return l->now_ms; }
 
+bool dm_loop_running(const dm_loop *l) { return l->running; }
+
 static unsigned loop_bits(uint32_t ev)
 {
     return (ev & EPOLLIN ? DM_LOOP_READ : 0) | (ev & EPOLLOUT ? DM_LOOP_WRITE : 0) |
@@ -257,9 +263,9 @@ int dm_loop_run_once(dm_loop *l, int max_wait_ms)
         return DM_ERR_INVALID;
     l->running = true;
     l->now_ms = dm_monotonic_ms();
-    run_timers(l);
-
-    int64_t wait = max_wait_ms;
+    /* Work done by timers may be what the caller waits for: look at the
+     * sockets without waiting then. */
+    int64_t wait = run_timers(l) ? 0 : max_wait_ms;
     if (l->n_timers) {
         int64_t until = l->heap[0]->due_ms - l->now_ms;
         if (until < 0)

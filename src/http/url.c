@@ -64,13 +64,16 @@ static int parse_scheme(const char *text, http_url *u, const char **rest, dm_err
     while (is_alpha((unsigned char)text[n]) || (n > 0 && (is_digit((unsigned char)text[n]) ||
                                                          text[n] == '+' || text[n] == '-' || text[n] == '.')))
         n++;
-    if (n == 0 || text[n] != ':')
-        return fail(err, text, "it does not start with a scheme (http:// or https://)");
-    if (text[n + 1] != '/' || text[n + 2] != '/')
+    bool https = n == 5 && strncasecmp(text, "https", 5) == 0, http = n == 4 && strncasecmp(text, "http", 4) == 0;
+    bool slashes = n > 0 && text[n] == ':' && text[n + 1] == '/' && text[n + 2] == '/';
+    /* "localhost:8000" has no scheme; "http:x" has one but lacks "//". */
+    if (!slashes && (https || http) && text[n] == ':')
         return fail(err, text, "'//' must follow '%.*s:'", (int)n, text);
-    if (n == 5 && strncasecmp(text, "https", 5) == 0) {
+    if (!slashes)
+        return fail(err, text, "it does not start with a scheme (http:// or https://)");
+    if (https) {
         u->tls = true;
-    } else if (!(n == 4 && strncasecmp(text, "http", 4) == 0)) {
+    } else if (!http) {
         char scheme[24];
         snprintf(scheme, sizeof scheme, "%.*s%s", (int)(n < 16 ? n : 16), text, n < 16 ? "" : "...");
         return fail(err, text, "the scheme '%s' is not supported (use http or https)", scheme);

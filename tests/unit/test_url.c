@@ -75,6 +75,7 @@ static void refused(const char *text, const char *words)
 
 TEST(missing_scheme_separator) { refused("http//x", "does not start with a scheme"); }
 TEST(missing_slashes) { refused("http:x", "'//' must follow 'http:'"); }
+TEST(host_and_port_without_scheme) { refused("localhost:8000", "does not start with a scheme"); }
 TEST(unsupported_scheme) { refused("ftp://x", "the scheme 'ftp' is not supported"); }
 TEST(no_host) { refused("http://", "it has no host"); }
 TEST(no_host_before_path) { refused("https:///path", "it has no host"); }
