@@ -597,6 +597,8 @@ static void on_answer(http_request *h, void *ud)
 int ddb_client_wait(ddb_client *c, int timeout_ms, ddb_call **done)
 {
     *done = NULL;
+    if (dm_loop_running(c->loop))
+        return DM_ERR_INVALID;
     int64_t end = dm_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         if ((*done = pop(&c->done_head, &c->done_tail)) != NULL) {

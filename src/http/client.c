@@ -183,6 +183,8 @@ int http_client_start(http_client *c, http_request *req)
 int http_client_wait(http_client *c, int timeout_ms, http_request **done)
 {
     *done = NULL;
+    if (dm_loop_running(c->loop))
+        return DM_ERR_INVALID;
     int64_t end = dm_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         if ((*done = pop(&c->ready)) != NULL) {
