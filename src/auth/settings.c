@@ -197,6 +197,21 @@ int aws_settings_endpoint(const aws_settings *s, const char *service_id, const c
         return dm_error_set(err, DM_ERR_CONFIG,
                             "no region: use --region, set AWS_REGION, or add region to profile '%s' in %s",
                             s->profile, s->config_path);
+    /* The region becomes part of a host name. */
+    for (const char *r = s->region; *r; r++) {
+        unsigned char c = (unsigned char)*r;
+        if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') && c != '-') {
+            char shown[64];
+            size_t i = 0;
+            for (const char *q = s->region; *q && i + 1 < sizeof shown; q++)
+                shown[i++] = (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f ? *q : '?';
+            shown[i] = '\0';
+            return dm_error_set(err, DM_ERR_INVALID,
+                                "the region '%s' (from %s) cannot be part of a host name: letters, digits and '-' "
+                                "only",
+                                shown, s->region_source);
+        }
+    }
     const char *suffix = strncmp(s->region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
     snprintf(out, size, "https://%s.%s.%s", host_prefix, s->region, suffix);
     return DM_OK;

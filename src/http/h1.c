@@ -272,6 +272,7 @@ static void complete(h1 *c, http_conn *k)
         assign(c, k, queue_pop(c));
         return;
     }
+    http_pool_now_idle(c->pool, k);
     kick(c);
 }
 
@@ -416,10 +417,13 @@ static void on_readable(h1 *c, http_conn *k)
 
 static void on_ready(void *ud, http_conn *k)
 {
-    if (k->job)
-        try_send(ud, k);
-    else
-        kick(ud);
+    h1 *c = ud;
+    if (k->job) {
+        try_send(c, k);
+        return;
+    }
+    http_pool_now_idle(c->pool, k);
+    kick(c);
 }
 
 static void on_io(void *ud, http_conn *k, unsigned events)

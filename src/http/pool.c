@@ -72,16 +72,39 @@ size_t http_pool_count(const http_pool *p) { return p->n_conns; }
 
 http_conn *http_pool_first(http_pool *p) { return p->conns; }
 
+static void unlink_conn(http_pool *p, http_conn *k)
+{
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        p->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    k->next = k->prev = NULL;
+}
+
+static void push_front(http_pool *p, http_conn *k)
+{
+    k->prev = NULL;
+    k->next = p->conns;
+    if (p->conns)
+        p->conns->prev = k;
+    p->conns = k;
+}
+
+void http_pool_now_idle(http_pool *p, http_conn *k)
+{
+    if (k->closed || p->conns == k)
+        return;
+    unlink_conn(p, k);
+    push_front(p, k);
+}
+
 void http_pool_close(http_pool *p, http_conn *k)
 {
     if (k->closed)
         return;
-    for (http_conn **pp = &p->conns; *pp; pp = &(*pp)->next) {
-        if (*pp == k) {
-            *pp = k->next;
-            break;
-        }
-    }
+    unlink_conn(p, k);
     dm_loop_timer_stop(p->loop, &k->connect_timer);
     if (k->fd >= 0) {
         dm_loop_io_stop(p->loop, &k->io);
@@ -280,8 +303,7 @@ http_conn *http_pool_open(http_pool *p, const http_origin *o, http_net_error *ki
         return NULL;
     }
     dm_loop_timer_start(p->loop, &k->connect_timer, p->opts.connect_timeout_ms);
-    k->next = p->conns;
-    p->conns = k;
+    push_front(p, k);
     p->n_conns++;
     return k;
 }
@@ -290,6 +312,8 @@ http_conn *http_pool_open(http_pool *p, const http_origin *o, http_net_error *ki
 
 http_conn *http_pool_idle(http_pool *p, const http_origin *o)
 {
+    /* Connections move to the front when they fall idle, so the scan
+     * usually ends at the first one. */
     for (http_conn *k = p->conns; k; k = k->next)
         if (k->ready && !k->job && http_origin_equal(&k->org, o))
             return k;

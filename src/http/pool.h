@@ -44,7 +44,7 @@ struct http_conn {
     http_addrs addrs;
     int addr_i;
     http_pool *pool;
-    struct http_conn *next;
+    struct http_conn *next, *prev;
     /* The exchange's. */
     void *job;             /* the request on this connection; NULL: idle */
     bool reused;           /* has carried a whole exchange before */
@@ -76,6 +76,9 @@ bool http_origin_equal(const http_origin *a, const http_origin *b);
 
 /* An idle, ready connection to o; NULL when there is none. */
 http_conn *http_pool_idle(http_pool *p, const http_origin *o);
+/* k has no request any more: it moves to the front of the list, where
+ * http_pool_idle looks first (and finds the most recently used one). */
+void http_pool_now_idle(http_pool *p, http_conn *k);
 /* Whether a new connection may open now; at the limit, an idle connection
  * to another origin is closed to make room. */
 bool http_pool_room(http_pool *p);
@@ -88,7 +91,7 @@ void http_pool_close(http_pool *p, http_conn *k);
 /* Frees parked connections. */
 void http_pool_sweep(http_pool *p);
 size_t http_pool_count(const http_pool *p);
-/* The open (and opening) connections, linked by next. */
+/* The open (and opening) connections, linked by next; idle ones first. */
 http_conn *http_pool_first(http_pool *p);
 
 /* What k's socket should be watched for (DM_LOOP_READ | DM_LOOP_WRITE). */

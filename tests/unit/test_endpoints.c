@@ -120,6 +120,28 @@ TEST(overlong_endpoint_argument_is_refused)
     CHECK_CONTAINS(err.message, "is longer than 511 characters");
 }
 
+/* Without an endpoint, the region becomes part of the regional host name. */
+TEST(region_that_cannot_be_a_host_name)
+{
+    static const char *const bad[] = {"eu west 1", "eu-west-1/x", "eu-west-1?", "eu_west@1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        test_env e;
+        clean_env(&e);
+        test_env_set(&e, "AWS_REGION", bad[i]);
+        aws_settings s;
+        dm_error err = {0};
+        char url[512];
+        int rc = aws_settings_load(NULL, &e.env, &s, &err);
+        if (rc == DM_OK) {
+            rc = aws_settings_endpoint(&s, "DYNAMODB", "dynamodb", url, sizeof url, &err);
+            aws_settings_cleanup(&s);
+        }
+        test_env_cleanup(&e);
+        CHECK_INT(rc, DM_ERR_INVALID);
+        CHECK_CONTAINS(err.message, "(from AWS_REGION) cannot be part of a host name");
+    }
+}
+
 /* The DynamoDB client parses what a library caller passes, too. */
 TEST(client_refuses_an_unusable_endpoint)
 {
