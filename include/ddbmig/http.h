@@ -75,6 +75,9 @@ struct http_request {
 typedef struct http_client http_client;
 
 DM_API http_client *http_client_new(const http_options *opts);
+/* Closes the client's connections and withdraws its watchers from the
+ * loop; requests not yet handed back are dropped without a callback. Not
+ * from one of the client's own callbacks. */
 DM_API void http_client_free(http_client *c);
 
 /* The loop the client's sockets and timers are on. Borrowed. */

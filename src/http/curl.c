@@ -117,11 +117,11 @@ static int on_timer(CURLM *m, long timeout_ms, void *ud)
 {
     (void)m;
     hcurl *c = ud;
-    if (timeout_ms < 0)
+    if (timeout_ms < 0) {
         dm_loop_timer_stop(c->loop, &c->timer);
-    else
-        dm_loop_timer_start(c->loop, &c->timer, timeout_ms);
-    return 0;
+        return 0;
+    }
+    return dm_loop_timer_start(c->loop, &c->timer, timeout_ms) == DM_OK ? 0 : -1;
 }
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;

@@ -403,6 +403,9 @@ static void on_readable(h1 *c, http_conn *k)
         }
         k->in.len += got;
         k->got_bytes = true;
+        /* A TLS read that wanted the socket writable has got through. */
+        if (k->ssl && k->out_off == k->out.len)
+            http_conn_want(k, DM_LOOP_READ);
         if (!parse_some(c, k))
             return;
         compact(k);
@@ -434,7 +437,9 @@ static void on_io(void *ud, http_conn *k, unsigned events)
         if (k->closed)
             return;
     }
-    if (events & (DM_LOOP_READ | DM_LOOP_ERROR))
+    /* Over TLS a read may wait for the socket to be writable. */
+    bool read_waits = (events & DM_LOOP_WRITE) && k->ssl && k->job && k->out_off == k->out.len;
+    if ((events & (DM_LOOP_READ | DM_LOOP_ERROR)) || read_waits)
         on_readable(c, k);
 }
 
@@ -559,7 +564,11 @@ static int h1_start(void *impl, http_request *req)
     if (!j)
         return DM_ERR_NOMEM;
     j->req = req;
-    dm_loop_timer_start(c->loop, &j->deadline, req->timeout_ms ? req->timeout_ms : c->opts.timeout_ms);
+    if (dm_loop_timer_start(c->loop, &j->deadline, req->timeout_ms ? req->timeout_ms : c->opts.timeout_ms)) {
+        j->next = c->free_jobs;
+        c->free_jobs = j;
+        return DM_ERR_NOMEM;
+    }
     if (http_url_parse(req->url, &j->url, NULL) != DM_OK) {
         dm_error e;
         http_url_parse(req->url, &j->url, &e);
