@@ -27,7 +27,8 @@ typedef enum dm_err {
     DM_ERR_THROTTLED = -9,   /* still throttled after every attempt */
     DM_ERR_CHECKSUM = -10,   /* x-amz-crc32 mismatch after every attempt */
     DM_ERR_LIMIT = -11,      /* a size or count limit was exceeded */
-    DM_ERR_UNSUPPORTED = -12 /* the endpoint lacks the operation */
+    DM_ERR_UNSUPPORTED = -12, /* the endpoint lacks the operation */
+    DM_ERR_STOPPED = -13     /* given up because the caller asked to stop */
 } dm_err;
 
 /* Human-readable name of an error code ("network error", ...). Static. */
@@ -125,6 +126,18 @@ DM_API void dm_format_iso8601(int64_t ms, char out[21]);
 
 /* Bytes for people: "866 B", "15.3 MiB". */
 DM_API void dm_format_bytes(int64_t bytes, char *out, size_t size);
+
+/* ---- numbers typed by people -------------------------------------------- */
+
+/* Parses all of s as a decimal integer (optional sign, digits only: no
+ * blanks, no trailing text) within [min, max]. DM_ERR_INVALID when it is
+ * not such a number (empty included), DM_ERR_LIMIT when it is outside the
+ * range or beyond long long. *out is set only on success. */
+DM_API int dm_parse_int(const char *s, long long min, long long max, long long *out);
+/* Parses all of s as a finite decimal number ("12", "-0.5", "2.5e3"; not
+ * "inf", "nan", hex, blanks or trailing text). DM_ERR_INVALID when it is
+ * not one, DM_ERR_LIMIT when it overflows a double. */
+DM_API int dm_parse_number(const char *s, double *out);
 
 /* ---- files ------------------------------------------------------------ */
 

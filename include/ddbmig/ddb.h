@@ -30,6 +30,7 @@
 #define DDBMIG_DDB_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -143,6 +144,13 @@ DM_API size_t ddb_client_pending(const ddb_client *c);
  * ddb_client_wait. call->on_done is used for the duration and restored.
  * Returns call->rc; DM_ERR_INVALID from a loop callback. */
 DM_API int ddb_client_run(ddb_client *c, ddb_call *call);
+
+/* While *stop (borrowed; typically set by a signal handler) is nonzero,
+ * ddb_client_run, and ddb_request and the helpers of ddb_ops.h over it,
+ * give up their call within about 100 ms, retries and backoff included:
+ * the call fails with DM_ERR_STOPPED and its connection is dropped. NULL
+ * (the default) waits for every call. Returns the previous pointer. */
+DM_API volatile sig_atomic_t *ddb_client_set_stop(ddb_client *c, volatile sig_atomic_t *stop);
 
 /* One synchronous request from a jansson object (borrowed); *out gets the
  * parsed answer (owned) when out is not NULL. Not from a loop callback. */

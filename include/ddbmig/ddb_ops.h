@@ -8,6 +8,7 @@
 #define DDBMIG_DDB_OPS_H
 
 #include "ddbmig/ddb.h"
+#include "ddbmig/item.h"
 
 typedef struct ddb_key_attr {
     char name[256];
@@ -49,6 +50,11 @@ typedef struct ddb_table_desc {
 DM_API int ddb_describe_table(ddb_client *c, const char *table, ddb_table_desc *out, dm_error *err);
 DM_API void ddb_table_desc_cleanup(ddb_table_desc *d);
 
+/* The keys items written to the table must respect (ddb_item_check): the
+ * table's keys and the key attributes of its global and local secondary
+ * indexes. Names are borrowed from d, which must outlive out. */
+DM_API int ddb_table_key_schema(const ddb_table_desc *d, ddb_key_schema *out, dm_error *err);
+
 /* Polls DescribeTable until the table and its indexes are ACTIVE, or until
  * it is gone when want_gone. */
 DM_API int ddb_wait_table(ddb_client *c, const char *table, bool want_gone, int timeout_s, dm_error *err);
@@ -74,9 +80,39 @@ typedef struct ddb_scan_params {
 /* Appends a Scan request body to out. */
 DM_API int ddb_scan_body(const ddb_scan_params *p, dm_buf *out);
 
+/* ---- BatchWriteItem: the one retry path for UnprocessedItems ------------ */
+
+/* Resends of the same requests before a batch write gives up. */
+#define DDB_BATCH_MAX_RESENDS 50
+
+/* What a BatchWriteItem answer leaves to do. */
+typedef struct ddb_batch_left {
+    size_t n;          /* requests for the table that DynamoDB did not process */
+    int64_t delay_ms;  /* wait before resending them; 0 when n is 0 */
+    double units;      /* capacity units the answer reports (ConsumedCapacity) */
+} ddb_batch_left;
+
+/* Reads the answer of a successful BatchWriteItem call to `table` (parsed
+ * as JSON). When UnprocessedItems holds requests for the table, appends to
+ * `resend` the body of a BatchWriteItem that sends them again, with
+ * ReturnConsumedCapacity `return_consumed` ("TOTAL", "INDEXES"; NULL: none),
+ * and sets out->delay_ms from the retry policy (retry_backoff_ms of
+ * retry_policy_default for retry number resends + 1, with jitter r01 in
+ * [0, 1)). `resends` is how many times these requests have already been
+ * resent: 0 after the first call.
+ *
+ * Pure. DM_ERR_PARSE when the answer is not JSON or UnprocessedItems is
+ * malformed or names another table (nothing appended; out->n is 0);
+ * DM_ERR_THROTTLED when requests are left after DDB_BATCH_MAX_RESENDS
+ * resends (out->n says how many; nothing appended). */
+DM_API int ddb_batch_unprocessed(const dm_buf *answer, const char *table, const char *return_consumed, int resends,
+                                 double r01, dm_buf *resend, ddb_batch_left *out, dm_error *err);
+
 /* Writes every request of `requests` (a JSON array of {"PutRequest":...}
  * or {"DeleteRequest":...}, borrowed) in calls of 25, resending
- * UnprocessedItems with backoff until none remain or max_rounds pass. */
+ * UnprocessedItems through ddb_batch_unprocessed until none remain; gives
+ * up after max_rounds calls for the same requests (0, or more than
+ * DDB_BATCH_MAX_RESENDS + 1: DDB_BATCH_MAX_RESENDS + 1). */
 DM_API int ddb_batch_write_all(ddb_client *c, const char *table, json_t *requests, int max_rounds,
                                dm_error *err);
 
@@ -84,8 +120,5 @@ DM_API int ddb_batch_write_all(ddb_client *c, const char *table, json_t *request
  * DM_ERR_INVALID when s is not UTF-8. */
 DM_API int ddb_json_string(dm_buf *out, const char *s);
 
-/* Capacity units an answer reports (ReturnConsumedCapacity=TOTAL), 0 when
- * it reports none. */
-DM_API double ddb_consumed_units(const dm_buf *resp);
 
 #endif

@@ -37,6 +37,7 @@ typedef struct engine_options {
     const char *errors_path;        /* NULL: .ddbmig/<table>-<id>.errors.jsonl */
     long long max_errors;           /* 0: 100 */
     const char *marker;
+    const char *version_attribute;  /* guard on this attribute, bumped by every writer */
     const char *filter_expression;
     const char *names_json;         /* ExpressionAttributeNames for the filter */
     const char *values_json;
@@ -46,9 +47,19 @@ typedef struct engine_options {
     int page_size;                  /* Scan Limit; 0: DynamoDB's 1 MB pages */
     int conflict_retries;           /* 0: 5 */
     int writes_in_flight;           /* per worker; 0: 32 */
-    volatile sig_atomic_t *stop;    /* set by the first SIGINT/SIGTERM */
+    /* Set (by the caller's SIGINT/SIGTERM handler) to stop: during the
+     * checks before the first write, the pending request is given up and
+     * engine_run returns ENGINE_INTERRUPTED with nothing written and no
+     * checkpoint; later, scanning stops, writes in flight finish and the
+     * checkpoint is saved. Borrowed; NULL: never stopped. */
+    volatile sig_atomic_t *stop;
     FILE *diff_out;                 /* where dry-run diffs go (stdout) */
     bool yes;                       /* --yes: no question before writing */
+    /* Asked once, after the plan is printed and before the first write,
+     * unless yes; the engine never reads stdin itself. Returns true to go
+     * ahead. NULL: writing needs yes. Called on engine_run's thread. */
+    bool (*confirm)(void *ud, const char *question);
+    void *confirm_ud;               /* passed to confirm */
     bool no_pitr_check;             /* --no-pitr-check */
     double read_price;              /* USD per million read request units */
     double write_price;             /* USD per million write request units */
@@ -77,22 +88,52 @@ typedef struct transfer_options {
     int total_segments;        /* export; 0: 4 x workers */
     int workers;               /* 0: from the machine */
     int in_flight;             /* import: BatchWriteItem calls in flight; 0: 32 */
+    bool dry_run;              /* import: check the file against the table, write nothing */
     bool quiet;
     bool json_output;
 } transfer_options;
 
+/* Bad lines an import check lists before it stops reading. */
+#define TRANSFER_MAX_BAD_LINES 5
+
 typedef struct transfer_result {
-    long long items;
+    long long items;           /* export: lines written; import: items written to the table */
     long long bytes;
     double units;
     double seconds;
+    /* import */
+    long long file_items;      /* items in the file, once checked */
+    long long lines_read;      /* lines the check read */
+    bool writing;              /* the check passed and writes began: after a failure,
+                                  `items` of `file_items` are in the table */
+    int n_bad;                 /* bad lines (and file errors) found */
+    char bad[TRANSFER_MAX_BAD_LINES][512]; /* "FILE:LINE: what is wrong", the first n_bad */
 } transfer_result;
 
 /* Writes every item as one line of DynamoDB JSON, exactly as DynamoDB sent
  * it. Lines from different segments interleave. */
 DM_API int engine_export(const transfer_options *o, ddb_shared *shared, transfer_result *out, dm_error *err);
-/* Reads DynamoDB JSON lines (checking every line before writing any) and
- * writes them with BatchWriteItem. Errors name the file and line. */
+
+/* Reads every line of the import file o->path and checks it: DynamoDB
+ * JSON of one item, which ddb_item_check passes against keys (NULL: the
+ * rules that need no table). Blank lines are skipped. Writes nothing.
+ * out->file_items gets the items; each bad line goes to out->bad as
+ * "FILE:LINE: attribute PATH: rule" and reading stops after
+ * TRANSFER_MAX_BAD_LINES of them. A file that cannot be read, or gzip data
+ * that is truncated, corrupt or followed by other bytes, is one more
+ * entry. Returns DM_ERR_INVALID when anything was found, with a summary in
+ * err; DM_ERR_NOMEM when out of memory. */
+DM_API int engine_import_check(const transfer_options *o, const ddb_key_schema *keys, transfer_result *out,
+                               dm_error *err);
+
+/* Imports o->path into o->table: DescribeTable for the table's keys and
+ * indexes, engine_import_check (nothing is written unless every line
+ * passes), then BatchWriteItem calls, o->in_flight at a time, resending
+ * UnprocessedItems. When a key repeats in the file the last line wins:
+ * a line's put is sent only after every earlier put of the same key has
+ * finished. On a failure after writes began, out->writing is true and
+ * out->items says how many items were written; puts are idempotent, so
+ * the same import can run again. */
 DM_API int engine_import(const transfer_options *o, ddb_client *c, transfer_result *out, dm_error *err);
 
 #endif

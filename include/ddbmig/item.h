@@ -92,6 +92,31 @@ typedef struct ddb_page {
 
 DM_API int ddb_page_decode(const char *text, size_t len, dm_arena *a, ddb_page *out, dm_error *err);
 
+/* The answer to an item call (GetItem, PutItem, UpdateItem, DeleteItem,
+ * TransactWriteItems), success or error, read by field. Items and strings
+ * borrow from text (which must outlive them) or live in the arena. */
+typedef struct ddb_cancel_reason {
+    dm_str code;              /* "None", "ConditionalCheckFailed", ... */
+    dm_str message;
+    bool has_item;            /* ALL_OLD of a failed condition */
+    ddb_item item;
+} ddb_cancel_reason;
+
+typedef struct ddb_answer {
+    dm_str type;              /* __type after its '#'; errors only */
+    dm_str message;
+    bool has_item;            /* "Item": GetItem's, or ALL_OLD of a failed condition */
+    ddb_item item;
+    bool has_attributes;      /* "Attributes": ReturnValues */
+    ddb_item attributes;
+    double consumed_units;    /* every ConsumedCapacity's CapacityUnits */
+    ddb_cancel_reason *reasons; /* TransactionCanceledException, by index */
+    size_t n_reasons;
+} ddb_answer;
+
+DM_API int ddb_answer_decode(const char *text, size_t len, dm_arena *a, ddb_answer *out, dm_error *err);
+DM_API bool ddb_answer_type_is(const ddb_answer *a, const char *type);
+
 /* True when s[0..n) is valid UTF-8 (no surrogates, no overlong forms). */
 DM_API bool ddb_utf8_valid(const char *s, size_t n);
 
@@ -106,6 +131,51 @@ DM_API bool ddb_item_equal(const ddb_item *a, const ddb_item *b);
  * limit and capacity estimates. */
 DM_API size_t ddb_value_size(const ddb_value *v);
 DM_API size_t ddb_item_size(const ddb_item *it);
+
+/* ---- DynamoDB's rules for an item to be written ------------------------ */
+
+/* Limits the checker applies (besides DDB_MAX_ITEM_BYTES and the number
+ * rules below). Nesting: an item's attribute is level 1 and a map or list
+ * puts its members one level down; DynamoDB refuses a map or list on level
+ * 32 even when it is empty, so nothing sits below level 32. */
+#define DDB_MAX_NAME_BYTES 65535      /* attribute names, at any level */
+#define DDB_MAX_HASH_KEY_BYTES 2048   /* partition keys, of the table or an index */
+#define DDB_MAX_RANGE_KEY_BYTES 1024  /* sort keys, likewise */
+#define DDB_MAX_INDEX_KEYS 64
+
+/* One key attribute: its name and the type the table declares for it. */
+typedef struct ddb_key_def {
+    const char *name; /* borrowed, NUL-terminated; NULL: none */
+    ddb_type type;    /* DDB_S, DDB_N or DDB_B */
+    bool range;       /* a sort key (1,024 bytes at most) rather than a partition key */
+} ddb_key_def;
+
+/* The keys an item written to a table must respect. The table's own keys
+ * are required; a secondary index's key attributes may be absent, but when
+ * present must have the declared type and fit the key limits. Names are
+ * borrowed (ddb_table_key_schema in ddb_ops.h fills one from DescribeTable). */
+typedef struct ddb_key_schema {
+    ddb_key_def hash;
+    ddb_key_def range;                        /* name NULL: no sort key */
+    ddb_key_def index[DDB_MAX_INDEX_KEYS];   /* secondary index keys */
+    size_t n_index;
+} ddb_key_schema;
+
+/* Applies DynamoDB's rules for an item to be written: the key attributes
+ * of `keys` (may be NULL: no key rules) present, of the declared type, not
+ * empty and within the key size limits; attribute names not empty, at most
+ * DDB_MAX_NAME_BYTES, valid UTF-8 and not repeated within one map; sets not
+ * empty, of one member type, without duplicates (numbers compare by value:
+ * "1", "1.0" and "1E0" are one member); numbers valid (ddb_number_parse);
+ * nesting within 32 levels; the item at most DDB_MAX_ITEM_BYTES as
+ * ddb_item_size counts. Empty strings and binary values outside keys are
+ * allowed, in sets too.
+ *
+ * Pure; reports the first failure as DM_ERR_INVALID with the message
+ * "attribute PATH: RULE" (PATH as in tags[3].colors) or, for the size,
+ * "the item is N bytes, ...". DM_ERR_NOMEM when a large set cannot be
+ * sorted for its duplicate check. */
+DM_API int ddb_item_check(const ddb_item *it, const ddb_key_schema *keys, dm_error *err);
 
 /* ---- numbers ----------------------------------------------------------- */
 

@@ -78,8 +78,11 @@ static int imds_fetch(const char *base, aws_creds *out, dm_error *err)
             rc = dm_error_set(err, DM_ERR_CREDENTIALS, "instance metadata credentials answered HTTP %ld", status);
         json_t *doc = rc == DM_OK ? json_loadb(dm_buf_cstr(&resp), resp.len, 0, NULL) : NULL;
         const char *code = json_string_value(json_object_get(doc, "Code"));
+        /* The Code is not quoted: this answer carries the secret key, and a
+         * malformed one could carry it anywhere. */
         if (rc == DM_OK && code && strcmp(code, "Success") != 0)
-            rc = dm_error_set(err, DM_ERR_CREDENTIALS, "instance metadata credentials: %s", code);
+            rc = dm_error_set(err, DM_ERR_CREDENTIALS, "instance metadata credentials: the answer's Code is not "
+                                                       "Success");
         if (rc == DM_OK)
             rc = creds_from_json(doc, "Token", "instance metadata", out, err);
         json_decref(doc);

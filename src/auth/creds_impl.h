@@ -38,6 +38,12 @@ int creds_http(const char *method, const char *url, const char *const *headers, 
                const char *body, long timeout_ms, const char *ca_file, long *status, dm_buf *resp,
                dm_error *err);
 
+/* Messages never quote an answer that carries credentials (a 200 answer
+ * of a credential endpoint, a credential_process's output), even a
+ * malformed one: it may hold the secret key anywhere. Error answers
+ * (another status) hold no credentials, and their service message is
+ * quoted for the person who has to fix the cause. */
+
 /* Reads a small file (a token), trimming trailing whitespace. Owned. */
 int creds_read_token_file(const char *path, const char *what, char **out, dm_error *err);
 

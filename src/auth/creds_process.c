@@ -1,6 +1,7 @@
 /* credential_process: runs the configured command through the shell and
  * reads the JSON document (Version 1) it prints on stdout. Its stderr goes
- * to ours so that the user sees the command's own complaints. */
+ * to ours so that the user sees the command's own complaints. Messages
+ * about its stdout say what is wrong and where, and never quote it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +51,11 @@ static int process_get(creds_provider *p, aws_creds *out, dm_error *err)
     if (rc == DM_OK) {
         json_error_t je;
         doc = json_loadb(text.data ? text.data : "", text.len, 0, &je);
+        /* Only the place: jansson's own text quotes the output near the
+         * fault, and the output may hold a secret key however malformed. */
         if (!doc)
-            rc = dm_error_set(err, DM_ERR_CREDENTIALS, "its output is not JSON (line %d: %s)", je.line, je.text);
+            rc = dm_error_set(err, DM_ERR_CREDENTIALS, "its output is not valid JSON (line %d, column %d)", je.line,
+                              je.column);
     }
     if (rc == DM_OK) {
         json_t *v = json_object_get(doc, "Version");

@@ -8,6 +8,7 @@ int cli_exit_code(const dm_error *err, int rc)
 {
     switch (rc) {
     case DM_OK: return CLI_EXIT_OK;
+    case DM_ERR_STOPPED: return CLI_EXIT_INTERRUPTED;
     case DM_ERR_INVALID:
     case DM_ERR_CONFIG:
     case DM_ERR_CREDENTIALS:

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "ddbmig/ddb_ops.h"
+#include "ddbmig/json_out.h"
 
 static struct {
     const char *table;
@@ -14,8 +15,9 @@ static struct {
 static const cli_opt *describe_options(void)
 {
     static const cli_opt o[] = {
-        {"table-name", 0, CLI_STRING, &opt.table, "NAME", "the table to describe (required)"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
+        {.name = "table-name", .kind = CLI_STRING, .dest = &opt.table, .arg = "NAME", .commands = CLI_CMD_DESCRIBE,
+         .required = CLI_CMD_DESCRIBE, .help = "the table to describe (required)"},
+        {0}};
     return o;
 }
 
@@ -104,20 +106,15 @@ static void print_json(const ddb_table_desc *d)
         json_object_set_new(o, "on_demand_maximum", json_pack("{s:I,s:I}", "read_units",
                                                               (json_int_t)d->max_read_units, "write_units",
                                                               (json_int_t)d->max_write_units));
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    printf("\n");
+    dm_json_print(o, stdout);
     json_decref(o);
 }
 
 static int describe_run(cli_globals *g, int argc, char **argv)
 {
-    int rc = cli_parse("describe", argc, argv, describe_options(), g);
+    int rc = cli_parse(&cli_cmd_describe, argc, argv, g);
     if (rc)
         return rc;
-    if (!opt.table) {
-        fprintf(stderr, "ddbmig describe: --table-name is required\n");
-        return CLI_EXIT_USAGE;
-    }
     cli_conn c;
     if ((rc = cli_connect(g, &c)) != CLI_EXIT_OK)
         return rc;
@@ -138,7 +135,9 @@ static int describe_run(cli_globals *g, int argc, char **argv)
 }
 
 const cli_command cli_cmd_describe = {
-    "describe", "show a table's keys, size, capacity and indexes", "ddbmig describe --table-name NAME [--output json]",
-    describe_options, describe_run,
+    "describe", CLI_CMD_DESCRIBE, "show a table's keys, size, capacity and indexes",
+    "ddbmig describe --table-name NAME [--output json]", describe_options, describe_run,
     "Prints what a migration needs to know: key schema, approximate item count\n"
-    "and size, billing mode and capacity, stream, and global secondary indexes.\n"};
+    "and size, billing mode and capacity, stream, and global secondary indexes.\n\n"
+    "Example:\n"
+    "  ddbmig describe --table-name orders --region eu-west-1 --output json\n"};

@@ -1,4 +1,5 @@
 /* ddbmig: safe, parallel migrations of DynamoDB tables. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,10 +28,8 @@ static void print_usage(FILE *f)
 
 static void print_command_help(const cli_command *c)
 {
-    printf("usage: %s\n\n%s\nOptions:\n", c->usage, c->details);
-    cli_print_options(c->options());
-    printf("\nGlobal options:\n");
-    cli_print_global_options();
+    printf("usage: %s\n\n%s\n", c->usage, c->details);
+    cli_print_options(c);
 }
 
 static int help(int argc, char **argv)
@@ -56,8 +55,23 @@ static void early_flags(int argc, char **argv)
             dm_log_set_level(DM_LOG_DEBUG);
 }
 
+/* Process-wide decisions belong to the program, not to the library. A
+ * reader of ddbmig's output that goes away (| head) must not kill a run
+ * between a write and its checkpoint: a write to the closed pipe fails
+ * instead. Sockets never raise SIGPIPE (the library sends with
+ * MSG_NOSIGNAL), so this is about stdout and stderr. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
 int main(int argc, char **argv)
 {
+    ignore_sigpipe();
     early_flags(argc, argv);
     if (argc < 2) {
         print_usage(stderr);

@@ -1,73 +1,92 @@
 /* ddbmig run and ddbmig verify. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "ddbmig/engine.h"
 
 static struct {
-    const char *table, *target, *script, *code, *migration_id, *write_mode, *checkpoint, *errors, *marker;
+    const char *table, *target, *script, *code, *migration_id, *write_mode, *checkpoint, *errors, *marker, *version_attr;
     const char *filter, *names, *values;
-    long segments, workers, show_diffs, limit, max_errors, page_size;
-    const char *max_read, *max_write, *read_price, *write_price;
+    long long segments, workers, show_diffs, limit, max_errors, page_size;
+    double max_read, max_write, read_price, write_price;
     bool dry_run, resume, consistent, quiet, yes, no_pitr;
-} opt;
+} opt = {.read_price = 0.125, .write_price = 0.625};
 
-static const cli_opt *run_options(void)
-{
-    static const cli_opt o[] = {
-        {"table-name", 0, CLI_STRING, &opt.table, "NAME", "the table to migrate (required)"},
-        {"script", 0, CLI_STRING, &opt.script, "FILE", "Lua file defining migrate(item, ctx)"},
-        {"e", 'e', CLI_STRING, &opt.code, "CODE", "the body of migrate(item, ctx), instead of --script"},
-        {"target-table-name", 0, CLI_STRING, &opt.target, "NAME", "write the results into another table"},
-        {"total-segments", 0, CLI_INT, &opt.segments, "N", "scan segments (default: 4 x workers, 1 per GB at least)"},
-        {"workers", 0, CLI_INT, &opt.workers, "N", "worker threads (default: 2 x CPUs)"},
-        {"write-mode", 0, CLI_STRING, &opt.write_mode, "update|put|batch", "how changes are written (see docs)"},
-        {"max-read-units", 0, CLI_STRING, &opt.max_read, "R", "read capacity units per second at most"},
-        {"max-write-units", 0, CLI_STRING, &opt.max_write, "U", "write capacity units per second at most"},
-        {"dry-run", 0, CLI_FLAG, &opt.dry_run, NULL, "do everything but write"},
-        {"show-diffs", 0, CLI_INT, &opt.show_diffs, "K", "with --dry-run, print the first K changes"},
-        {"limit", 0, CLI_INT, &opt.limit, "N", "process at most N items"},
-        {"checkpoint", 0, CLI_STRING, &opt.checkpoint, "FILE", "checkpoint file (default .ddbmig/TABLE-ID.json)"},
-        {"resume", 0, CLI_FLAG, &opt.resume, NULL, "continue the run recorded in the checkpoint"},
-        {"errors", 0, CLI_STRING, &opt.errors, "FILE", "per-item errors, JSON lines (default .ddbmig/...)"},
-        {"max-errors", 0, CLI_INT, &opt.max_errors, "N", "stop (resumably) after N per-item errors (default 100)"},
-        {"marker", 0, CLI_STRING, &opt.marker, "ATTR", "mark migrated items; skip marked ones (exactly once)"},
-        {"migration-id", 0, CLI_STRING, &opt.migration_id, "ID", "the run's id (default: from the script's hash)"},
-        {"filter-expression", 0, CLI_STRING, &opt.filter, "EXPR", "only items matching this Scan filter"},
-        {"expression-attribute-names", 0, CLI_STRING, &opt.names, "JSON", "names for the filter"},
-        {"expression-attribute-values", 0, CLI_STRING, &opt.values, "JSON", "values for the filter"},
-        {"consistent-read", 0, CLI_FLAG, &opt.consistent, NULL, "strongly consistent scan (twice the read units)"},
-        {"page-size", 0, CLI_INT, &opt.page_size, "N", "items per Scan page (default: 1 MB pages)"},
-        {"yes", 'y', CLI_FLAG, &opt.yes, NULL, "do not ask before writing"},
-        {"no-pitr-check", 0, CLI_FLAG, &opt.no_pitr, NULL, "write even though point-in-time recovery is off"},
-        {"read-price", 0, CLI_STRING, &opt.read_price, "USD", "per million read units (default 0.125)"},
-        {"write-price", 0, CLI_STRING, &opt.write_price, "USD", "per million write units (default 0.625)"},
-        {"quiet", 'q', CLI_FLAG, &opt.quiet, NULL, "no progress output"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
-    return o;
-}
+enum { R = CLI_CMD_RUN, V = CLI_CMD_VERIFY, RV = CLI_CMD_RUN | CLI_CMD_VERIFY };
 
-static const cli_opt *verify_options(void)
+/* One table for both commands; verify takes what reads and transforms,
+ * run also what writes. Ranges: DynamoDB allows 1,000,000 scan segments;
+ * 1024 workers are far past the point where more help. */
+static const cli_opt *job_options(void)
 {
+    /* Tables read best one entry to a line or two. */
+    /* clang-format off */
     static const cli_opt o[] = {
-        {"table-name", 0, CLI_STRING, &opt.table, "NAME", "the table to check (required)"},
-        {"script", 0, CLI_STRING, &opt.script, "FILE", "Lua file defining migrate(item, ctx)"},
-        {"e", 'e', CLI_STRING, &opt.code, "CODE", "the body of migrate(item, ctx), instead of --script"},
-        {"total-segments", 0, CLI_INT, &opt.segments, "N", "scan segments"},
-        {"workers", 0, CLI_INT, &opt.workers, "N", "worker threads"},
-        {"marker", 0, CLI_STRING, &opt.marker, "ATTR", "items carrying the marker count as migrated"},
-        {"migration-id", 0, CLI_STRING, &opt.migration_id, "ID", "the marker's value"},
-        {"show-diffs", 0, CLI_INT, &opt.show_diffs, "K", "print the first K items still to migrate"},
-        {"filter-expression", 0, CLI_STRING, &opt.filter, "EXPR", "only items matching this Scan filter"},
-        {"expression-attribute-names", 0, CLI_STRING, &opt.names, "JSON", "names for the filter"},
-        {"expression-attribute-values", 0, CLI_STRING, &opt.values, "JSON", "values for the filter"},
-        {"consistent-read", 0, CLI_FLAG, &opt.consistent, NULL, "strongly consistent scan"},
-        {"quiet", 'q', CLI_FLAG, &opt.quiet, NULL, "no progress output"},
-        {NULL, 0, 0, NULL, NULL, NULL}};
+        {.name = "table-name", .kind = CLI_STRING, .dest = &opt.table, .arg = "NAME", .commands = RV, .required = RV,
+         .help = "the table to migrate or check (required)"},
+        {.name = "script", .kind = CLI_STRING, .dest = &opt.script, .arg = "FILE", .commands = RV,
+         .help = "Lua file defining migrate(item, ctx)"},
+        {.short_name = 'e', .kind = CLI_STRING, .dest = &opt.code, .arg = "CODE", .commands = RV,
+         .help = "the body of migrate(item, ctx), instead of --script"},
+        {.name = "target-table-name", .kind = CLI_STRING, .dest = &opt.target, .arg = "NAME", .commands = R,
+         .help = "write the results into another table"},
+        {.name = "total-segments", .kind = CLI_INT, .dest = &opt.segments, .arg = "N", .imin = 1, .imax = 1000000,
+         .commands = RV, .help = "scan segments (default: 4 x workers, 1 per GB at least)"},
+        {.name = "workers", .kind = CLI_INT, .dest = &opt.workers, .arg = "N", .imin = 1, .imax = 1024,
+         .commands = RV, .help = "worker threads (default: 2 x CPUs, at most 64)"},
+        {.name = "write-mode", .kind = CLI_CHOICE, .dest = &opt.write_mode, .arg = "update|put|batch",
+         .choices = "update|put|batch", .commands = R, .help = "how changes are written (see docs/CLI.md)"},
+        {.name = "max-read-units", .kind = CLI_NUMBER, .dest = &opt.max_read, .arg = "R", .dmin = 0, .dmin_open = true,
+         .dmax = 1e9, .commands = RV, .help = "read capacity units per second at most"},
+        {.name = "max-write-units", .kind = CLI_NUMBER, .dest = &opt.max_write, .arg = "U", .dmin = 0,
+         .dmin_open = true, .dmax = 1e9, .commands = R, .help = "write capacity units per second at most"},
+        {.name = "dry-run", .kind = CLI_FLAG, .dest = &opt.dry_run, .commands = R, .help = "do everything but write"},
+        {.name = "show-diffs", .kind = CLI_INT, .dest = &opt.show_diffs, .arg = "K", .imin = 0, .imax = 1000000,
+         .commands = RV, .help = "print the first K changes (verify: of the items still to migrate)"},
+        {.name = "limit", .kind = CLI_INT, .dest = &opt.limit, .arg = "N", .imin = 1, .imax = LLONG_MAX,
+         .commands = R, .help = "process at most N items"},
+        {.name = "checkpoint", .kind = CLI_STRING, .dest = &opt.checkpoint, .arg = "FILE", .commands = R,
+         .help = "checkpoint file (default .ddbmig/TABLE-ID.json)"},
+        {.name = "resume", .kind = CLI_FLAG, .dest = &opt.resume, .commands = R,
+         .help = "continue the run recorded in the checkpoint"},
+        {.name = "errors", .kind = CLI_STRING, .dest = &opt.errors, .arg = "FILE", .commands = R,
+         .help = "per-item errors, JSON lines (default .ddbmig/...)"},
+        {.name = "max-errors", .kind = CLI_INT, .dest = &opt.max_errors, .arg = "N", .imin = 1, .imax = LLONG_MAX,
+         .commands = R, .help = "stop (resumably) after N per-item errors (default 100)"},
+        {.name = "marker", .kind = CLI_STRING, .dest = &opt.marker, .arg = "ATTR", .commands = RV,
+         .help = "mark migrated items; skip marked ones (exactly once)"},
+        {.name = "version-attribute", .kind = CLI_STRING, .dest = &opt.version_attr, .arg = "ATTR", .commands = R,
+         .help = "guard writes on this whole-number attribute, which every writer bumps; bump it too"},
+        {.name = "migration-id", .kind = CLI_STRING, .dest = &opt.migration_id, .arg = "ID", .commands = RV,
+         .help = "the run's id, the marker's value (default: from the script's hash)"},
+        {.name = "filter-expression", .kind = CLI_STRING, .dest = &opt.filter, .arg = "EXPR", .commands = RV,
+         .help = "only items matching this Scan filter"},
+        {.name = "expression-attribute-names", .kind = CLI_STRING, .dest = &opt.names, .arg = "JSON", .commands = RV,
+         .help = "names for the filter, as {\"#n\": \"name\"}"},
+        {.name = "expression-attribute-values", .kind = CLI_STRING, .dest = &opt.values, .arg = "JSON",
+         .commands = RV, .help = "values for the filter, as {\":v\": {\"S\": \"x\"}}"},
+        {.name = "consistent-read", .kind = CLI_FLAG, .dest = &opt.consistent, .commands = RV,
+         .help = "strongly consistent scan (twice the read units)"},
+        {.name = "page-size", .kind = CLI_INT, .dest = &opt.page_size, .arg = "N", .imin = 1, .imax = 1000000,
+         .commands = RV, .help = "items per Scan page (default: 1 MB pages)"},
+        {.name = "yes", .short_name = 'y', .kind = CLI_FLAG, .dest = &opt.yes, .commands = R,
+         .help = "do not ask before writing"},
+        {.name = "no-pitr-check", .kind = CLI_FLAG, .dest = &opt.no_pitr, .commands = R,
+         .help = "write even though point-in-time recovery is off"},
+        {.name = "read-price", .kind = CLI_NUMBER, .dest = &opt.read_price, .arg = "USD", .dmin = 0, .dmax = 1e6,
+         .commands = R, .help = "per million read units, for the plan (default 0.125)"},
+        {.name = "write-price", .kind = CLI_NUMBER, .dest = &opt.write_price, .arg = "USD", .dmin = 0, .dmax = 1e6,
+         .commands = R, .help = "per million write units, for the plan (default 0.625)"},
+        {.name = "quiet", .short_name = 'q', .kind = CLI_FLAG, .dest = &opt.quiet, .commands = RV,
+         .help = "no progress output"},
+        {0}};
+    /* clang-format on */
     return o;
 }
 
@@ -83,12 +102,14 @@ static void on_signal(int sig)
         _exit(CLI_EXIT_INTERRUPTED);
     }
     stop_flag = 1;
-    static const char msg[] = "\nddbmig: stopping: finishing in-flight writes and saving the checkpoint "
+    static const char msg[] = "\nddbmig: stopping: writes in flight finish and the checkpoint is saved "
                               "(interrupt again to exit at once)\n";
     ssize_t w = write(2, msg, sizeof msg - 1);
     (void)w;
 }
 
+/* No SA_RESTART: a read of the answer to the question before writing
+ * returns at the first interrupt. */
 static void install_signals(void)
 {
     struct sigaction sa;
@@ -97,6 +118,20 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+/* engine_options.confirm on a terminal: the question on stderr, the
+ * answer from stdin. */
+static bool ask(void *ud, const char *question)
+{
+    (void)ud;
+    fprintf(stderr, "%s [y/N] ", question);
+    fflush(stderr);
+    char line[32];
+    if (!fgets(line, sizeof line, stdin) || stop_flag)
+        return false;
+    line[strcspn(line, "\r\n")] = '\0';
+    return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
 }
 
 /* The command line again, quoted for a POSIX shell, with --resume. */
@@ -118,72 +153,28 @@ static char *resume_command(int argc, char **argv)
     return b.data;
 }
 
-static int parse_units(const char *name, const char *v, double *out)
+static int check_options(const char *command, engine_options *e)
 {
-    if (!v)
-        return 0;
-    char *end;
-    double d = strtod(v, &end);
-    if (*end || d < 0) {
-        fprintf(stderr, "ddbmig run: --%s wants a non-negative number, not '%s'\n", name, v);
-        return CLI_EXIT_USAGE;
-    }
-    *out = d;
-    return 0;
-}
-
-static int check_options(engine_options *e)
-{
-    if (!opt.table) {
-        fprintf(stderr, "ddbmig: --table-name is required\n");
-        return CLI_EXIT_USAGE;
-    }
     if (!!opt.script == !!opt.code) {
-        fprintf(stderr, "ddbmig: give the transform as --script FILE or as -e CODE (one of them)\n");
+        fprintf(stderr, "ddbmig %s: give the transform as --script FILE or as -e CODE (one of them)\n", command);
         return CLI_EXIT_USAGE;
     }
     if (opt.write_mode) {
         e->write_mode_set = true;
-        if (strcmp(opt.write_mode, "update") == 0)
-            e->write_mode = ENGINE_WRITE_UPDATE;
-        else if (strcmp(opt.write_mode, "put") == 0)
-            e->write_mode = ENGINE_WRITE_PUT;
-        else if (strcmp(opt.write_mode, "batch") == 0)
-            e->write_mode = ENGINE_WRITE_BATCH;
-        else {
-            fprintf(stderr, "ddbmig run: --write-mode must be update, put or batch, not '%s'\n", opt.write_mode);
-            return CLI_EXIT_USAGE;
-        }
+        e->write_mode = strcmp(opt.write_mode, "put") == 0     ? ENGINE_WRITE_PUT
+                        : strcmp(opt.write_mode, "batch") == 0 ? ENGINE_WRITE_BATCH
+                                                               : ENGINE_WRITE_UPDATE;
     }
-    if (opt.segments < 0 || opt.segments > 1000000 || opt.workers < 0 || opt.workers > 1024 || opt.limit < 0 ||
-        opt.max_errors < 0 || opt.show_diffs < 0 || opt.page_size < 0) {
-        fprintf(stderr, "ddbmig: --total-segments (1..1000000), --workers (1..1024), --limit, --max-errors, "
-                        "--show-diffs and --page-size must be positive\n");
-        return CLI_EXIT_USAGE;
-    }
-    if ((opt.names || opt.values) && !opt.filter) {
-        fprintf(stderr, "ddbmig: --expression-attribute-names/-values go with --filter-expression\n");
-        return CLI_EXIT_USAGE;
-    }
-    if (opt.marker && !*opt.marker) {
-        fprintf(stderr, "ddbmig run: --marker needs an attribute name\n");
-        return CLI_EXIT_USAGE;
-    }
-    e->read_price = 0.125;
-    e->write_price = 0.625;
-    int rc = parse_units("max-read-units", opt.max_read, &e->max_read_units);
-    rc = rc ? rc : parse_units("max-write-units", opt.max_write, &e->max_write_units);
-    rc = rc ? rc : parse_units("read-price", opt.read_price, &e->read_price);
-    return rc ? rc : parse_units("write-price", opt.write_price, &e->write_price);
+    return 0;
 }
 
-static int run_job(engine_job job, const char *name, const cli_opt *opts, cli_globals *g, int argc, char **argv)
+static int run_job(engine_job job, const cli_command *cmd, cli_globals *g, int argc, char **argv)
 {
-    int rc = cli_parse(name, argc, argv, opts, g);
+    int rc = cli_parse(cmd, argc, argv, g);
     if (rc)
         return rc;
     engine_options e = {.job = job};
-    if ((rc = check_options(&e)) != 0)
+    if ((rc = check_options(cmd->name, &e)) != 0)
         return rc;
     e.table = opt.table;
     e.target_table = opt.target;
@@ -200,6 +191,7 @@ static int run_job(engine_job job, const char *name, const cli_opt *opts, cli_gl
     e.errors_path = opt.errors;
     e.max_errors = opt.max_errors;
     e.marker = opt.marker;
+    e.version_attribute = opt.version_attr;
     e.filter_expression = opt.filter;
     e.names_json = opt.names;
     e.values_json = opt.values;
@@ -208,7 +200,12 @@ static int run_job(engine_job job, const char *name, const cli_opt *opts, cli_gl
     e.quiet = opt.quiet;
     e.page_size = (int)opt.page_size;
     e.yes = opt.yes;
+    e.confirm = isatty(0) && isatty(2) ? ask : NULL;
     e.no_pitr_check = opt.no_pitr;
+    e.max_read_units = opt.max_read;
+    e.max_write_units = opt.max_write;
+    e.read_price = opt.read_price;
+    e.write_price = opt.write_price;
     e.stop = &stop_flag;
     e.diff_out = e.json_output ? stderr : stdout;
     if (job == ENGINE_VERIFY && !e.show_diffs)
@@ -234,17 +231,17 @@ static int run_job(engine_job job, const char *name, const cli_opt *opts, cli_gl
 
 static int run_main(cli_globals *g, int argc, char **argv)
 {
-    return run_job(ENGINE_MIGRATE, "run", run_options(), g, argc, argv);
+    return run_job(ENGINE_MIGRATE, &cli_cmd_run, g, argc, argv);
 }
 
 static int verify_main(cli_globals *g, int argc, char **argv)
 {
-    return run_job(ENGINE_VERIFY, "verify", verify_options(), g, argc, argv);
+    return run_job(ENGINE_VERIFY, &cli_cmd_verify, g, argc, argv);
 }
 
 const cli_command cli_cmd_run = {
-    "run", "migrate every item of a table with a Lua script",
-    "ddbmig run --table-name NAME (--script FILE | -e CODE) [options]", run_options, run_main,
+    "run", CLI_CMD_RUN, "migrate every item of a table with a Lua script",
+    "ddbmig run --table-name NAME (--script FILE | -e CODE) [options]", job_options, run_main,
     "Scans the table in parallel segments, runs migrate(item, ctx) on each item, and\n"
     "writes only what changed, guarded so that concurrent writes are never lost.\n"
     "Progress is checkpointed; an interrupted run continues with --resume.\n\n"
@@ -256,7 +253,12 @@ const cli_command cli_cmd_run = {
     "(nothing written); 3 stopped early, resumable; 4 AWS or network failure; 130 interrupted.\n"};
 
 const cli_command cli_cmd_verify = {
-    "verify", "count the items a script would still change",
-    "ddbmig verify --table-name NAME (--script FILE | -e CODE) [options]", verify_options, verify_main,
+    "verify", CLI_CMD_VERIFY, "count the items a script would still change",
+    "ddbmig verify --table-name NAME (--script FILE | -e CODE) [options]", job_options, verify_main,
     "Runs the script on every item without writing and counts the items it would\n"
-    "still change or delete. Exit 0 when none are left, 1 when some are.\n"};
+    "still change or delete. Exit 0 when none are left, 1 when some are.\n\n"
+    "Examples:\n"
+    "  ddbmig verify --table-name orders --script examples/add-updated-at.lua\n"
+    "  ddbmig verify --table-name orders --script fix.lua --marker _mig --migration-id m-1 --show-diffs 3\n\n"
+    "Exit codes: 0 none left; 1 items left; 2 usage or configuration error; 4 AWS or\n"
+    "network failure; 130 interrupted.\n"};

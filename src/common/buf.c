@@ -29,6 +29,7 @@ int dm_buf_reserve(dm_buf *b, size_t extra)
     char *p = realloc(b->data, cap);
     if (!p)
         return DM_ERR_NOMEM;
+    p[b->len] = '\0'; /* data is a string from its first allocation on */
     b->data = p;
     b->cap = cap;
     return DM_OK;
@@ -36,9 +37,12 @@ int dm_buf_reserve(dm_buf *b, size_t extra)
 
 int dm_buf_append(dm_buf *b, const void *p, size_t n)
 {
-    int rc = dm_buf_reserve(b, n);
-    if (rc)
-        return rc;
+    /* Most appends fit: skip the limit arithmetic then. */
+    if (!(b->data && b->len + n < b->cap && b->len + n <= b->max)) {
+        int rc = dm_buf_reserve(b, n);
+        if (rc)
+            return rc;
+    }
     if (n)
         memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -48,7 +52,15 @@ int dm_buf_append(dm_buf *b, const void *p, size_t n)
 
 int dm_buf_puts(dm_buf *b, const char *s) { return dm_buf_append(b, s, strlen(s)); }
 
-int dm_buf_putc(dm_buf *b, char c) { return dm_buf_append(b, &c, 1); }
+int dm_buf_putc(dm_buf *b, char c)
+{
+    if (b->data && b->len + 1 < b->cap && b->len < b->max) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return DM_OK;
+    }
+    return dm_buf_append(b, &c, 1);
+}
 
 int dm_buf_put_int(dm_buf *b, long long v)
 {
@@ -130,9 +142,9 @@ char *dm_strndup(const char *s, size_t n)
 
 void dm_memzero(void *p, size_t n)
 {
-    volatile unsigned char *v = p;
-    while (n--)
-        *v++ = 0;
+    /* A plain memset of memory about to be freed may be optimised away;
+     * explicit_bzero may not, and is as fast as memset. */
+    explicit_bzero(p, n);
 }
 
 void dm_free_secret(char *s)

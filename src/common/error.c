@@ -20,6 +20,7 @@ const char *dm_err_str(int code)
     case DM_ERR_CHECKSUM: return "checksum mismatch";
     case DM_ERR_LIMIT: return "limit exceeded";
     case DM_ERR_UNSUPPORTED: return "unsupported by endpoint";
+    case DM_ERR_STOPPED: return "stopped on request";
     default: return "unknown error";
     }
 }

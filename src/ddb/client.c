@@ -48,6 +48,7 @@ struct ddb_client {
     dm_loop_timer early_timer;
     size_t n_pending;     /* started, not yet handed back */
     uint64_t rng;
+    volatile sig_atomic_t *stop; /* borrowed; see ddb_client_set_stop */
 };
 
 /* The signed Host header and path come from the one URL parser, the same
@@ -203,8 +204,10 @@ static dm_buf recycled(dm_buf b)
 
 void ddb_call_reuse(ddb_call *call, const char *op, const char *table)
 {
-    if (call->header_text_.data) /* signed header lines */
-        dm_memzero(call->header_text_.data, call->header_text_.cap);
+    /* Signed header lines: each use is wiped after it (below), so the text
+     * written last is all there is to wipe. */
+    if (call->header_text_.data)
+        dm_memzero(call->header_text_.data, call->header_text_.len);
     dm_buf body = recycled(call->body), resp = recycled(call->response);
     dm_buf hdr = recycled(call->header_text_);
     dm_buf hresp = recycled(call->http_.response), hhdrs = recycled(call->http_.response_headers);
@@ -361,7 +364,7 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
     rc = sigv4_sign(&req, &p, &sr);
     /* Every attempt is signed afresh; the text is wiped, not just reused. */
     if (call->header_text_.data)
-        dm_memzero(call->header_text_.data, call->header_text_.cap);
+        dm_memzero(call->header_text_.data, call->header_text_.len);
     dm_buf_reset(&call->header_text_);
     memset(call->headers_, 0, sizeof call->headers_);
     if (rc == DM_OK) {
@@ -616,6 +619,58 @@ int ddb_client_wait(ddb_client *c, int timeout_ms, ddb_call **done)
     }
 }
 
+volatile sig_atomic_t *ddb_client_set_stop(ddb_client *c, volatile sig_atomic_t *stop)
+{
+    volatile sig_atomic_t *old = c->stop;
+    c->stop = stop;
+    return old;
+}
+
+static bool unlink_from(ddb_call **head, ddb_call **tail, ddb_call *call)
+{
+    ddb_call *prev = NULL;
+    for (ddb_call *p = *head; p; prev = p, p = p->next_) {
+        if (p == call) {
+            if (prev)
+                prev->next_ = p->next_;
+            else
+                *head = p->next_;
+            if (*tail == p)
+                *tail = prev;
+            p->next_ = NULL;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Takes back a call that ddb_client_run gives up. A backoff is a timer to
+ * stop. The transport borrows a request on the wire until it completes and
+ * has no way to cancel one, so such a call goes with the whole transport,
+ * which is replaced by a fresh one on the same loop (the client runs
+ * nothing else). Returns false, and the call goes on, when no fresh
+ * transport can be had. */
+static bool abandon(ddb_client *c, ddb_call *call)
+{
+    if (dm_loop_timer_active(&call->retry_timer_)) {
+        dm_loop_timer_stop(c->loop, &call->retry_timer_);
+        waiting_remove(c, call);
+    } else if (!unlink_from(&c->early_head, &c->early_tail, call) &&
+               !unlink_from(&c->done_head, &c->done_tail, call)) {
+        http_options o = c->s->http;
+        o.loop = c->loop;
+        http_client *fresh = http_client_new(&o);
+        if (!fresh)
+            return false;
+        http_client_free(c->http);
+        c->http = fresh;
+    }
+    c->n_pending--;
+    dm_error_set(&call->err, DM_ERR_STOPPED, "%s: stopped before DynamoDB answered", call->op);
+    call->rc = DM_ERR_STOPPED;
+    return true;
+}
+
 static void ran(ddb_call *call, void *ud)
 {
     (void)call;
@@ -632,9 +687,13 @@ int ddb_client_run(ddb_client *c, ddb_call *call)
     call->on_done = ran;
     call->on_done_ud = &fin;
     int rc = ddb_client_start(c, call);
-    /* Attempts have deadlines and backoffs are bounded: this ends. */
-    while (rc == DM_OK && !fin)
-        dm_loop_run_once(c->loop, -1);
+    /* Attempts have deadlines and backoffs are bounded: this ends. A stop
+     * flag is looked at every 100 ms. */
+    while (rc == DM_OK && !fin) {
+        if (c->stop && *c->stop && abandon(c, call))
+            break;
+        dm_loop_run_once(c->loop, c->stop ? 100 : -1);
+    }
     call->on_done = fn;
     call->on_done_ud = ud;
     return rc ? rc : call->rc;

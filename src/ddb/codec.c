@@ -468,9 +468,9 @@ static int finish(jcur *j, int rc, const char *what)
     if (rc == DM_OK)
         return DM_OK;
     if (j->err) {
-        if (j->path[0])
-            dm_error_set(j->err, rc, "invalid DynamoDB JSON %s at byte %zu, attribute %s: %s", what, j->at, j->path,
-                         j->why ? j->why : "error");
+        if (j->path[0]) /* the attribute first, as the item checker reports */
+            dm_error_set(j->err, rc, "attribute %s: %s (DynamoDB JSON %s, byte %zu)", j->path,
+                         j->why ? j->why : "error", what, j->at);
         else
             dm_error_set(j->err, rc, "invalid DynamoDB JSON %s at byte %zu: %s", what, j->at,
                          j->why ? j->why : "error");
@@ -613,6 +613,152 @@ int ddb_page_decode(const char *text, size_t len, dm_arena *a, ddb_page *pg, dm_
     return finish(&j, rc, "page");
 }
 
+/* ---- answers to item calls ----------------------------------------------- */
+
+static bool key_is(const char *k, size_t kl, const char *want)
+{
+    size_t n = strlen(want);
+    return kl == n && memcmp(k, want, n) == 0;
+}
+
+/* Calls field(j, key, len, ud) for each member of an object. */
+static int each_member(jcur *j, int (*field)(jcur *, const char *, size_t, void *), void *ud)
+{
+    if (!eat(j, '{'))
+        return fail(j, "expected {");
+    if (eat(j, '}'))
+        return DM_OK;
+    do {
+        const char *k;
+        size_t kl;
+        int rc = parse_string(j, &k, &kl);
+        if (rc == DM_OK && !eat(j, ':'))
+            rc = fail(j, "expected :");
+        if (rc == DM_OK)
+            rc = field(j, k, kl, ud);
+        if (rc)
+            return rc;
+    } while (eat(j, ','));
+    return eat(j, '}') ? DM_OK : fail(j, "expected , or }");
+}
+
+static int string_field(jcur *j, dm_str *out)
+{
+    ws(j);
+    if (literal(j, "null"))
+        return DM_OK;
+    return parse_string(j, &out->p, &out->n);
+}
+
+static int units_field(jcur *j, const char *k, size_t kl, void *ud)
+{
+    double d = 0;
+    if (!key_is(k, kl, "CapacityUnits"))
+        return skip_value(j, 1);
+    int rc = parse_number(j, &d);
+    *(double *)ud += d;
+    return rc;
+}
+
+/* ConsumedCapacity: one object, or one per table (transactions, batches). */
+static int parse_units(jcur *j, double *total)
+{
+    ws(j);
+    if (j->p < j->end && *j->p == '{')
+        return each_member(j, units_field, total);
+    if (!eat(j, '['))
+        return fail(j, "ConsumedCapacity is not an object or array");
+    if (eat(j, ']'))
+        return DM_OK;
+    do {
+        int rc = each_member(j, units_field, total);
+        if (rc)
+            return rc;
+    } while (eat(j, ','));
+    return eat(j, ']') ? DM_OK : fail(j, "expected , or ]");
+}
+
+static int reason_field(jcur *j, const char *k, size_t kl, void *ud)
+{
+    ddb_cancel_reason *r = ud;
+    if (key_is(k, kl, "Code"))
+        return string_field(j, &r->code);
+    if (key_is(k, kl, "Message"))
+        return string_field(j, &r->message);
+    if (key_is(k, kl, "Item")) {
+        r->has_item = true;
+        return parse_item(j, &r->item);
+    }
+    return skip_value(j, 1);
+}
+
+static int parse_reasons(jcur *j, ddb_answer *a)
+{
+    size_t cap = 0;
+    if (!eat(j, '['))
+        return fail(j, "CancellationReasons is not an array");
+    if (eat(j, ']'))
+        return DM_OK;
+    do {
+        if (!(a->reasons = grow(j, a->reasons, a->n_reasons, &cap, sizeof *a->reasons)))
+            return nomem(j);
+        ddb_cancel_reason *r = &a->reasons[a->n_reasons++];
+        memset(r, 0, sizeof *r);
+        int rc = each_member(j, reason_field, r);
+        if (rc)
+            return rc;
+    } while (eat(j, ','));
+    return eat(j, ']') ? DM_OK : fail(j, "expected , or ]");
+}
+
+static int answer_field(jcur *j, const char *k, size_t kl, void *ud)
+{
+    ddb_answer *a = ud;
+    if (key_is(k, kl, "Item")) {
+        a->has_item = true;
+        return parse_item(j, &a->item);
+    }
+    if (key_is(k, kl, "Attributes")) {
+        a->has_attributes = true;
+        return parse_item(j, &a->attributes);
+    }
+    if (key_is(k, kl, "ConsumedCapacity"))
+        return parse_units(j, &a->consumed_units);
+    if (key_is(k, kl, "CancellationReasons"))
+        return parse_reasons(j, a);
+    if (key_is(k, kl, "__type")) {
+        int rc = string_field(j, &a->type);
+        const char *hash = a->type.p ? memchr(a->type.p, '#', a->type.n) : NULL;
+        if (hash) {
+            a->type.n -= (size_t)(hash + 1 - a->type.p);
+            a->type.p = hash + 1;
+        }
+        return rc;
+    }
+    if (key_is(k, kl, "message") || key_is(k, kl, "Message"))
+        return string_field(j, &a->message);
+    return skip_value(j, 0);
+}
+
+int ddb_answer_decode(const char *text, size_t len, dm_arena *a, ddb_answer *out, dm_error *err)
+{
+    jcur j;
+    cur_init(&j, text, len, a, err);
+    memset(out, 0, sizeof *out);
+    int rc = each_member(&j, answer_field, out);
+    if (rc == DM_OK) {
+        ws(&j);
+        if (j.p != j.end)
+            rc = fail(&j, "text after the answer");
+    }
+    return finish(&j, rc, "answer");
+}
+
+bool ddb_answer_type_is(const ddb_answer *a, const char *type)
+{
+    return a->type.p && key_is(a->type.p, a->type.n, type);
+}
+
 /* ---- encoding -------------------------------------------------------------- */
 
 static int put_string(dm_buf *o, const char *s, size_t n)
@@ -667,7 +813,9 @@ int ddb_value_encode(const ddb_value *v, dm_buf *o)
 {
     if (v->wire.p)
         return dm_buf_append(o, v->wire.p, v->wire.n);
-    int rc = dm_buf_appendf(o, "{\"%s\":", ddb_type_name(v->type));
+    int rc = dm_buf_puts(o, "{\"");
+    rc = rc ? rc : dm_buf_puts(o, ddb_type_name(v->type));
+    rc = rc ? rc : dm_buf_puts(o, "\":");
     if (rc)
         return rc;
     switch (v->type) {

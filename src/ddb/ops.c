@@ -1,11 +1,11 @@
-/* Table description, create/delete with waiting, scan bodies, batch writes. */
+/* Table description and key schema, create/delete with waiting, scan
+ * bodies. Batch writes are in batch.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ddbmig/ddb_ops.h"
 #include "ddbmig/item.h"
-#include "ddbmig/retry.h"
 
 static const char *jstr(json_t *o, const char *k)
 {
@@ -113,6 +113,87 @@ void ddb_table_desc_cleanup(ddb_table_desc *d)
     memset(d, 0, sizeof *d);
 }
 
+static int key_type(const char *t, ddb_type *out)
+{
+    if (strcmp(t, "S") == 0 || strcmp(t, "N") == 0 || strcmp(t, "B") == 0) {
+        *out = t[0] == 'S' ? DDB_S : t[0] == 'N' ? DDB_N : DDB_B;
+        return DM_OK;
+    }
+    return DM_ERR_PARSE;
+}
+
+/* Adds an index key attribute unless the table's keys or an earlier index
+ * already name it; a sort key anywhere gets the sort key's smaller limit. */
+static int add_index_key(ddb_key_schema *ks, const char *name, const char *type, bool range, dm_error *err)
+{
+    if (!*name)
+        return DM_OK;
+    if (strcmp(name, ks->hash.name) == 0 || (ks->range.name && strcmp(name, ks->range.name) == 0))
+        return DM_OK;
+    for (size_t i = 0; i < ks->n_index; i++)
+        if (strcmp(ks->index[i].name, name) == 0) {
+            ks->index[i].range = ks->index[i].range || range;
+            return DM_OK;
+        }
+    if (ks->n_index == DDB_MAX_INDEX_KEYS)
+        return dm_error_set(err, DM_ERR_LIMIT, "more than %d secondary index key attributes", DDB_MAX_INDEX_KEYS);
+    ddb_key_def *k = &ks->index[ks->n_index];
+    k->name = name;
+    k->range = range;
+    if (key_type(type, &k->type))
+        return dm_error_set(err, DM_ERR_PARSE, "DescribeTable: index key '%s' has no type S, N or B", name);
+    ks->n_index++;
+    return DM_OK;
+}
+
+static const char *defined_type(json_t *defs, const char *name)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(defs, i, d) {
+        if (strcmp(jstr(d, "AttributeName"), name) == 0)
+            return jstr(d, "AttributeType");
+    }
+    return "";
+}
+
+int ddb_table_key_schema(const ddb_table_desc *d, ddb_key_schema *ks, dm_error *err)
+{
+    memset(ks, 0, sizeof *ks);
+    ks->hash.name = d->hash.name;
+    if (key_type(d->hash.type, &ks->hash.type))
+        return dm_error_set(err, DM_ERR_PARSE, "DescribeTable: the partition key '%s' has no type S, N or B",
+                            d->hash.name);
+    if (d->has_range) {
+        ks->range.name = d->range.name;
+        ks->range.range = true;
+        if (key_type(d->range.type, &ks->range.type))
+            return dm_error_set(err, DM_ERR_PARSE, "DescribeTable: the sort key '%s' has no type S, N or B",
+                                d->range.name);
+    }
+    int rc = DM_OK;
+    for (size_t i = 0; rc == DM_OK && i < d->n_gsis; i++) {
+        const ddb_index_desc *x = &d->gsis[i];
+        rc = add_index_key(ks, x->hash.name, x->hash.type, false, err);
+        if (rc == DM_OK && x->has_range)
+            rc = add_index_key(ks, x->range.name, x->range.type, true, err);
+    }
+    /* Local indexes are not in ddb_table_desc beyond their count. */
+    json_t *defs = json_object_get(d->raw, "AttributeDefinitions"), *lsi;
+    size_t i;
+    json_array_foreach(json_object_get(d->raw, "LocalSecondaryIndexes"), i, lsi) {
+        json_t *k;
+        size_t j;
+        json_array_foreach(json_object_get(lsi, "KeySchema"), j, k) {
+            const char *name = jstr(k, "AttributeName");
+            if (rc == DM_OK)
+                rc = add_index_key(ks, name, defined_type(defs, name), strcmp(jstr(k, "KeyType"), "RANGE") == 0,
+                                   err);
+        }
+    }
+    return rc;
+}
+
 static bool all_active(const ddb_table_desc *d)
 {
     if (strcmp(d->status, "ACTIVE") != 0)
@@ -179,19 +260,6 @@ int ddb_json_string(dm_buf *out, const char *s)
     return ddb_utf8_valid(s, n) ? ddb_json_put_string(out, s, n) : DM_ERR_INVALID;
 }
 
-double ddb_consumed_units(const dm_buf *resp)
-{
-    /* CapacityUnits of every ConsumedCapacity entry (one per table for
-     * transactions and batches). */
-    double total = 0;
-    const char *p = dm_buf_cstr(resp);
-    while ((p = strstr(p, "\"CapacityUnits\":")) != NULL) {
-        p += 16;
-        total += strtod(p, NULL);
-    }
-    return total;
-}
-
 int ddb_scan_body(const ddb_scan_params *p, dm_buf *out)
 {
     int rc = dm_buf_puts(out, "{\"TableName\":");
@@ -219,53 +287,4 @@ int ddb_scan_body(const ddb_scan_params *p, dm_buf *out)
     if (!rc && p->return_consumed_capacity)
         rc = dm_buf_puts(out, ",\"ReturnConsumedCapacity\":\"TOTAL\"");
     return rc ? rc : dm_buf_putc(out, '}');
-}
-
-/* One BatchWriteItem of up to 25 requests; *left gets UnprocessedItems'
- * requests for the table (owned, possibly empty). */
-static int batch_once(ddb_client *c, const char *table, json_t *chunk, json_t **left, dm_error *err)
-{
-    json_t *req = json_pack("{s:{s:O}}", "RequestItems", table, chunk), *resp = NULL;
-    if (!req)
-        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
-    int rc = ddb_request(c, "BatchWriteItem", table, req, &resp, err);
-    json_decref(req);
-    if (rc)
-        return rc;
-    json_t *un = json_object_get(json_object_get(resp, "UnprocessedItems"), table);
-    *left = json_is_array(un) ? json_incref(un) : json_array();
-    json_decref(resp);
-    return *left ? DM_OK : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
-}
-
-int ddb_batch_write_all(ddb_client *c, const char *table, json_t *requests, int max_rounds, dm_error *err)
-{
-    json_t *todo = json_copy(requests);
-    uint64_t rng = 0;
-    retry_policy pol = retry_policy_default();
-    int rc = todo ? DM_OK : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
-    for (int round = 0; rc == DM_OK && json_array_size(todo) > 0; round++) {
-        if (round >= max_rounds) {
-            rc = dm_error_set(err, DM_ERR_THROTTLED, "BatchWriteItem: %zu items still unprocessed after %d rounds",
-                              json_array_size(todo), max_rounds);
-            break;
-        }
-        if (round > 0)
-            dm_sleep_ms(retry_backoff_ms(&pol, round, retry_random01(&rng)));
-        json_t *next = json_array();
-        for (size_t i = 0; rc == DM_OK && i < json_array_size(todo); i += 25) {
-            json_t *chunk = json_array(), *left = NULL;
-            for (size_t j = i; j < i + 25 && j < json_array_size(todo); j++)
-                json_array_append(chunk, json_array_get(todo, j));
-            rc = batch_once(c, table, chunk, &left, err);
-            if (rc == DM_OK)
-                json_array_extend(next, left);
-            json_decref(chunk);
-            json_decref(left);
-        }
-        json_decref(todo);
-        todo = next;
-    }
-    json_decref(todo);
-    return rc;
 }

@@ -1,6 +1,9 @@
-/* The checkpoint: per segment, the LastEvaluatedKey after the last page
- * whose writes all completed, with counts, the script's hash and the
- * options that matter for resuming. Written to a temporary file, fsynced,
+/* The checkpoint: per segment, the key after which the scan goes on (the
+ * LastEvaluatedKey of the last page whose writes all completed, or the key
+ * of the last item of a finished prefix of a page), with counts, the
+ * script's hash and every option that changes what is written. A
+ * checkpoint belongs to one run: resuming it with other such options is
+ * refused, naming each difference. Written to a temporary file, fsynced,
  * and renamed over the old one, so a crash leaves the old or the new file
  * and never half of one. */
 #include <errno.h>
@@ -11,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "engine_impl.h"
 
 static const char *mode_name(engine_write_mode m)
@@ -36,12 +40,12 @@ static json_t *build(run_state *r, const char *status)
         json_array_append_new(segs, segment_json(&r->segs[i]));
     pthread_mutex_unlock(&r->mu);
     const engine_options *o = r->o;
-    return json_pack("{s:i,s:s,s:s,s:s?,s:s,s:s,s:s,s:i,s:{s:s,s:s?,s:s?,s:s?,s:s?},s:o}", "version", 1, "status",
-                     status, "table", o->table, "target_table", o->target_table, "migration", r->migration,
+    return json_pack("{s:i,s:s,s:s,s:s?,s:s,s:s,s:s,s:i,s:{s:s,s:s?,s:s?,s:s?,s:s?,s:s?},s:o}", "version", 1,
+                     "status", status, "table", o->table, "target_table", o->target_table, "migration", r->migration,
                      "script_sha256", r->script_hash, "started_at", r->now, "total_segments", r->n_segs, "options",
-                     "write_mode", mode_name(r->mode), "marker", o->marker, "filter_expression",
-                     o->filter_expression, "expression_attribute_names", o->names_json,
-                     "expression_attribute_values", o->values_json, "segments", segs);
+                     "write_mode", mode_name(r->mode), "marker", o->marker, "version_attribute",
+                     o->version_attribute, "filter_expression", o->filter_expression, "expression_attribute_names",
+                     o->names_json, "expression_attribute_values", o->values_json, "segments", segs);
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -97,81 +101,124 @@ int checkpoint_save(run_state *r, const char *status, dm_error *err)
     return rc;
 }
 
-static int load_segment(run_state *r, json_t *js, dm_error *err)
+/* Appends "--opt was 'a', now 'b'" to *why when a bound option differs. */
+static void differ(dm_buf *why, const char *opt, const char *was, const char *now)
 {
-    json_int_t idx = json_integer_value(json_object_get(js, "segment"));
-    if (idx < 0 || idx >= r->n_segs)
-        return dm_error_set(err, DM_ERR_PARSE, "checkpoint %s: segment %lld out of range", r->checkpoint_path,
-                            (long long)idx);
-    seg_state *s = &r->segs[idx];
-    s->status = json_is_true(json_object_get(js, "done")) ? SEG_DONE : SEG_PENDING;
-    json_t *key = json_object_get(js, "start_key");
-    s->last_key = json_is_object(key) ? json_dumps(key, JSON_COMPACT) : NULL;
-    s->scanned = json_integer_value(json_object_get(js, "scanned"));
-    s->changed = json_integer_value(json_object_get(js, "changed"));
-    s->unchanged = json_integer_value(json_object_get(js, "unchanged"));
-    s->deleted = json_integer_value(json_object_get(js, "deleted"));
-    s->failed = json_integer_value(json_object_get(js, "failed"));
-    s->conflicts = json_integer_value(json_object_get(js, "conflicts"));
-    s->work_ms = json_integer_value(json_object_get(js, "work_ms"));
-    if (s->status == SEG_DONE)
-        r->segs_done++;
+    if (!was)
+        was = "";
+    if (!now)
+        now = "";
+    if (strcmp(was, now) == 0)
+        return;
+    if (why->len)
+        dm_buf_puts(why, "; ");
+    dm_buf_appendf(why, "%s was '%.80s', now '%.80s'", opt, was, now);
+}
+
+/* The options of the run in doc against this one's. */
+static int check_binding(run_state *r, const checkpoint_doc *d, dm_error *err)
+{
+    const engine_options *o = r->o;
+    dm_buf why;
+    dm_buf_init(&why, 0);
+    differ(&why, "--target-table-name", d->target_table, o->target_table);
+    differ(&why, "--write-mode", d->write_mode, mode_name(r->mode));
+    differ(&why, "--marker", d->marker, o->marker);
+    differ(&why, "--version-attribute", d->version_attribute, o->version_attribute);
+    differ(&why, "--filter-expression", d->filter_expression, o->filter_expression);
+    differ(&why, "--expression-attribute-names", d->names_json, o->names_json);
+    differ(&why, "--expression-attribute-values", d->values_json, o->values_json);
+    if (o->migration_id)
+        differ(&why, "--migration-id", d->migration, o->migration_id);
+    if (o->total_segments > 0 && o->total_segments != d->n_segs) {
+        char was[24], now[24];
+        snprintf(was, sizeof was, "%d", d->n_segs);
+        snprintf(now, sizeof now, "%d", o->total_segments);
+        differ(&why, "--total-segments", was, now);
+    }
+    int rc = DM_OK;
+    if (why.len)
+        rc = dm_error_set(err, DM_ERR_CONFIG,
+                          "checkpoint %s belongs to a run with other options (%s); continue it with the same "
+                          "options, or remove the file to start over",
+                          r->checkpoint_path, dm_buf_cstr(&why));
+    dm_buf_cleanup(&why);
+    return rc;
+}
+
+/* Takes the segments (their keys move) and the run's identity: ctx.now
+ * and the marker value are those of the first start, so that items done
+ * again come out the same. */
+static int adopt(run_state *r, checkpoint_doc *d, dm_error *err)
+{
+    r->n_segs = d->n_segs;
+    r->segs = calloc((size_t)d->n_segs, sizeof *r->segs);
+    if (!r->segs)
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < d->n_segs; i++) {
+        seg_state *s = &r->segs[i];
+        checkpoint_seg *c = &d->segs[i];
+        s->index = i;
+        s->status = c->done ? SEG_DONE : SEG_PENDING;
+        s->last_key = c->start_key;
+        c->start_key = NULL;
+        s->scanned = c->scanned;
+        s->changed = c->changed;
+        s->unchanged = c->unchanged;
+        s->deleted = c->deleted;
+        s->failed = c->failed;
+        s->conflicts = c->conflicts;
+        s->work_ms = c->work_ms;
+        r->segs_done += c->done;
+    }
+    if (d->started_at)
+        dm_strlcpy(r->now, d->started_at, sizeof r->now);
+    dm_strlcpy(r->migration, d->migration, sizeof r->migration);
     return DM_OK;
 }
 
-int checkpoint_load(run_state *r, bool *found, dm_error *err)
+static int refuse(run_state *r, const checkpoint_doc *d, dm_error *err)
 {
-    *found = false;
-    json_error_t je;
-    json_t *doc = json_load_file(r->checkpoint_path, 0, &je);
-    if (!doc) {
-        if (access(r->checkpoint_path, F_OK) != 0)
-            return DM_OK;
-        return dm_error_set(err, DM_ERR_PARSE, "checkpoint %s, line %d: %s", r->checkpoint_path, je.line, je.text);
-    }
-    int rc = DM_OK;
-    const char *status = json_string_value(json_object_get(doc, "status"));
-    const char *hash = json_string_value(json_object_get(doc, "script_sha256"));
-    const char *table = json_string_value(json_object_get(doc, "table"));
-    json_t *segs = json_object_get(doc, "segments");
-    int n = (int)json_integer_value(json_object_get(doc, "total_segments"));
-    /* A finished run, or one cut short by --limit, does not hold back a new
-     * run; --resume continues a limited one. */
-    if (status && (strcmp(status, "complete") == 0 || (strcmp(status, "limited") == 0 && !r->o->resume))) {
-        json_decref(doc);
+    if (strcmp(d->table, r->o->table) != 0)
+        return dm_error_set(err, DM_ERR_CONFIG, "checkpoint %s is for table '%s', not '%s'", r->checkpoint_path,
+                            d->table, r->o->table);
+    if (strcmp(d->script_sha256, r->script_hash) != 0)
+        return dm_error_set(err, DM_ERR_CONFIG,
+                            "the script changed since checkpoint %s was written (sha256 %.12s..., now %.12s...); "
+                            "resuming with a different script is refused: restore the script, or remove the "
+                            "checkpoint to start over",
+                            r->checkpoint_path, d->script_sha256, r->script_hash);
+    return check_binding(r, d, err);
+}
+
+int checkpoint_load(run_state *r, bool *found, bool *limited, dm_error *err)
+{
+    *found = *limited = false;
+    dm_buf text;
+    dm_buf_init(&text, 0);
+    dm_error rerr = {0};
+    if (access(r->checkpoint_path, F_OK) != 0)
         return DM_OK;
+    if (dm_read_file(r->checkpoint_path, &text, &rerr) != DM_OK) {
+        dm_buf_cleanup(&text);
+        return dm_error_set(err, DM_ERR_CONFIG, "cannot read checkpoint %s: %s", r->checkpoint_path, rerr.message);
     }
-    if (!status || !hash || !table || !json_is_array(segs) || n < 1 || (size_t)n != json_array_size(segs))
-        rc = dm_error_set(err, DM_ERR_PARSE, "checkpoint %s is not a ddbmig checkpoint", r->checkpoint_path);
-    else if (strcmp(table, r->o->table) != 0)
-        rc = dm_error_set(err, DM_ERR_CONFIG, "checkpoint %s is for table '%s', not '%s'", r->checkpoint_path, table,
-                          r->o->table);
-    else if (strcmp(hash, r->script_hash) != 0)
-        rc = dm_error_set(err, DM_ERR_CONFIG,
-                          "the script changed since checkpoint %s was written (sha256 %.12s..., now %.12s...); "
-                          "resuming with a different script is refused: restore the script, or remove the "
-                          "checkpoint to start over",
-                          r->checkpoint_path, hash, r->script_hash);
-    if (rc == DM_OK) {
-        *found = true;
-        r->n_segs = n;
-        r->segs = calloc((size_t)n, sizeof *r->segs);
-        if (!r->segs)
-            rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
-        for (int i = 0; rc == DM_OK && i < n; i++)
-            r->segs[i].index = i;
-        for (int i = 0; rc == DM_OK && i < n; i++)
-            rc = load_segment(r, json_array_get(segs, (size_t)i), err);
-        /* Resuming keeps the run's identity: ctx.now and the marker value
-         * are those of the first start, so re-processed items come out the
-         * same. */
-        const char *started = json_string_value(json_object_get(doc, "started_at"));
-        const char *mig = json_string_value(json_object_get(doc, "migration"));
-        if (rc == DM_OK && started)
-            dm_strlcpy(r->now, started, sizeof r->now);
-        if (rc == DM_OK && mig)
-            dm_strlcpy(r->migration, mig, sizeof r->migration);
+    checkpoint_doc d;
+    dm_error perr = {0};
+    int rc = checkpoint_parse(text.data ? text.data : "", text.len, &d, &perr);
+    dm_buf_cleanup(&text);
+    if (rc)
+        return dm_error_set(err, DM_ERR_CONFIG, "checkpoint %s is %s; remove it to start over", r->checkpoint_path,
+                            perr.message);
+    /* A finished run does not hold back a new one. */
+    if (strcmp(d.status, "complete") != 0) {
+        rc = refuse(r, &d, err);
+        if (rc == DM_OK) {
+            *found = true;
+            *limited = strcmp(d.status, "limited") == 0;
+            rc = adopt(r, &d, err);
+        }
     }
-    json_decref(doc);
+    checkpoint_doc_cleanup(&d);
     return rc;
 }

@@ -7,7 +7,9 @@
 
 #include "ddbmig/engine.h"
 #include "ddbmig/lua_host.h"
+#include "errlog.h"
 #include "ratelimit.h"
+#include "wplan.h"
 #include "writer.h"
 
 typedef enum seg_status { SEG_PENDING, SEG_RUNNING, SEG_DONE } seg_status;
@@ -42,10 +44,13 @@ typedef struct run_state {
     size_t n_target_keys;
     engine_write_mode mode;
     char migration[80];
+    dm_buf script;                /* the script's text, read once: hashed and run */
+    lua_host_options lua;         /* for every worker's host; borrows script */
     char script_hash[65];
     char now[21];
     char checkpoint_path[1024];
     char errors_path[1024];
+    int lock_fd;                  /* flock on <checkpoint>.lock; 0: none */
     int64_t start_ms;
 
     pthread_mutex_t mu;           /* segments, errors file, diff output, fatal */
@@ -53,7 +58,10 @@ typedef struct run_state {
     int n_segs;
     int next_seg;
     int segs_done;
-    FILE *errors;
+    errlog errors;                /* opened before the first write */
+    bool errors_open;
+    wplan_rules rules;            /* what the workers decide by */
+    ddb_key_schema schema;        /* of the table written, for rules.schema */
     int diffs_shown;
     dm_error fatal;
     atomic_int stop;              /* stop_reason */
@@ -72,18 +80,21 @@ void *worker_main(void *arg);
 
 /* Checkpoint file (checkpoint.c). */
 int checkpoint_save(run_state *r, const char *status, dm_error *err);
-/* Loads the checkpoint at r->checkpoint_path into r->segs. *found is false
- * when there is none; a completed one counts as none. */
-int checkpoint_load(run_state *r, bool *found, dm_error *err);
+/* Loads the checkpoint at r->checkpoint_path into r->segs, refusing one
+ * of another table, script or options. *found is false when there is
+ * none; a completed one counts as none. *limited: it ended at --limit. */
+int checkpoint_load(run_state *r, bool *found, bool *limited, dm_error *err);
 
 /* Progress line and summary (progress.c). */
 void *monitor_main(void *arg);
 void progress_final(run_state *r, engine_status st);
 
-/* Per-item errors (worker.c): appends to the errors file, counts, and asks
- * the run to stop once max_errors is reached. */
-void engine_item_error(run_state *r, int segment, const ddb_item *it, const char *message);
+/* Asks every thread to stop; the first reason (and its error) wins. */
 void engine_request_stop(run_state *r, stop_reason why, const dm_error *err);
+
+/* Dry-run diffs (diffshow.c): prints the plan of one of the first
+ * --show-diffs changes. */
+void diffshow_print(run_state *r, const ddb_item *read, const wplan *p);
 
 /* Planning before the first write (plan.c). */
 int plan_and_confirm(run_state *r, ddb_client *c, dm_error *err);

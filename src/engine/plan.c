@@ -1,10 +1,9 @@
 /* Before the first write: what the run will cost, whether the table can
- * be restored (point-in-time recovery), and the user's go-ahead. */
+ * be restored (point-in-time recovery), and the go-ahead, which the
+ * caller obtains (engine_options.confirm): the library never prompts. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
 #include "engine_impl.h"
 
@@ -68,18 +67,17 @@ static void print_plan(run_state *r, const char *pitr)
 
 static int confirm(run_state *r, dm_error *err)
 {
-    if (r->o->yes)
+    const engine_options *o = r->o;
+    if (o->yes)
         return DM_OK;
-    if (!isatty(0) || !isatty(2))
+    if (!o->confirm)
         return dm_error_set(err, DM_ERR_CONFIG,
-                            "writing to %s needs --yes when not run from a terminal (or use --dry-run)", r->target);
-    fprintf(stderr, "Write to table %s? [y/N] ", r->target);
-    fflush(stderr);
-    char line[32];
-    if (!fgets(line, sizeof line, stdin))
-        line[0] = '\0';
-    line[strcspn(line, "\r\n")] = '\0';
-    if (strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0)
+                            "writing to %s needs --yes when it cannot be confirmed interactively (not run from a "
+                            "terminal?), or use --dry-run",
+                            r->target);
+    char question[400];
+    snprintf(question, sizeof question, "Write to table %s?", r->target);
+    if (o->confirm(o->confirm_ud, question))
         return DM_OK;
     return dm_error_set(err, DM_ERR_CONFIG, "not confirmed; nothing was written");
 }

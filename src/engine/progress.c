@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ddbmig/json_out.h"
 #include "engine_impl.h"
 
 static double elapsed_s(const run_state *r) { return (double)(dm_monotonic_ms() - r->start_ms) / 1000.0; }
@@ -73,8 +74,10 @@ void *monitor_main(void *arg)
         int64_t now = dm_monotonic_ms();
         if (!r->o->dry_run && r->o->job != ENGINE_VERIFY && now - last_save >= 2000) {
             dm_error err;
+            /* Progress that cannot be recorded is progress a resume would
+             * redo: stop rather than go on blind. */
             if (checkpoint_save(r, "running", &err) != DM_OK)
-                dm_log(DM_LOG_WARN, "%s", err.message);
+                engine_request_stop(r, STOP_FATAL, &err);
             last_save = now;
         }
         if (r->o->quiet)
@@ -136,26 +139,29 @@ static json_t *summary_json(run_state *r, engine_status st, double secs, double 
     json_t *segs = json_array();
     for (int i = 0; i < r->n_segs; i++) {
         seg_state *s = &r->segs[i];
-        json_array_append_new(segs, json_pack("{s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "segment", i, "done",
+        json_array_append_new(segs, json_pack("{s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "segment", i, "done",
                                               s->status == SEG_DONE, "scanned", (json_int_t)s->scanned, "changed",
                                               (json_int_t)s->changed, "unchanged", (json_int_t)s->unchanged,
                                               "failed", (json_int_t)s->failed, "conflicts",
                                               (json_int_t)s->conflicts, "pages", (json_int_t)s->pages, "seconds",
-                                              (double)s->work_ms / 1000.0));
+                                              dm_json_quantity((double)s->work_ms / 1000.0, DM_JSON_SECONDS)));
     }
     long long scanned = atomic_load(&c->scanned);
     json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:I,s:o}",
+        "{s:s,s:s,s:s,s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:I,s:I,s:o,s:o,s:o,s:I,s:o}",
         "table", r->o->table, "migration", r->migration, "status", status_name(st), "dry_run",
         r->o->dry_run || r->o->job == ENGINE_VERIFY, "segments", r->n_segs, "segments_done", r->segs_done, "scanned",
         (json_int_t)scanned, "changed", (json_int_t)atomic_load(&c->changed), "unchanged",
         (json_int_t)atomic_load(&c->unchanged), "deleted", (json_int_t)atomic_load(&c->deleted), "moved",
         (json_int_t)atomic_load(&c->moved), "extras", (json_int_t)atomic_load(&c->extras), "failed",
         (json_int_t)atomic_load(&c->failed), "conflicts", (json_int_t)atomic_load(&c->conflicts), "skipped_marked",
-        (json_int_t)atomic_load(&c->skipped), "read_units", atomic_load(&c->read_milli) / 1000.0, "write_units",
-        atomic_load(&c->write_milli) / 1000.0, "throttled", (json_int_t)atomic_load(&ds->throttled), "retries",
-        (json_int_t)atomic_load(&ds->retried), "elapsed_s", secs, "items_per_s", secs > 0 ? (double)scanned / secs : 0,
-        "skew", sk, "slowest_segment", (json_int_t)slowest, "per_segment", segs);
+        (json_int_t)atomic_load(&c->skipped), "read_units",
+        dm_json_quantity(atomic_load(&c->read_milli) / 1000.0, DM_JSON_UNITS), "write_units",
+        dm_json_quantity(atomic_load(&c->write_milli) / 1000.0, DM_JSON_UNITS), "throttled",
+        (json_int_t)atomic_load(&ds->throttled), "retries", (json_int_t)atomic_load(&ds->retried), "elapsed_s",
+        dm_json_quantity(secs, DM_JSON_SECONDS), "items_per_s",
+        dm_json_quantity(secs > 0 ? (double)scanned / secs : 0, DM_JSON_RATE), "skew",
+        dm_json_quantity(sk, DM_JSON_RATIO), "slowest_segment", (json_int_t)slowest, "per_segment", segs);
     if (r->o->target_table)
         json_object_set_new(o, "target_table", json_string(r->o->target_table));
     json_object_set_new(o, "writes", json_integer(atomic_load(&c->writes)));
@@ -177,8 +183,7 @@ void progress_final(run_state *r, engine_status st)
         json_t *o = summary_json(r, st, secs, sk, slowest);
         if (r->o->job == ENGINE_VERIFY)
             json_object_set_new(o, "left", json_integer(atomic_load(&r->c.changed) + atomic_load(&r->c.deleted)));
-        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        printf("\n");
+        dm_json_print(o, stdout);
         json_decref(o);
         fflush(stdout);
         return;

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,17 +33,16 @@ static int describe(ddb_client *c, const char *table, ddb_table_desc *d, dm_erro
     return rc;
 }
 
+/* Reads the script once: the checkpoint's hash and every worker's host
+ * see the same bytes, whatever happens to the file during the run. */
 static int hash_script(run_state *r, dm_error *err)
 {
     const engine_options *o = r->o;
-    dm_buf text;
-    dm_buf_init(&text, 16 << 20);
-    int rc = o->script_path ? dm_read_file(o->script_path, &text, err) : dm_buf_puts(&text, o->code ? o->code : "");
-    if (rc == DM_OK)
-        dm_sha256_hex(text.data ? text.data : "", text.len, r->script_hash);
-    dm_buf_cleanup(&text);
+    dm_buf_init(&r->script, 16 << 20);
+    int rc = o->script_path ? dm_read_file(o->script_path, &r->script, err) : dm_buf_puts(&r->script, o->code ? o->code : "");
     if (rc)
         return err ? (err->code = DM_ERR_CONFIG) : DM_ERR_CONFIG;
+    dm_sha256_hex(dm_buf_cstr(&r->script), r->script.len, r->script_hash);
     if (o->migration_id)
         dm_strlcpy(r->migration, o->migration_id, sizeof r->migration);
     else
@@ -51,16 +52,97 @@ static int hash_script(run_state *r, dm_error *err)
 
 static int check_script(run_state *r, dm_error *err)
 {
-    lua_host_options lo = {.script_path = r->o->script_path, .code = r->o->code, .now = r->now,
-                           .migration = r->migration, .table = r->o->table};
+    r->lua = (lua_host_options){.script = dm_buf_cstr(&r->script), .script_len = r->script.len,
+                                .chunk_name = r->o->script_path ? r->o->script_path : "-e",
+                                .one_liner = !r->o->script_path, .now = r->now, .migration = r->migration,
+                                .table = r->o->table, .stop = r->o->stop};
     lua_host *h = NULL;
-    int rc = lua_host_new(&lo, &h, err);
+    int rc = lua_host_new(&r->lua, &h, err);
     dm_error probe = {0};
     /* Many scripts assume their attributes exist; failing on an empty item
      * is worth knowing before the run, not a reason to refuse it. */
-    if (rc == DM_OK && lua_host_probe(h, &probe) != DM_OK && !r->o->quiet)
+    int prc = rc == DM_OK ? lua_host_probe(h, &probe) : DM_OK;
+    if (prc == DM_ERR_STOPPED) {
+        if (err)
+            *err = probe;
+        rc = prc;
+    } else if (prc != DM_OK && !r->o->quiet) {
         fprintf(stderr, "ddbmig: warning: %s\n", probe.message);
+    }
     lua_host_free(h);
+    return rc;
+}
+
+/* --expression-attribute-names/-values go into every Scan request as they
+ * are, so each must be exactly one JSON object of the right shape: names
+ * map to strings, values to DynamoDB attribute values (objects). */
+static int check_expression_json(const char *text, const char *option, bool values, dm_error *err)
+{
+    json_error_t je;
+    json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        return dm_error_set(err, DM_ERR_CONFIG, "--%s is not valid JSON: %s (column %d)", option, je.text, je.column);
+    int rc = DM_OK;
+    const char *key;
+    json_t *v;
+    if (!json_is_object(doc) || json_object_size(doc) == 0)
+        rc = dm_error_set(err, DM_ERR_CONFIG, "--%s must be a JSON object such as %s", option,
+                          values ? "{\":v\": {\"S\": \"text\"}}" : "{\"#n\": \"name\"}");
+    json_object_foreach(doc, key, v) {
+        if (rc == DM_OK && (values ? !json_is_object(v) : !json_is_string(v)))
+            rc = dm_error_set(err, DM_ERR_CONFIG, "--%s: the value of \"%.100s\" must be %s", option, key,
+                              values ? "an attribute value such as {\"S\": \"text\"}" : "a string");
+    }
+    json_decref(doc);
+    return rc;
+}
+
+/* What can be checked without a request, before the first one. */
+static int check_options(const engine_options *o, dm_error *err)
+{
+    if ((o->names_json || o->values_json) && !o->filter_expression)
+        return dm_error_set(err, DM_ERR_CONFIG, "--expression-attribute-names/-values go with --filter-expression");
+    int rc = DM_OK;
+    if (o->names_json)
+        rc = check_expression_json(o->names_json, "expression-attribute-names", false, err);
+    if (rc == DM_OK && o->values_json)
+        rc = check_expression_json(o->values_json, "expression-attribute-values", true, err);
+    return rc;
+}
+
+/* One Scan of at most one item with the run's filter: DynamoDB checks the
+ * expression's syntax and that its names and values are defined and used,
+ * so a mistake ends here as a usage error instead of stopping the run
+ * after its checkpoint exists. */
+static int check_filter(run_state *r, ddb_client *c, dm_error *err)
+{
+    const engine_options *o = r->o;
+    if (!o->filter_expression)
+        return DM_OK;
+    ddb_call call;
+    ddb_call_init(&call, "Scan", o->table);
+    ddb_scan_params p = {.table = o->table, .filter_expression = o->filter_expression,
+                         .names_json = o->names_json, .values_json = o->values_json, .limit = 1};
+    int rc = ddb_scan_body(&p, &call.body);
+    if (rc == DM_OK)
+        rc = ddb_client_run(c, &call);
+    if (rc != DM_OK && err) {
+        *err = call.err;
+        if (strcmp(call.err.type, "ValidationException") == 0) {
+            const char *m = call.err.message;
+            const char *option = strstr(m, "ExpressionAttributeValues") || strstr(m, "attribute value")
+                                     ? "--expression-attribute-values"
+                                 : strstr(m, "ExpressionAttributeNames") || strstr(m, "attribute name")
+                                     ? "--expression-attribute-names"
+                                     : "--filter-expression";
+            char text[sizeof err->message];
+            dm_strlcpy(text, m, sizeof text);
+            dm_error_set(err, DM_ERR_CONFIG, "%s is refused by DynamoDB: %s", option, text);
+        } else if (!err->message[0]) {
+            dm_error_set(err, rc, "checking --filter-expression: %s", dm_err_str(rc));
+        }
+    }
+    ddb_call_cleanup(&call);
     return rc;
 }
 
@@ -81,6 +163,33 @@ static int paths(run_state *r, dm_error *err)
     return DM_OK;
 }
 
+/* One run per checkpoint at a time: a second process with the same
+ * migration would write the same items and the same file. The lock goes
+ * with the process, kill -9 included. */
+static int lock_checkpoint(run_state *r, dm_error *err)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s.lock", r->checkpoint_path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return dm_error_set(err, DM_ERR_CONFIG, "cannot write the checkpoint's lock %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        return dm_error_set(err, DM_ERR_CONFIG, "checkpoint %s is in use by another ddbmig run%s%s", r->checkpoint_path,
+                            pid[0] ? " (pid " : "", pid[0] ? strcat(pid, ")") : "");
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) < 0)
+        dm_log(DM_LOG_DEBUG, "could not note the pid in %s", path);
+    r->lock_fd = fd;
+    return DM_OK;
+}
+
 int engine_default_workers(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -88,28 +197,33 @@ int engine_default_workers(void)
     return (int)(n < 2 ? 2 : n > 64 ? 64 : n);
 }
 
-static int setup_segments(run_state *r, dm_error *err)
+/* A new run, or the continuation of the one in the checkpoint: a stopped
+ * run needs --resume; a run cut short by --limit goes on by itself, so
+ * that the same command twice takes the next items, never the same ones. */
+static int setup_segments(run_state *r, bool *continuing, dm_error *err)
 {
     const engine_options *o = r->o;
-    bool found = false;
+    bool found = false, limited = false;
+    *continuing = false;
     if (!o->dry_run && o->job != ENGINE_VERIFY) {
-        int rc = checkpoint_load(r, &found, err);
+        int rc = checkpoint_load(r, &found, &limited, err);
         if (rc)
             return rc;
-        if (found && !o->resume)
+        if (found && !o->resume && !limited)
             return dm_error_set(err, DM_ERR_CONFIG,
                                 "checkpoint %s holds an unfinished run of this migration; add --resume to continue "
                                 "it, or remove the file to start over",
                                 r->checkpoint_path);
         if (!found && o->resume)
             return dm_error_set(err, DM_ERR_CONFIG, "--resume: no unfinished run in %s", r->checkpoint_path);
-        if (found && o->total_segments > 0 && o->total_segments != r->n_segs)
-            return dm_error_set(err, DM_ERR_CONFIG, "the checkpoint has %d segments, not %d", r->n_segs,
-                                o->total_segments);
     }
     if (found) {
         for (int i = 0; i < r->n_segs; i++)
             r->resumed_scanned += r->segs[i].scanned;
+        if (limited && !o->quiet)
+            fprintf(stderr, "ddbmig: continuing after the %lld items of the earlier --limit run (%s)\n",
+                    r->resumed_scanned, r->checkpoint_path);
+        *continuing = true;
         return DM_OK;
     }
     long long want = o->total_segments;
@@ -128,6 +242,49 @@ static int setup_segments(run_state *r, dm_error *err)
     for (int i = 0; i < r->n_segs; i++)
         r->segs[i].index = i;
     return DM_OK;
+}
+
+static bool same_name(const char *a, const char *b) { return strlen(a) == strlen(b) && strcmp(a, b) == 0; }
+
+/* What the workers decide by (wplan.h), checked against the tables. */
+static int setup_rules(run_state *r, dm_error *err)
+{
+    const engine_options *o = r->o;
+    const char *v = o->version_attribute, *m = o->marker;
+    for (size_t k = 0; k < r->n_target_keys; k++) {
+        if (v && same_name(v, r->target_keys[k]))
+            return dm_error_set(err, DM_ERR_CONFIG, "--version-attribute %s is a key attribute of the table", v);
+        if (m && same_name(m, r->target_keys[k]))
+            return dm_error_set(err, DM_ERR_CONFIG, "--marker %s is a key attribute of the table", m);
+    }
+    if (v && m && same_name(v, m))
+        return dm_error_set(err, DM_ERR_CONFIG, "--marker and --version-attribute name the same attribute");
+    if ((v && !*v) || (m && !*m))
+        return dm_error_set(err, DM_ERR_CONFIG, "%s needs an attribute name", v && !*v ? "--version-attribute"
+                                                                                       : "--marker");
+    const ddb_table_desc *wd = r->target != o->table ? &r->target_desc : &r->desc;
+    int rc = ddb_table_key_schema(wd, &r->schema, err);
+    if (rc)
+        return rc;
+    r->rules = (wplan_rules){.keys = r->target_keys, .n_keys = r->n_target_keys, .schema = &r->schema,
+                             .marker = m, .migration = r->migration, .version_attr = v, .mode = r->mode,
+                             .copy = r->target != o->table};
+    return DM_OK;
+}
+
+/* Dry runs and verify keep their errors apart from a real run's. */
+static int open_errors(run_state *r, bool continuing, dm_error *err)
+{
+    const engine_options *o = r->o;
+    bool dry = o->dry_run || o->job == ENGINE_VERIFY;
+    if (dry && !o->errors_path) {
+        size_t n = strlen(r->errors_path);
+        if (n > 6 && n + 9 < sizeof r->errors_path && strcmp(r->errors_path + n - 6, ".jsonl") == 0)
+            strcpy(r->errors_path + n - 6, ".dry-run.jsonl");
+    }
+    int rc = errlog_open(&r->errors, r->errors_path, continuing, err);
+    r->errors_open = rc == DM_OK;
+    return rc;
 }
 
 static void setup_rates(run_state *r)
@@ -173,8 +330,12 @@ static int prepare(run_state *r, ddb_client *c, dm_error *err)
         return dm_error_set(err, DM_ERR_CONFIG, "--write-mode update writes back to the source table; "
                                                 "use put or batch with --target-table-name");
     dm_format_iso8601(dm_now_ms(), r->now);
-    if ((rc = hash_script(r, err)) || (rc = check_script(r, err)) || (rc = paths(r, err)) ||
-        (rc = setup_segments(r, err)))
+    bool continuing = false;
+    bool dry = o->dry_run || o->job == ENGINE_VERIFY;
+    if ((rc = hash_script(r, err)) || (rc = check_script(r, err)) || (rc = check_filter(r, c, err)) ||
+        (rc = paths(r, err)) || (!dry && (rc = lock_checkpoint(r, err))) ||
+        (rc = setup_segments(r, &continuing, err)) || (rc = setup_rules(r, err)) ||
+        (rc = open_errors(r, continuing, err)))
         return rc;
     setup_rates(r);
     return DM_OK;
@@ -200,10 +361,13 @@ static void free_run(run_state *r)
     for (int i = 0; i < r->n_segs && r->segs; i++)
         free(r->segs[i].last_key);
     free(r->segs);
-    if (r->errors)
-        fclose(r->errors);
+    if (r->errors_open)
+        errlog_close(&r->errors);
+    if (r->lock_fd > 0)
+        close(r->lock_fd);
     ddb_table_desc_cleanup(&r->desc);
     ddb_table_desc_cleanup(&r->target_desc);
+    dm_buf_cleanup(&r->script);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -240,29 +404,63 @@ static void run_workers(run_state *r)
     free(t);
 }
 
+static bool stop_requested(const engine_options *o) { return o->stop && *o->stop; }
+
+/* Everything before the first write, each request given up as soon as the
+ * caller asks to stop. The checkpoint is written last, and taken back if
+ * a stop came while it was being written, unless it is a resumed run's. */
+static int preflight(run_state *r, ddb_client *c, bool dry, dm_error *err)
+{
+    const engine_options *o = r->o;
+    volatile sig_atomic_t *was = ddb_client_set_stop(c, o->stop);
+    int rc = prepare(r, c, err);
+    if (rc == DM_OK && !dry)
+        rc = plan_and_confirm(r, c, err);
+    ddb_client_set_stop(c, was);
+    if (rc == DM_OK && stop_requested(o))
+        rc = DM_ERR_STOPPED;
+    if (rc == DM_OK && !dry) {
+        rc = checkpoint_save(r, "running", err); /* fails early when it cannot be written */
+        if (rc == DM_OK && stop_requested(o)) {
+            if (!o->resume)
+                unlink(r->checkpoint_path);
+            rc = DM_ERR_STOPPED;
+        }
+    }
+    return rc;
+}
+
 engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_client *c, dm_error *err)
 {
     engine_options o = *opts;
     if (o.workers <= 0)
         o.workers = engine_default_workers();
-    run_state *r = calloc(1, sizeof *r);
+    int rc = check_options(&o, err);
+    run_state *r = rc == DM_OK ? calloc(1, sizeof *r) : NULL;
     if (!r) {
-        dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+        if (rc == DM_OK)
+            dm_error_set(err, DM_ERR_NOMEM, "out of memory");
         return ENGINE_CONFIG;
     }
     pthread_mutex_init(&r->mu, NULL);
     r->o = &o;
     r->shared = shared;
     bool dry = o.dry_run || o.job == ENGINE_VERIFY;
-    int rc = prepare(r, c, err);
-    if (rc == DM_OK && !dry)
-        rc = plan_and_confirm(r, c, err);
-    if (rc == DM_OK && !dry)
-        rc = checkpoint_save(r, "running", err); /* fails early when it cannot be written */
+    rc = preflight(r, c, dry, err);
+    if (rc != DM_OK && stop_requested(&o)) {
+        fprintf(stderr, "ddbmig: interrupted before the first write; nothing was written\n");
+        free_run(r);
+        return ENGINE_INTERRUPTED;
+    }
     if (rc != DM_OK) {
         if (err && err->code == DM_OK)
             err->code = rc;
         free_run(r);
+        if (rc == DM_ERR_STOPPED) {
+            if (!o.quiet && err)
+                fprintf(stderr, "ddbmig: %s\n", err->message);
+            return ENGINE_INTERRUPTED; /* before the run: nothing was written */
+        }
         return ENGINE_CONFIG; /* nothing was written; err->code says why */
     }
     ddb_shared_on_throttle(shared, on_throttle, r);

@@ -1,7 +1,13 @@
 /* Export (parallel scan to DynamoDB JSON lines) and import (lines to
- * BatchWriteItem, many calls in flight). zlib's gz* functions read plain
- * and gzip files alike, and write gzip when the name ends in .gz. */
+ * BatchWriteItem, many calls in flight). Export writes gzip through zlib's
+ * gz* functions when the name ends in .gz; import reads through lines.c,
+ * which finds every flaw of a gzip file before the first write.
+ *
+ * Import is two passes over the file: the check (every line decoded and
+ * put through ddb_item_check against the table's keys; nothing is written
+ * unless all pass), then the writes. */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +19,7 @@
 #include "ddbmig/item.h"
 #include "ddbmig/retry.h"
 #include "engine_impl.h"
+#include "lines.h"
 
 static bool gz_name(const char *p)
 {
@@ -155,101 +162,152 @@ int engine_export(const transfer_options *o, ddb_shared *shared, transfer_result
     return DM_OK;
 }
 
-/* ---- import --------------------------------------------------------------- */
 
-typedef struct line_reader {
-    gzFile f;
-    dm_buf line;
-    long lineno;
-} line_reader;
+/* ---- import: the check ------------------------------------------------------ */
 
-/* Next line without its newline; 0 at the end, <0 on error. */
-static int next_line(line_reader *lr)
+/* Lines longer than this are refused without being read whole: the JSON
+ * of a 400 KB item stays far below it even with every byte escaped. */
+#define MAX_LINE_BYTES (8u << 20)
+
+static bool blank(const char *p, size_t n)
 {
-    dm_buf_reset(&lr->line);
-    char chunk[65536];
-    for (;;) {
-        if (!gzgets(lr->f, chunk, sizeof chunk))
-            return lr->line.len > 0 ? 1 : (gzeof(lr->f) ? 0 : -1);
-        size_t n = strlen(chunk);
-        bool nl = n > 0 && chunk[n - 1] == '\n';
-        if (dm_buf_append(&lr->line, chunk, nl ? n - 1 : n))
-            return -1;
-        if (nl) {
-            lr->lineno++;
-            if (lr->line.len && lr->line.data[lr->line.len - 1] == '\r')
-                lr->line.data[--lr->line.len] = '\0';
-            return 1;
-        }
-    }
-}
-
-static int open_reader(line_reader *lr, const char *path, dm_error *err)
-{
-    memset(lr, 0, sizeof *lr);
-    dm_buf_init(&lr->line, 8 << 20);
-    lr->f = gzopen(path, "rb");
-    return lr->f ? DM_OK : dm_error_set(err, DM_ERR_IO, "cannot open %s", path);
-}
-
-static void close_reader(line_reader *lr)
-{
-    if (lr->f)
-        gzclose(lr->f);
-    dm_buf_cleanup(&lr->line);
-}
-
-static bool blank(const dm_buf *b)
-{
-    for (size_t i = 0; i < b->len; i++)
-        if (b->data[i] != ' ' && b->data[i] != '\t')
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
             return false;
     return true;
 }
 
-/* First pass: every line must be an item; nothing is written otherwise. */
-static int check_file(const char *path, long long *count, dm_error *err)
+/* One line to one checked item; err gets what is wrong (without the file
+ * and line). */
+static int line_item(dm_str line, dm_arena *a, const ddb_key_schema *keys, ddb_item *it, dm_error *err)
 {
-    line_reader lr;
-    int rc = open_reader(&lr, path, err), r;
-    dm_arena *a = dm_arena_new(0);
-    *count = 0;
-    while (rc == DM_OK && (r = next_line(&lr)) > 0) {
-        if (blank(&lr.line))
-            continue;
-        ddb_item it;
-        size_t used;
-        dm_error e = {0};
-        dm_arena_reset(a);
-        if (ddb_item_decode(lr.line.data, lr.line.len, a, &it, &used, &e) != DM_OK)
-            rc = dm_error_set(err, DM_ERR_PARSE, "%s, line %ld: %s", path, lr.lineno, e.message);
-        else if (used != lr.line.len && !blank(&(dm_buf){.data = lr.line.data + used, .len = lr.line.len - used}))
-            rc = dm_error_set(err, DM_ERR_PARSE, "%s, line %ld: text after the item", path, lr.lineno);
-        else if (ddb_item_size(&it) > DDB_MAX_ITEM_BYTES)
-            rc = dm_error_set(err, DM_ERR_PARSE, "%s, line %ld: the item is over DynamoDB's 400 KB limit", path,
-                              lr.lineno);
-        (*count)++;
-    }
-    if (rc == DM_OK && r < 0)
-        rc = dm_error_set(err, DM_ERR_IO, "%s: read error after line %ld", path, lr.lineno);
-    dm_arena_free(a);
-    close_reader(&lr);
-    return rc;
+    size_t used = 0;
+    int rc = ddb_item_decode(line.p, line.n, a, it, &used, err);
+    if (rc)
+        return rc;
+    if (!blank(line.p + used, line.n - used))
+        return dm_error_set(err, DM_ERR_PARSE, "text after the item, at byte %zu", used);
+    return ddb_item_check(it, keys, err);
 }
 
-typedef struct batch_call {
+static void add_bad(transfer_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add_bad(transfer_result *res, const char *fmt, ...)
+{
+    if (res->n_bad >= TRANSFER_MAX_BAD_LINES)
+        return;
+    char msg[1600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char *dst = res->bad[res->n_bad++];
+    size_t n = strlen(msg), max = sizeof res->bad[0] - 1;
+    if (n > max) { /* cut at a character boundary */
+        n = max;
+        while (n > 0 && ((unsigned char)msg[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, msg, n);
+    dst[n] = '\0';
+}
+
+int engine_import_check(const transfer_options *o, const ddb_key_schema *keys, transfer_result *res, dm_error *err)
+{
+    res->file_items = res->lines_read = 0;
+    res->n_bad = 0;
+    line_reader *lr = NULL;
+    dm_arena *a = dm_arena_new(0);
+    dm_error e = {0};
+    int rc = a ? lines_open(o->path, MAX_LINE_BYTES, &lr, &e) : DM_ERR_NOMEM;
+    if (rc && rc != DM_ERR_NOMEM) {
+        add_bad(res, "%s", e.message);
+        rc = DM_OK;
+    }
+    bool stopped = false;
+    while (rc == DM_OK && lr) {
+        dm_str line;
+        bool end;
+        int r = lines_next(lr, &line, &end, &e);
+        if (r == DM_ERR_NOMEM) {
+            rc = r;
+        } else if (r == DM_ERR_LIMIT) {
+            add_bad(res, "%s", e.message);
+        } else if (r != DM_OK) {
+            add_bad(res, "%s", e.message); /* the file's own flaw: nothing more to read */
+            break;
+        } else if (end) {
+            break;
+        } else if (!blank(line.p, line.n)) {
+            dm_arena_reset(a);
+            ddb_item it;
+            r = line_item(line, a, keys, &it, &e);
+            if (r == DM_ERR_NOMEM)
+                rc = r;
+            else if (r)
+                add_bad(res, "%s:%ld: %s", o->path, lines_number(lr), e.message);
+            else
+                res->file_items++;
+        }
+        if (res->n_bad == TRANSFER_MAX_BAD_LINES) {
+            stopped = true;
+            break;
+        }
+    }
+    res->lines_read = lr ? lines_number(lr) : 0;
+    lines_free(lr);
+    dm_arena_free(a);
+    if (rc)
+        return dm_error_set(err, rc, "checking %s: out of memory", o->path);
+    if (res->n_bad == 0)
+        return DM_OK;
+    if (stopped)
+        return dm_error_set(err, DM_ERR_INVALID,
+                            "%s: checking stopped at line %lld after %d problems; nothing was written", o->path,
+                            res->lines_read, res->n_bad);
+    return dm_error_set(err, DM_ERR_INVALID, "%s: %d problem%s found; nothing was written", o->path, res->n_bad,
+                        res->n_bad == 1 ? "" : "s");
+}
+
+/* ---- import: the writes ------------------------------------------------------- */
+
+#define BATCH_MAX 25
+/* BatchWriteItem takes at most 16 MB a call: a batch goes out early
+ * rather than grow past this. */
+#define MAX_BODY_BYTES (12u << 20)
+#define BUSY_BUCKETS 4096
+
+typedef struct batch_call batch_call;
+
+/* The key of an item whose put has not finished. The set of them is what
+ * makes the last line of a repeated key win: a put waits until no earlier
+ * put of its key is in flight, so DynamoDB sees them in the file's order
+ * (and never twice in one call, which it refuses). */
+typedef struct busy_key {
+    uint64_t hash;
+    batch_call *owner;
+    size_t off, len;         /* the key's bytes in owner->keys */
+    struct busy_key *next;   /* in its bucket */
+} busy_key;
+
+struct batch_call {
     ddb_call call;
-    int n;
-    int round;
+    int n;                   /* requests in the body being sent */
+    int resends;
     int64_t due_ms;
-    struct batch_call *next;
-} batch_call;
+    dm_buf keys;             /* canonical keys of the batch's items */
+    busy_key busy[BATCH_MAX];
+    int n_keys;
+    batch_call *next;        /* waiting to be resent */
+};
 
 typedef struct importer {
     const transfer_options *o;
+    const ddb_key_schema *ks;
     ddb_client *c;
-    batch_call *waiting; /* UnprocessedItems to resend */
-    int in_flight;
+    busy_key *buckets[BUSY_BUCKETS];
+    batch_call *waiting;     /* UnprocessedItems to resend */
+    int in_flight, max_flight;
     long long written;
     double units;
     uint64_t rng;
@@ -257,41 +315,143 @@ typedef struct importer {
     bool failed;
 } importer;
 
+static void import_fail(importer *im, const dm_error *e)
+{
+    if (!im->failed)
+        im->err = *e;
+    im->failed = true;
+}
+
+/* The item's key as bytes that are equal exactly when DynamoDB would see
+ * the same key: numbers in canonical form ("1.0" is "1"). */
+static int key_bytes(const ddb_item *it, const ddb_key_schema *ks, dm_buf *out)
+{
+    const ddb_key_def *defs[2] = {&ks->hash, &ks->range};
+    int rc = DM_OK;
+    for (int k = 0; rc == DM_OK && k < 2; k++) {
+        if (!defs[k]->name)
+            continue;
+        const ddb_value *v = ddb_item_get(it, defs[k]->name, strlen(defs[k]->name));
+        if (!v)
+            return DM_ERR_INVALID;
+        const char *p = v->data;
+        size_t n = v->len;
+        char canon[64];
+        if (v->type == DDB_N) {
+            ddb_number num;
+            if (ddb_number_parse(v->data, v->len, &num, NULL) != DM_OK)
+                return DM_ERR_INVALID;
+            ddb_number_format(&num, canon, sizeof canon);
+            p = canon;
+            n = strlen(canon);
+        }
+        uint32_t n32 = (uint32_t)n;
+        rc = dm_buf_putc(out, ddb_type_name(v->type)[0]);
+        rc = rc ? rc : dm_buf_append(out, &n32, sizeof n32);
+        rc = rc ? rc : dm_buf_append(out, p, n);
+    }
+    return rc;
+}
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static batch_call *busy_owner(importer *im, const dm_buf *key, uint64_t h)
+{
+    for (busy_key *k = im->buckets[h % BUSY_BUCKETS]; k; k = k->next)
+        if (k->hash == h && k->len == key->len && memcmp(k->owner->keys.data + k->off, key->data, key->len) == 0)
+            return k->owner;
+    return NULL;
+}
+
+static void release_batch(importer *im, batch_call *b)
+{
+    for (int i = 0; i < b->n_keys; i++) {
+        busy_key **pp = &im->buckets[b->busy[i].hash % BUSY_BUCKETS];
+        while (*pp && *pp != &b->busy[i])
+            pp = &(*pp)->next;
+        if (*pp)
+            *pp = b->busy[i].next;
+    }
+    ddb_call_cleanup(&b->call);
+    dm_buf_cleanup(&b->keys);
+    free(b);
+}
+
+static batch_call *new_batch(const char *table)
+{
+    batch_call *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    ddb_call_init(&b->call, "BatchWriteItem", table);
+    b->call.user = b;
+    dm_buf_init(&b->keys, 0);
+    int rc = dm_buf_puts(&b->call.body, "{\"RequestItems\":{");
+    rc = rc ? rc : ddb_json_put_string(&b->call.body, table, strlen(table));
+    rc = rc ? rc : dm_buf_puts(&b->call.body, ":[");
+    if (rc) {
+        ddb_call_cleanup(&b->call);
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* Adds one line's put and its key (not yet in the busy set). */
+static int add_put(importer *im, batch_call *b, dm_str line, const dm_buf *key, uint64_t h)
+{
+    int rc = dm_buf_puts(&b->call.body, b->n ? ",{\"PutRequest\":{\"Item\":" : "{\"PutRequest\":{\"Item\":");
+    rc = rc ? rc : dm_buf_append(&b->call.body, line.p, line.n);
+    rc = rc ? rc : dm_buf_puts(&b->call.body, "}}");
+    size_t off = b->keys.len;
+    rc = rc ? rc : dm_buf_append(&b->keys, key->data, key->len);
+    if (rc)
+        return rc;
+    busy_key *k = &b->busy[b->n_keys++];
+    *k = (busy_key){.hash = h, .owner = b, .off = off, .len = key->len};
+    k->next = im->buckets[h % BUSY_BUCKETS];
+    im->buckets[h % BUSY_BUCKETS] = k;
+    b->n++;
+    return DM_OK;
+}
+
 static void on_batch(importer *im, batch_call *b)
 {
     im->in_flight--;
     if (b->call.rc != DM_OK) {
-        if (!im->failed)
-            im->err = b->call.err;
-        im->failed = true;
-        ddb_call_cleanup(&b->call);
-        free(b);
+        import_fail(im, &b->call.err);
+        release_batch(im, b);
         return;
     }
-    im->units += ddb_consumed_units(&b->call.response);
-    json_t *doc = json_loadb(dm_buf_cstr(&b->call.response), b->call.response.len, 0, NULL);
-    json_t *un = json_object_get(doc, "UnprocessedItems");
-    size_t left = json_array_size(json_object_get(un, im->o->table));
-    im->written += b->n - (long long)left;
-    if (left == 0 || b->round >= 50) {
-        if (left) {
-            dm_error_set(&im->err, DM_ERR_THROTTLED, "%zu items still unprocessed after 50 rounds", left);
-            im->failed = true;
-        }
-        json_decref(doc);
-        ddb_call_cleanup(&b->call);
-        free(b);
+    dm_buf next;
+    dm_buf_init(&next, 0);
+    ddb_batch_left left;
+    dm_error e = {0};
+    int rc = ddb_batch_unprocessed(&b->call.response, im->o->table, "TOTAL", b->resends, retry_random01(&im->rng),
+                                   &next, &left, &e);
+    im->units += left.units;
+    if (rc == DM_OK || rc == DM_ERR_THROTTLED)
+        im->written += b->n - (long long)left.n;
+    if (rc != DM_OK || left.n == 0) {
+        if (rc)
+            import_fail(im, &e);
+        dm_buf_cleanup(&next);
+        release_batch(im, b);
         return;
     }
-    char *text = json_dumps(un, JSON_COMPACT);
-    retry_policy pol = retry_policy_default();
-    dm_buf_reset(&b->call.body);
-    dm_buf_appendf(&b->call.body, "{\"RequestItems\":%s,\"ReturnConsumedCapacity\":\"TOTAL\"}", text ? text : "{}");
-    free(text);
-    json_decref(doc);
-    b->n = (int)left;
-    b->round++;
-    b->due_ms = dm_monotonic_ms() + retry_backoff_ms(&pol, b->round, retry_random01(&im->rng));
+    /* Resend what is left after the backoff; its keys stay busy. */
+    ddb_call_reuse(&b->call, "BatchWriteItem", im->o->table);
+    dm_buf_cleanup(&b->call.body);
+    b->call.body = next;
+    b->call.user = b;
+    b->n = (int)left.n;
+    b->resends++;
+    b->due_ms = dm_monotonic_ms() + left.delay_ms;
     b->next = im->waiting;
     im->waiting = b;
 }
@@ -302,91 +462,161 @@ static void start_batch(importer *im, batch_call *b)
     ddb_client_start(im->c, &b->call);
 }
 
-/* Waits for one completion, resending due UnprocessedItems meanwhile. */
+/* Waits for one completion, resending due UnprocessedItems meanwhile.
+ * After a failure, nothing more is sent. */
 static void pump_import(importer *im)
 {
     int64_t now = dm_monotonic_ms(), wait = 100;
     for (batch_call **pp = &im->waiting; *pp;) {
         batch_call *b = *pp;
-        if (b->due_ms <= now) {
+        if (im->failed) {
+            *pp = b->next;
+            release_batch(im, b);
+        } else if (b->due_ms <= now && im->in_flight < im->max_flight) {
             *pp = b->next;
             start_batch(im, b);
         } else {
-            wait = b->due_ms - now < wait ? b->due_ms - now : wait;
+            if (b->due_ms > now && b->due_ms - now < wait)
+                wait = b->due_ms - now;
             pp = &b->next;
         }
     }
-    ddb_call *done = NULL;
     if (ddb_client_pending(im->c) == 0) {
-        dm_sleep_ms(wait);
+        if (im->waiting)
+            dm_sleep_ms(wait);
         return;
     }
+    ddb_call *done = NULL;
     if (ddb_client_wait(im->c, (int)wait, &done) == DM_OK && done)
         on_batch(im, done->user);
 }
 
-static batch_call *new_batch(const char *table)
+/* Sends the batch being built once a call may start. */
+static void send_batch(importer *im, batch_call **cur)
 {
-    batch_call *b = calloc(1, sizeof *b);
-    if (!b)
-        return NULL;
-    ddb_call_init(&b->call, "BatchWriteItem", table);
-    b->call.user = b;
-    dm_buf_puts(&b->call.body, "{\"RequestItems\":{");
-    ddb_json_put_string(&b->call.body, table, strlen(table));
-    dm_buf_puts(&b->call.body, ":[");
-    return b;
+    batch_call *b = *cur;
+    *cur = NULL;
+    if (dm_buf_puts(&b->call.body, "]},\"ReturnConsumedCapacity\":\"TOTAL\"}") != DM_OK) {
+        dm_error e;
+        dm_error_set(&e, DM_ERR_NOMEM, "out of memory");
+        import_fail(im, &e);
+    }
+    while (im->in_flight >= im->max_flight && !im->failed)
+        pump_import(im);
+    if (im->failed)
+        release_batch(im, b);
+    else
+        start_batch(im, b);
+}
+
+/* Waits until no unfinished put has this key, sending the batch being
+ * built if the key is in it. */
+static void wait_for_key(importer *im, batch_call **cur, const dm_buf *key, uint64_t h)
+{
+    batch_call *owner;
+    while (!im->failed && (owner = busy_owner(im, key, h)) != NULL) {
+        if (owner == *cur)
+            send_batch(im, cur);
+        else
+            pump_import(im);
+    }
+}
+
+static void write_lines(importer *im, line_reader *lr, dm_arena *a)
+{
+    batch_call *cur = NULL;
+    dm_buf key;
+    dm_buf_init(&key, 0);
+    dm_error e = {0};
+    while (!im->failed) {
+        dm_str line;
+        bool end;
+        int rc = lines_next(lr, &line, &end, &e);
+        if (rc == DM_OK && end)
+            break;
+        if (rc != DM_OK) {
+            dm_error_prefix(&e, "reading the file again to write it");
+            import_fail(im, &e);
+            break;
+        }
+        if (blank(line.p, line.n))
+            continue;
+        dm_arena_reset(a);
+        dm_buf_reset(&key);
+        ddb_item it;
+        if ((rc = line_item(line, a, im->ks, &it, &e)) != DM_OK || (rc = key_bytes(&it, im->ks, &key)) != DM_OK) {
+            dm_error_set(&e, rc, "%s:%ld: the line changed after it was checked", im->o->path, lines_number(lr));
+            import_fail(im, &e);
+            break;
+        }
+        uint64_t h = fnv1a(key.data, key.len);
+        wait_for_key(im, &cur, &key, h);
+        if (im->failed)
+            break;
+        if (cur && cur->call.body.len + line.n + 64 > MAX_BODY_BYTES)
+            send_batch(im, &cur);
+        if (!im->failed && !cur && !(cur = new_batch(im->o->table)))
+            rc = DM_ERR_NOMEM;
+        if (!im->failed && rc == DM_OK)
+            rc = add_put(im, cur, line, &key, h);
+        if (rc) {
+            dm_error_set(&e, rc, "out of memory");
+            import_fail(im, &e);
+        } else if (!im->failed && cur->n == BATCH_MAX) {
+            send_batch(im, &cur);
+        }
+    }
+    if (cur && !im->failed)
+        send_batch(im, &cur);
+    else if (cur)
+        release_batch(im, cur);
+    dm_buf_cleanup(&key);
+}
+
+static int import_writes(const transfer_options *o, ddb_client *c, const ddb_key_schema *ks, transfer_result *res,
+                         dm_error *err)
+{
+    importer *im = calloc(1, sizeof *im);
+    dm_arena *a = dm_arena_new(0);
+    line_reader *lr = NULL;
+    int rc = im && a ? lines_open(o->path, MAX_LINE_BYTES, &lr, err) : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    if (rc) {
+        free(im);
+        dm_arena_free(a);
+        return rc;
+    }
+    *im = (importer){.o = o, .ks = ks, .c = c, .max_flight = o->in_flight > 0 ? o->in_flight : 32};
+    int64_t t0 = dm_monotonic_ms();
+    res->writing = true;
+    write_lines(im, lr, a);
+    while (im->in_flight > 0 || im->waiting)
+        pump_import(im);
+    res->items = im->written;
+    res->units = im->units;
+    res->seconds = (double)(dm_monotonic_ms() - t0) / 1000.0;
+    if (im->failed) {
+        if (err)
+            *err = im->err;
+        rc = im->err.code ? im->err.code : DM_ERR_SERVICE;
+    }
+    lines_free(lr);
+    dm_arena_free(a);
+    free(im);
+    return rc;
 }
 
 int engine_import(const transfer_options *o, ddb_client *c, transfer_result *res, dm_error *err)
 {
-    long long lines = 0;
-    int rc = check_file(o->path, &lines, err);
+    memset(res, 0, sizeof *res);
+    ddb_table_desc d;
+    int rc = ddb_describe_table(c, o->table, &d, err);
     if (rc)
         return rc;
-    importer im = {.o = o, .c = c};
-    int max_flight = o->in_flight > 0 ? o->in_flight : 32;
-    int64_t t0 = dm_monotonic_ms();
-    line_reader lr;
-    if ((rc = open_reader(&lr, o->path, err)) != DM_OK)
-        return rc;
-    batch_call *b = NULL;
-    int r;
-    while (!im.failed && (r = next_line(&lr)) > 0) {
-        if (blank(&lr.line))
-            continue;
-        if (!b && !(b = new_batch(o->table))) {
-            rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
-            break;
-        }
-        dm_buf_appendf(&b->call.body, "%s{\"PutRequest\":{\"Item\":", b->n ? "," : "");
-        dm_buf_append(&b->call.body, lr.line.data, lr.line.len);
-        dm_buf_puts(&b->call.body, "}}");
-        if (++b->n == 25) {
-            dm_buf_puts(&b->call.body, "]},\"ReturnConsumedCapacity\":\"TOTAL\"}");
-            while (im.in_flight >= max_flight && !im.failed)
-                pump_import(&im);
-            start_batch(&im, b);
-            b = NULL;
-        }
-    }
-    if (b && !im.failed) {
-        dm_buf_puts(&b->call.body, "]},\"ReturnConsumedCapacity\":\"TOTAL\"}");
-        start_batch(&im, b);
-    } else if (b) {
-        ddb_call_cleanup(&b->call);
-        free(b);
-    }
-    while (im.in_flight > 0 || im.waiting)
-        pump_import(&im);
-    close_reader(&lr);
-    res->items = im.written;
-    res->units = im.units;
-    res->seconds = (double)(dm_monotonic_ms() - t0) / 1000.0;
-    if (im.failed && rc == DM_OK) {
-        if (err)
-            *err = im.err;
-        rc = im.err.code ? im.err.code : DM_ERR_SERVICE;
-    }
+    ddb_key_schema ks;
+    rc = ddb_table_key_schema(&d, &ks, err);
+    rc = rc ? rc : engine_import_check(o, &ks, res, err);
+    if (rc == DM_OK && !o->dry_run)
+        rc = import_writes(o, c, &ks, res, err);
+    ddb_table_desc_cleanup(&d);
     return rc;
 }

@@ -1,63 +1,48 @@
-/* A worker: takes segments off the queue, scans their pages, runs the
- * script on each item, and writes what changed. The next page's Scan is in
- * flight while the current page's writes go out, on one libcurl multi
- * handle; memory is two pages per worker whatever the table's size.
+/* A worker: takes segments off the run's queue, scans their pages, runs
+ * the script on each item, and carries out the write plan (wplan.h) that
+ * the item and the script's result call for. The next page's Scan is in
+ * flight while the current page's writes go out; memory is about two pages
+ * per worker whatever the table's size.
  *
- * A page counts as done (and its LastEvaluatedKey goes to the checkpoint)
- * only when every write it caused has completed. */
+ * The path of an item: feed_items takes it from the page; handle_item runs
+ * the script and asks wplan_decide what to write; dispatch queues the
+ * request; on_task_done reads the answer and, after a failed condition,
+ * asks wplan_on_conflict what it means (done, run again, gone, ...). An
+ * item is finished when its outcome is known and no request of its is
+ * outstanding; the page's progress is the prefix of finished items
+ * (page.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_impl.h"
+#include "page.h"
+#include "task.h"
 
-typedef enum task_kind { T_UPDATE, T_PUT, T_PLAIN_PUT, T_DELETE, T_MOVE, T_BATCH, T_GET } task_kind;
-typedef enum outcome { O_CHANGED, O_DELETED, O_MOVED, O_EXTRA, O_COPIED, O_NONE } outcome;
-
-typedef struct task {
-    task_kind kind;
-    outcome counts_as;
-    ddb_call call;
-    const ddb_item *orig;
-    const ddb_item *next_item; /* the body is built when the task starts */
-    ddb_diff diff;
-    int conflicts;
-    int batch_round;
-    int64_t due_ms;
-    double reserved;
-    bool acquired;        /* capacity taken from the limiter */
-    struct task *next;
-} task;
-
-typedef struct page_counts {
-    long long scanned, changed, unchanged, deleted, failed, conflicts;
-} page_counts;
+#define BATCH_MAX 25
 
 typedef struct worker {
     run_state *r;
-    int id;
     ddb_client *client;
     lua_host *host;
-    wr_ctx wr;
+    wr_ctx wr;            /* the table written */
+    wr_ctx src;           /* the table scanned (keys for checkpoints and errors) */
+    wplan_rules rules;
     seg_state *seg;
-    dm_arena *arena;
-    task *tasks;          /* not yet started, first in first out */
-    task *tasks_tail;
-    size_t n_queued;
-    task *free_tasks;     /* finished tasks, their buffers kept for reuse */
+    dm_arena *arena;      /* the current page's items, results and plans */
+    task_queue q;
     size_t in_flight;
-    const ddb_page *page; /* the page being worked through */
-    size_t page_next;     /* its next item to transform */
-    dm_buf batch;         /* pending BatchWriteItem entries */
-    int batch_n;
+    page_work pw;
+    bool feeding;         /* the page has items to take */
+    task *batch;          /* BatchWriteItem being filled */
+    const ddb_item *batch_keys[BATCH_MAX];
     ddb_call scan;
     bool scan_in_flight, scan_started;
     int64_t scan_due_ms;
     double scan_reserved;
     double scan_estimate; /* read units the next page will take */
-    page_counts pc;
-    bool page_aborted;
+    uint64_t rng;
 } worker;
 
 static bool stopping(run_state *r) { return atomic_load(&r->stop) != STOP_NONE; }
@@ -70,6 +55,13 @@ static bool abandon_queued(run_state *r)
     return s != STOP_NONE && s != STOP_LIMIT;
 }
 
+static bool dry(const run_state *r) { return r->o->dry_run || r->o->job == ENGINE_VERIFY; }
+
+static int max_in_flight(const worker *w)
+{
+    return w->r->o->writes_in_flight > 0 ? w->r->o->writes_in_flight : 32;
+}
+
 void engine_request_stop(run_state *r, stop_reason why, const dm_error *err)
 {
     int none = STOP_NONE;
@@ -80,37 +72,63 @@ void engine_request_stop(run_state *r, stop_reason why, const dm_error *err)
     }
 }
 
-/* ---- per-item errors ---------------------------------------------------- */
+/* ---- outcomes --------------------------------------------------------------- */
 
-void engine_item_error(run_state *r, int segment, const ddb_item *it, const char *message)
+/* Moves the run's totals (the progress line) for an outcome. */
+static void count_outcome(worker *w, item_outcome o)
 {
-    dm_buf line;
-    dm_buf_init(&line, 0);
-    wr_ctx kw = {.keys = r->keys, .n_keys = r->n_keys};
-    dm_buf_appendf(&line, "{\"segment\":%d,\"key\":", segment);
-    size_t mark = line.len;
-    if (!it || wr_key_json(&kw, it, &line) != DM_OK) {
-        line.len = mark;
-        dm_buf_puts(&line, "null");
+    counters *c = &w->r->c;
+    switch (o) {
+    case OUT_SKIPPED: atomic_fetch_add(&c->skipped, 1); /* fall through */
+    case OUT_UNCHANGED: atomic_fetch_add(&c->unchanged, 1); break;
+    case OUT_MOVED: atomic_fetch_add(&c->moved, 1); /* fall through */
+    case OUT_CHANGED: atomic_fetch_add(&c->changed, 1); break;
+    case OUT_DELETED: atomic_fetch_add(&c->deleted, 1); break;
+    case OUT_FAILED: atomic_fetch_add(&c->failed, 1); break;
+    default: break;
     }
-    dm_buf_puts(&line, ",\"error\":");
-    ddb_json_put_string(&line, message, strlen(message));
-    dm_buf_puts(&line, ",\"item\":");
-    if (it)
-        ddb_item_encode(it, &line);
+}
+
+static void settle(worker *w, int i, item_outcome o)
+{
+    page_set_outcome(&w->pw, i, o);
+    count_outcome(w, o);
+}
+
+static item_outcome outcome_of(wplan_count c)
+{
+    switch (c) {
+    case WPLAN_COUNT_CHANGED: return OUT_CHANGED;
+    case WPLAN_COUNT_DELETED: return OUT_DELETED;
+    case WPLAN_COUNT_MOVED: return OUT_MOVED;
+    default: return OUT_UNCHANGED;
+    }
+}
+
+/* Records the item's failure. An item whose failure could not be written
+ * down stays unfinished, and the run stops: its page is not counted done. */
+static void item_failed(worker *w, int i, const ddb_item *it, const char *message)
+{
+    run_state *r = w->r;
+    dm_buf key;
+    dm_buf_init(&key, 0);
+    bool have_key = it && wr_key_json(&w->src, it, &key) == DM_OK;
+    int rc = errlog_record(&r->errors, w->seg->index, have_key ? dm_buf_cstr(&key) : NULL, message, it);
+    dm_buf_cleanup(&key);
+    if (rc != DM_OK) {
+        dm_error e;
+        dm_error_set(&e, DM_ERR_IO, "cannot write the errors file %s; stopping so that no failure goes unrecorded",
+                     r->errors_path);
+        engine_request_stop(r, STOP_FATAL, &e);
+        if (i >= 0)
+            page_stick(&w->pw, i);
+        return;
+    }
+    if (i >= 0)
+        settle(w, i, OUT_FAILED);
     else
-        dm_buf_puts(&line, "null");
-    dm_buf_puts(&line, "}\n");
-    pthread_mutex_lock(&r->mu);
-    if (!r->errors)
-        r->errors = fopen(r->errors_path, r->o->resume ? "a" : "w");
-    if (r->errors) {
-        fwrite(line.data, 1, line.len, r->errors);
-        fflush(r->errors);
-    }
-    pthread_mutex_unlock(&r->mu);
-    dm_buf_cleanup(&line);
-    long long failed = atomic_fetch_add(&r->c.failed, 1) + 1;
+        atomic_fetch_add(&r->c.failed, 1);
+    long long failed = atomic_load(&r->c.failed);
     long long max = r->o->max_errors > 0 ? r->o->max_errors : 100;
     if (failed >= max) {
         dm_error e;
@@ -120,324 +138,211 @@ void engine_item_error(run_state *r, int segment, const ddb_item *it, const char
     }
 }
 
-/* Page counts go to the segment when the page is done; the run's totals
- * move at once, for the progress line. */
-#define COUNT(w, field)                                        \
-    do {                                                       \
-        (w)->pc.field++;                                       \
-        atomic_fetch_add(&(w)->r->c.field, 1);                 \
-    } while (0)
-
-static void item_error(worker *w, const ddb_item *it, const char *message)
-{
-    w->pc.failed++;
-    engine_item_error(w->r, w->seg->index, it, message);
-}
-
-/* ---- dry-run diffs ---------------------------------------------------------- */
-
-static void print_value(FILE *f, const ddb_value *v)
-{
-    dm_buf b;
-    dm_buf_init(&b, 0);
-    ddb_value_encode(v, &b);
-    if (b.len > 160)
-        fprintf(f, "%.150s... (%zu bytes)", b.data, b.len);
-    else
-        fputs(dm_buf_cstr(&b), f);
-    dm_buf_cleanup(&b);
-}
-
-static void show_diff(worker *w, const ddb_item *orig, const ddb_item *next, const ddb_diff *d, const char *what)
-{
-    run_state *r = w->r;
-    if (r->o->show_diffs <= 0 || !r->o->diff_out)
-        return;
-    pthread_mutex_lock(&r->mu);
-    if (r->diffs_shown < r->o->show_diffs) {
-        r->diffs_shown++;
-        FILE *f = r->o->diff_out;
-        dm_buf key;
-        dm_buf_init(&key, 0);
-        wr_key_json(&w->wr, orig, &key);
-        fprintf(f, "--- %s %s\n", r->o->table, dm_buf_cstr(&key));
-        dm_buf_cleanup(&key);
-        if (what)
-            fprintf(f, "  %s\n", what);
-        for (size_t i = 0; d && i < d->n_set; i++) {
-            const dm_str *n = &next->names[d->set[i]];
-            const ddb_value *old = ddb_item_get(orig, n->p, n->n);
-            fprintf(f, "  SET %.*s: ", (int)n->n, n->p);
-            if (old)
-                print_value(f, old);
-            else
-                fputs("(absent)", f);
-            fputs(" -> ", f);
-            print_value(f, &next->values[d->set[i]]);
-            fputc('\n', f);
-        }
-        for (size_t i = 0; d && i < d->n_remove; i++) {
-            fprintf(f, "  REMOVE %.*s: ", (int)d->remove[i].n, d->remove[i].p);
-            print_value(f, ddb_item_get(orig, d->remove[i].p, d->remove[i].n));
-            fputc('\n', f);
-        }
-        fflush(f);
-    }
-    pthread_mutex_unlock(&r->mu);
-}
-
-/* ---- tasks ------------------------------------------------------------------ */
+/* ---- queueing requests ------------------------------------------------------ */
 
 static double write_units(const ddb_item *it)
 {
     return it ? ceil((double)(ddb_item_size(it) + 1) / 1024.0) : 1;
 }
 
-static task *new_task(worker *w, task_kind kind, outcome counts_as, const ddb_item *orig, int conflicts,
-                      double units, const char *op)
+static double plan_units(const wplan *p, const ddb_item *read)
 {
-    task *t = w->free_tasks;
-    if (t) {
-        w->free_tasks = t->next;
-        ddb_call call = t->call;
-        memset(t, 0, sizeof *t);
-        t->call = call;
-        ddb_call_reuse(&t->call, op, w->wr.table);
-    } else {
-        if (!(t = malloc(sizeof *t)))
-            return NULL;
-        memset(t, 0, sizeof *t);
-        ddb_call_init(&t->call, op, w->wr.table);
+    switch (p->kind) {
+    case WPLAN_DELETE: return write_units(read);
+    case WPLAN_MOVE: return 2 * (write_units(&p->final) + write_units(read));
+    default: return write_units(&p->final);
     }
-    t->kind = kind;
-    t->counts_as = counts_as;
-    t->orig = orig;
-    t->conflicts = conflicts;
-    t->call.user = t;
-    t->reserved = units;
+}
+
+/* A task for item i, holding the item until it completes. */
+static task *item_task(worker *w, task_kind kind, const char *op, int i)
+{
+    task *t = task_take(&w->q, kind, op, w->wr.table);
+    if (!t) {
+        item_failed(w, i, i >= 0 ? &w->pw.pg.items[i] : NULL, "out of memory");
+        return NULL;
+    }
+    t->item = i;
+    if (i >= 0)
+        page_hold(&w->pw, i);
     return t;
 }
 
-/* A task is done with: back to the pool. */
-static void release_task(worker *w, task *t)
+static void queue(worker *w, task *t) { task_push(&w->q, t); }
+
+/* A write made from an image just read goes first, past the limiter:
+ * every moment it waits is a moment for another writer to change the item
+ * again. Its units were taken by the read before it, or are settled as
+ * debt (reserved 0). */
+static void urgent(worker *w, task *t)
 {
-    t->next = w->free_tasks;
-    w->free_tasks = t;
+    if (!t->acquired)
+        t->reserved = 0;
+    t->acquired = true;
+    task_push_front(&w->q, t);
 }
 
-static void queue_task(worker *w, task *t)
+static void flush_batch(worker *w)
 {
-    w->n_queued++;
-    t->next = NULL;
-    if (w->tasks_tail)
-        w->tasks_tail->next = t;
-    else
-        w->tasks = t;
-    w->tasks_tail = t;
-}
-
-/* Request bodies are built only when a task starts, so that memory holds
- * the bodies in flight, not a page's worth of them. */
-static int build_body(worker *w, task *t)
-{
-    switch (t->kind) {
-    case T_UPDATE: return wr_update_body(&w->wr, t->orig, t->next_item, &t->diff, &t->call.body);
-    case T_PUT: return wr_put_body(&w->wr, t->orig, t->next_item, &t->diff, &t->call.body);
-    case T_PLAIN_PUT: return wr_put_plain_body(&w->wr, t->next_item, &t->call.body);
-    case T_DELETE: return wr_delete_body(&w->wr, t->orig, &t->call.body);
-    case T_MOVE: return wr_move_body(&w->wr, t->orig, t->next_item, &t->call.body);
-    default: return DM_OK; /* batch and get bodies are made up front */
-    }
-}
-
-static void flush_batch(worker *w, bool force)
-{
-    if (w->batch_n == 0 || (!force && w->batch_n < 25))
-        return;
-    task *t = new_task(w, T_BATCH, O_NONE, NULL, 0, w->batch_n, "BatchWriteItem");
+    task *t = w->batch;
     if (!t)
         return;
-    dm_buf_puts(&t->call.body, "{\"RequestItems\":{");
-    ddb_json_put_string(&t->call.body, w->wr.table, strlen(w->wr.table));
-    dm_buf_appendf(&t->call.body, ":[%s]},\"ReturnConsumedCapacity\":\"TOTAL\"}", dm_buf_cstr(&w->batch));
-    dm_buf_reset(&w->batch);
-    w->batch_n = 0;
-    queue_task(w, t);
+    w->batch = NULL;
+    dm_buf_puts(&t->call.body, "]},\"ReturnConsumedCapacity\":\"TOTAL\"}");
+    queue(w, t);
 }
 
-static void add_batch_entry(worker *w, const ddb_item *put, const ddb_item *del)
+static bool same_key(const worker *w, const ddb_item *a, const ddb_item *b)
 {
-    if (w->batch_n)
-        dm_buf_putc(&w->batch, ',');
-    if (put)
-        wr_batch_put(&w->wr, put, &w->batch);
-    else
-        wr_batch_delete(&w->wr, del, &w->batch);
-    w->batch_n++;
-    flush_batch(w, false);
-}
-
-static bool has_keys(const wr_ctx *wr, const ddb_item *it)
-{
-    for (size_t k = 0; k < wr->n_keys; k++)
-        if (!ddb_item_get(it, wr->keys[k], strlen(wr->keys[k])))
+    for (size_t k = 0; k < w->wr.n_keys; k++) {
+        const char *n = w->wr.keys[k];
+        const ddb_value *x = ddb_item_get(a, n, strlen(n)), *y = ddb_item_get(b, n, strlen(n));
+        if (!x || !y || !ddb_value_equal(x, y))
             return false;
+    }
     return true;
 }
 
-static void enqueue_write(worker *w, task_kind kind, outcome oc, const ddb_item *orig, const ddb_item *next,
-                          const ddb_diff *d, int conflicts)
+/* Adds an entry to the open BatchWriteItem. One call may not name a key
+ * twice, so a repeated key starts a new call. */
+static void add_batch(worker *w, int i, const ddb_item *keyed, const dm_buf *entry)
 {
-    static const char *const ops[] = {"UpdateItem", "PutItem", "PutItem", "DeleteItem", "TransactWriteItems"};
-    ddb_diff none = {0};
-    if (!d)
-        d = &none;
-    ddb_item *marked = next ? dm_arena_alloc(w->arena, sizeof *marked) : NULL;
-    if (marked && wr_with_marker(&w->wr, next, w->arena, marked) == DM_OK)
-        next = marked;
-    double units = write_units(next ? next : orig) * (kind == T_MOVE ? 4 : 1);
-    task *t = new_task(w, kind, oc, orig, conflicts, units, ops[kind]);
-    if (!t) {
-        item_error(w, orig, "out of memory");
-        return;
+    for (int k = 0; w->batch && k < w->batch->entries; k++)
+        if (same_key(w, w->batch_keys[k], keyed)) {
+            flush_batch(w);
+            break;
+        }
+    if (!w->batch) {
+        task *t = task_take(&w->q, T_BATCH, "BatchWriteItem", w->wr.table);
+        if (!t) {
+            item_failed(w, i, keyed, "out of memory");
+            return;
+        }
+        dm_buf_puts(&t->call.body, "{\"RequestItems\":{");
+        ddb_json_put_string(&t->call.body, w->wr.table, strlen(w->wr.table));
+        dm_buf_puts(&t->call.body, ":[");
+        w->batch = t;
     }
-    t->next_item = next;
-    if (d)
-        t->diff = *d;
-    if (!has_keys(&w->wr, orig ? orig : next)) {
-        item_error(w, orig ? orig : next, "the item lacks a key attribute of the table");
-        release_task(w, t);
-        return;
+    task *t = w->batch;
+    if (t->entries)
+        dm_buf_putc(&t->call.body, ',');
+    dm_buf_append(&t->call.body, entry->data, entry->len);
+    w->batch_keys[t->entries++] = keyed;
+    t->reserved += write_units(keyed);
+    if (i >= 0 && task_add_item(t, i) == DM_OK)
+        page_hold(&w->pw, i);
+    if (t->entries == BATCH_MAX)
+        flush_batch(w);
+}
+
+static void batch_plan(worker *w, int i, const ddb_item *read, const wplan *p)
+{
+    dm_buf entry;
+    dm_buf_init(&entry, 0);
+    /* The plan is the caller's; the key add_batch remembers must last. */
+    ddb_item *keyed = dm_arena_alloc(w->arena, sizeof *keyed);
+    if (keyed && wr_batch_entry(&w->wr, p, read, &entry) == DM_OK) {
+        /* Counted in the totals when the batch is answered. */
+        *keyed = p->kind == WPLAN_BATCH_DELETE ? *read : p->final;
+        page_set_outcome(&w->pw, i, outcome_of(p->counts_as));
+        add_batch(w, i, keyed, &entry);
+    } else {
+        item_failed(w, i, read, "the item lacks a key attribute of the table");
     }
-    queue_task(w, t);
+    dm_buf_cleanup(&entry);
+}
+
+static void emit_extras(worker *w, int i, const lua_result *res)
+{
+    run_state *r = w->r;
+    if (dry(r))
+        return;
+    for (size_t k = 0; k < res->n_extras; k++) {
+        const ddb_item *x = &res->extras[k];
+        dm_buf key;
+        dm_buf_init(&key, 0);
+        bool keyed = wr_key_json(&w->wr, x, &key) == DM_OK;
+        dm_buf_cleanup(&key);
+        if (!keyed) {
+            item_failed(w, i, x, "an item from ddb.put lacks a key attribute of the table");
+            continue;
+        }
+        if (r->mode == ENGINE_WRITE_BATCH) {
+            dm_buf entry;
+            dm_buf_init(&entry, 0);
+            wplan p = {.kind = WPLAN_BATCH_PUT, .final = *x};
+            wr_batch_entry(&w->wr, &p, NULL, &entry);
+            add_batch(w, i, x, &entry);
+            atomic_fetch_add(&r->c.extras, 1);
+            dm_buf_cleanup(&entry);
+            continue;
+        }
+        task *t = item_task(w, T_EXTRA, "PutItem", i);
+        if (t) {
+            t->extra = x;
+            t->reserved = write_units(x);
+            queue(w, t);
+        }
+    }
 }
 
 /* ---- one item --------------------------------------------------------------- */
 
-static bool has_marker(const worker *w, const ddb_item *it)
+static void dispatch(worker *w, int i, const ddb_item *read, const wplan *p, int conflicts)
 {
-    if (!w->wr.marker)
-        return false;
-    const ddb_value *v = ddb_item_get(it, w->wr.marker, strlen(w->wr.marker));
-    return v && v->type == DDB_S && v->len == strlen(w->wr.migration) &&
-           memcmp(v->data, w->wr.migration, v->len) == 0;
-}
-
-static void emit_extras(worker *w, const lua_result *res)
-{
-    run_state *r = w->r;
-    for (size_t i = 0; i < res->n_extras; i++) {
-        if (r->o->dry_run || r->o->job == ENGINE_VERIFY)
-            continue;
-        if (r->mode == ENGINE_WRITE_BATCH) {
-            ddb_item marked;
-            const ddb_item *it = &res->extras[i];
-            if (wr_with_marker(&w->wr, it, w->arena, &marked) == DM_OK)
-                it = &marked;
-            add_batch_entry(w, it, NULL);
-            atomic_fetch_add(&r->c.extras, 1);
-        } else {
-            enqueue_write(w, T_PLAIN_PUT, O_EXTRA, NULL, &res->extras[i], NULL, 0);
-        }
+    switch (p->kind) {
+    case WPLAN_FAIL: item_failed(w, i, read, p->message); return;
+    case WPLAN_NOTHING: settle(w, i, outcome_of(p->counts_as)); return;
+    default: break;
     }
-}
-
-static void copy_item(worker *w, const ddb_item *orig, const lua_result *res)
-{
-    run_state *r = w->r;
-    if (res->outcome == LUA_DELETE) {
-        COUNT(w, deleted);
+    if (dry(w->r)) {
+        settle(w, i, outcome_of(p->counts_as));
+        diffshow_print(w->r, read, p);
         return;
     }
-    const ddb_item *next = res->outcome == LUA_WRITE ? &res->item : orig;
-    if (res->outcome == LUA_WRITE && !ddb_item_equal(orig, next))
-        COUNT(w, changed);
+    if (p->kind == WPLAN_BATCH_PUT || p->kind == WPLAN_BATCH_DELETE) {
+        batch_plan(w, i, read, p);
+        return;
+    }
+    task *t = item_task(w, p->read_first ? T_FRESH : T_WRITE, p->read_first ? "GetItem" : wr_op(p), i);
+    if (!t)
+        return;
+    t->read = read;
+    t->plan = *p;
+    t->conflicts = conflicts;
+    /* A read first takes the write's units, which the write then uses. */
+    t->reserved = plan_units(p, read);
+    if (conflicts > 0 && !p->read_first)
+        urgent(w, t);
     else
-        COUNT(w, unchanged);
-    if (r->o->dry_run || r->o->job == ENGINE_VERIFY)
-        return;
-    if (r->mode == ENGINE_WRITE_BATCH) {
-        ddb_item marked;
-        if (wr_with_marker(&w->wr, next, w->arena, &marked) == DM_OK)
-            next = &marked;
-        add_batch_entry(w, next, NULL);
-    } else {
-        enqueue_write(w, T_PLAIN_PUT, O_COPIED, NULL, next, NULL, 0);
-    }
+        queue(w, t);
 }
 
-static void handle_item(worker *w, const ddb_item *orig, int conflicts)
+/* Runs the script on an item (as scanned, or as it is now after a
+ * conflict) and carries out the plan. */
+static void handle_item(worker *w, int i, const ddb_item *read, int conflicts)
 {
     run_state *r = w->r;
     lua_result res;
     dm_error err = {0};
-    bool dry = r->o->dry_run || r->o->job == ENGINE_VERIFY;
-    if (lua_host_migrate(w->host, orig, w->seg->index, w->arena, &res, &err) != DM_OK) {
-        item_error(w, orig, err.message);
+    int rc = lua_host_migrate(w->host, read, w->seg->index, w->arena, &res, &err);
+    if (rc == DM_ERR_STOPPED) {
+        /* Not the item's fault: it stays unfinished, to run again. */
+        engine_request_stop(r, STOP_INTERRUPT, NULL);
         return;
     }
-    emit_extras(w, &res);
-    if (r->target != r->o->table) {
-        copy_item(w, orig, &res);
+    if (rc != DM_OK) {
+        if (!stopping(r))
+            item_failed(w, i, read, err.message);
         return;
     }
-    if (res.outcome == LUA_UNCHANGED) {
-        COUNT(w, unchanged);
+    emit_extras(w, i, &res);
+    wplan p;
+    if (wplan_decide(&w->rules, read, &res, w->arena, &p) != DM_OK) {
+        item_failed(w, i, read, "out of memory");
         return;
     }
-    if (res.outcome == LUA_DELETE) {
-        if (dry) {
-            COUNT(w, deleted);
-            show_diff(w, orig, NULL, NULL, "DELETE");
-        } else if (r->mode == ENGINE_WRITE_BATCH) {
-            COUNT(w, deleted);
-            add_batch_entry(w, NULL, orig);
-        } else {
-            enqueue_write(w, T_DELETE, O_DELETED, orig, NULL, NULL, conflicts);
-        }
-        return;
-    }
-    ddb_diff d;
-    if (ddb_diff_compute(orig, &res.item, r->keys, r->n_keys, w->arena, &d) != DM_OK) {
-        item_error(w, orig, "out of memory");
-        return;
-    }
-    if (ddb_diff_empty(&d)) {
-        COUNT(w, unchanged);
-        return;
-    }
-    if (ddb_item_size(&res.item) > DDB_MAX_ITEM_BYTES) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "the new item is %zu bytes, over DynamoDB's 400 KB limit",
-                 ddb_item_size(&res.item));
-        item_error(w, orig, msg);
-        return;
-    }
-    if (dry) {
-        COUNT(w, changed);
-        show_diff(w, orig, &res.item, &d, d.key_changed ? "KEY CHANGE (new item put, old item deleted)" : NULL);
-        return;
-    }
-    if (r->mode == ENGINE_WRITE_BATCH) {
-        COUNT(w, changed);
-        ddb_item marked;
-        const ddb_item *next = &res.item;
-        if (wr_with_marker(&w->wr, next, w->arena, &marked) == DM_OK)
-            next = &marked;
-        add_batch_entry(w, next, NULL);
-        if (d.key_changed)
-            add_batch_entry(w, NULL, orig);
-        return;
-    }
-    if (d.key_changed)
-        enqueue_write(w, T_MOVE, O_MOVED, orig, &res.item, &d, conflicts);
-    else
-        enqueue_write(w, r->mode == ENGINE_WRITE_PUT ? T_PUT : T_UPDATE, O_CHANGED, orig, &res.item, &d, conflicts);
-}
-
-static int max_in_flight(const worker *w)
-{
-    return w->r->o->writes_in_flight > 0 ? w->r->o->writes_in_flight : 32;
+    dispatch(w, i, read, &p, conflicts);
 }
 
 /* Transforms the page's next items while few writes wait to start, up to
@@ -446,247 +351,352 @@ static int max_in_flight(const worker *w)
 static void feed_items(worker *w)
 {
     run_state *r = w->r;
-    const ddb_page *pg = w->page;
+    page_work *pw = &w->pw;
     /* In bursts: the script runs many items in a row, with its state
      * still in the caches, rather than one item between two answers. */
-    if (!pg || (int)w->n_queued > max_in_flight(w) / 4)
+    if (!w->feeding || (int)w->q.n > max_in_flight(w) / 4)
         return;
-    while (w->page_next < pg->n_items && (int)w->n_queued < 2 * max_in_flight(w)) {
+    while (pw->fed < pw->pg.n_items && (int)w->q.n < 2 * max_in_flight(w)) {
         if (stopping(r)) {
-            w->page_aborted = true;
-            w->page = NULL;
+            w->feeding = false;
             return;
         }
         if (r->o->limit > 0 && atomic_fetch_add(&r->c.limit_taken, 1) >= r->o->limit) {
             engine_request_stop(r, STOP_LIMIT, NULL);
-            w->page_aborted = true;
-            w->page = NULL;
-            return;
+            w->feeding = false;
+            break;
         }
-        w->pc.scanned++;
+        int i = (int)pw->fed++;
+        const ddb_item *it = &pw->pg.items[i];
         atomic_fetch_add(&r->c.scanned, 1);
-        const ddb_item *it = &pg->items[w->page_next++];
-        if (has_marker(w, it)) {
-            atomic_fetch_add(&r->c.skipped, 1);
-            COUNT(w, unchanged);
-            continue;
+        page_hold(pw, i);
+        if (wplan_has_marker(&w->rules, it))
+            settle(w, i, OUT_SKIPPED);
+        else
+            handle_item(w, i, it, 0);
+        page_release(pw, i);
+    }
+    if (pw->fed == pw->pg.n_items)
+        w->feeding = false;
+    if (!w->feeding)
+        flush_batch(w);
+}
+
+/* ---- answers ---------------------------------------------------------------- */
+
+static void release_item(worker *w, task *t)
+{
+    if (t->item >= 0)
+        page_release(&w->pw, t->item);
+}
+
+static void count_conflict(worker *w, int i)
+{
+    atomic_fetch_add(&w->r->c.conflicts, 1);
+    if (i >= 0)
+        page_add_conflict(&w->pw, i);
+}
+
+static void fetch_current(worker *w, task *t)
+{
+    task *g = item_task(w, T_FETCH, "GetItem", t->item);
+    if (!g)
+        return;
+    g->read = t->read;
+    g->plan = t->plan;
+    g->conflicts = t->conflicts;
+    queue(w, g);
+}
+
+static void refused(worker *w, task *t, const ddb_answer *ans)
+{
+    char msg[400] = "DynamoDB refused the write";
+    for (size_t k = 0; k < ans->n_reasons; k++) {
+        const ddb_cancel_reason *c = &ans->reasons[k];
+        if (c->code.p && !(c->code.n == 4 && memcmp(c->code.p, "None", 4) == 0)) {
+            snprintf(msg, sizeof msg, "DynamoDB refused the write: %.*s: %.*s", (int)c->code.n, c->code.p,
+                     (int)(c->message.n > 300 ? 300 : c->message.n), c->message.p ? c->message.p : "");
+            break;
         }
-        handle_item(w, it, 0);
     }
-    if (w->page_next >= pg->n_items) {
-        flush_batch(w, true);
-        w->page = NULL;
-    }
+    item_failed(w, t->item, t->read, msg);
 }
 
-/* ---- completions ------------------------------------------------------------ */
-
-/* The first "Item" of an answer at or after `from`, decoded into the page's
- * arena (with a copy of its text, which must outlive it). NULL when absent
- * or unreadable. */
-static const ddb_item *item_in_answer(worker *w, const dm_buf *resp, const char *from)
+/* Acts on a verdict about a failed condition or a fresh read. */
+static void act(worker *w, task *t, wplan_verdict v, const ddb_item *current, const ddb_answer *ans)
 {
-    const char *body = dm_buf_cstr(resp);
-    const char *p = from ? strstr(body, from) : body;
-    const char *it = p ? strstr(p, "\"Item\"") : NULL;
-    it = it ? strchr(it + 6, '{') : NULL;
-    if (!it)
-        return NULL;
-    size_t len = resp->len - (size_t)(it - body);
-    char *copy = dm_arena_strndup(w->arena, it, len);
-    ddb_item *out = dm_arena_alloc(w->arena, sizeof *out);
-    if (!copy || !out || ddb_item_decode(copy, len, w->arena, out, NULL, NULL) != DM_OK)
-        return NULL;
-    return out;
-}
-
-/* The current item from a failed guarded write: ALL_OLD's Item, or for a
- * transaction the Item of the cancelled Delete. */
-static const ddb_item *current_item(worker *w, task *t)
-{
-    return item_in_answer(w, &t->call.response, t->kind == T_MOVE ? "\"CancellationReasons\"" : NULL);
+    int max = w->r->o->conflict_retries > 0 ? w->r->o->conflict_retries : 5;
+    char msg[200];
+    switch (v) {
+    case WPLAN_DONE: settle(w, t->item, outcome_of(t->plan.counts_as)); break;
+    case WPLAN_GONE:
+        settle(w, t->item, t->plan.kind == WPLAN_DELETE ? OUT_DELETED : OUT_UNCHANGED);
+        break;
+    case WPLAN_FETCH: fetch_current(w, t); break;
+    case WPLAN_PROCEED: {
+        task *x = item_task(w, T_WRITE, wr_op(&t->plan), t->item);
+        if (x) {
+            x->read = t->read;
+            x->plan = t->plan;
+            x->plan.read_first = false;
+            x->conflicts = t->conflicts;
+            x->reserved = t->reserved;
+            x->acquired = true;
+            t->reserved = 0; /* moved to the write */
+            urgent(w, x);
+        }
+        break;
+    }
+    case WPLAN_RERUN: {
+        /* current lives in the answer, on the stack; its arrays are in
+         * the arena already, the item itself must join them. */
+        ddb_item *keep = dm_arena_alloc(w->arena, sizeof *keep);
+        count_conflict(w, t->item);
+        if (!keep) {
+            item_failed(w, t->item, t->read, "out of memory");
+            break;
+        }
+        *keep = *current;
+        handle_item(w, t->item, keep, t->conflicts + 1);
+        break;
+    }
+    case WPLAN_TARGET_TAKEN:
+        item_failed(w, t->item, t->read, "the new key already holds another item; the item was not moved");
+        break;
+    case WPLAN_GIVE_UP:
+        count_conflict(w, t->item);
+        snprintf(msg, sizeof msg, "gave up after %d concurrent writes by others changed the item", max);
+        item_failed(w, t->item, t->read, msg);
+        break;
+    case WPLAN_REFUSED: refused(w, t, ans); break;
+    }
 }
 
 static bool is_conflict(const task *t)
 {
-    if (strcmp(t->call.err.type, "ConditionalCheckFailedException") == 0)
-        return true;
-    return strcmp(t->call.err.type, "TransactionCanceledException") == 0 &&
-           strstr(dm_buf_cstr(&t->call.response), "ConditionalCheckFailed") != NULL;
+    return strcmp(t->call.err.type, "ConditionalCheckFailedException") == 0 ||
+           strcmp(t->call.err.type, "TransactionCanceledException") == 0;
 }
 
-static void enqueue_get(worker *w, const ddb_item *orig, int conflicts)
-{
-    task *t = new_task(w, T_GET, O_NONE, orig, conflicts, 0, "GetItem");
-    if (!t)
-        return;
-    wr_ctx src = w->wr;
-    src.table = w->r->o->table;
-    dm_buf_puts(&t->call.body, "{\"TableName\":");
-    ddb_json_put_string(&t->call.body, src.table, strlen(src.table));
-    dm_buf_puts(&t->call.body, ",\"ConsistentRead\":true,\"Key\":");
-    wr_key_json(&src, orig, &t->call.body);
-    dm_buf_puts(&t->call.body, "}");
-    queue_task(w, t);
-}
+/* The item of a GetItem answer, or NULL when there is none. */
+static const ddb_item *got_item(const ddb_answer *ans) { return ans->has_item ? &ans->item : NULL; }
 
-static void on_conflict(worker *w, task *t)
+static void on_success(worker *w, task *t, const ddb_answer *ans)
 {
     run_state *r = w->r;
-    w->pc.conflicts++;
-    atomic_fetch_add(&r->c.conflicts, 1);
     int max = r->o->conflict_retries > 0 ? r->o->conflict_retries : 5;
-    if (t->kind == T_MOVE && strstr(dm_buf_cstr(&t->call.response), "\"Code\":\"ConditionalCheckFailed\"") ==
-                                 strstr(dm_buf_cstr(&t->call.response), "\"Code\"")) {
-        item_error(w, t->orig, "the new key already exists in the table; the item was not moved");
-        return;
+    const ddb_item *current = NULL;
+    wplan_verdict v;
+    switch (t->kind) {
+    case T_WRITE:
+        atomic_fetch_add(&r->c.writes, 1);
+        settle(w, t->item, outcome_of(t->plan.counts_as));
+        break;
+    case T_EXTRA:
+        atomic_fetch_add(&r->c.writes, 1);
+        atomic_fetch_add(&r->c.extras, 1);
+        break;
+    case T_FRESH:
+        v = wplan_on_fresh_read(&w->rules, t->read, got_item(ans), &current);
+        act(w, t, v, current, ans);
+        break;
+    case T_FETCH:
+        v = wplan_on_fetch(&w->rules, &t->plan, got_item(ans), t->conflicts, max, &current);
+        act(w, t, v, current, ans);
+        break;
+    case T_BATCH: break;
     }
-    if (t->conflicts + 1 > max) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "gave up after %d concurrent writes by others changed the item", max);
-        item_error(w, t->orig, msg);
-        return;
-    }
-    const ddb_item *cur = current_item(w, t);
-    if (cur)
-        handle_item(w, cur, t->conflicts + 1);
-    else
-        enqueue_get(w, t->orig, t->conflicts + 1);
 }
 
+/* Errors of the item itself become item errors; the rest (access, a
+ * missing table, the network or throttling after every retry) stop the
+ * run, leaving the item unfinished for a resume. */
+static bool item_level(const task *t)
+{
+    const char *type = t->call.err.type;
+    return t->call.rc == DM_ERR_SERVICE && strcmp(type, "ResourceNotFoundException") != 0 &&
+           strcmp(type, "AccessDeniedException") != 0 && strcmp(type, "UnrecognizedClientException") != 0 &&
+           strcmp(type, "MissingAuthenticationTokenException") != 0 && strcmp(type, "InvalidSignatureException") != 0;
+}
+
+static void on_failure(worker *w, task *t, const ddb_answer *ans)
+{
+    run_state *r = w->r;
+    if ((t->kind == T_WRITE) && is_conflict(t)) {
+        int max = r->o->conflict_retries > 0 ? r->o->conflict_retries : 5;
+        const ddb_item *current = NULL;
+        wplan_verdict v = wplan_on_conflict(&w->rules, &t->plan, ans, t->conflicts, max, &current);
+        act(w, t, v, current, ans);
+        return;
+    }
+    if (!item_level(t)) {
+        engine_request_stop(r, STOP_FATAL, &t->call.err);
+        if (t->item >= 0)
+            page_stick(&w->pw, t->item);
+        for (size_t k = 0; k < t->n_items; k++)
+            page_stick(&w->pw, t->items[k]);
+        return;
+    }
+    if (t->kind == T_BATCH) {
+        for (size_t k = 0; k < t->n_items; k++)
+            item_failed(w, t->items[k], &w->pw.pg.items[t->items[k]], t->call.err.message);
+        return;
+    }
+    item_failed(w, t->item, t->kind == T_EXTRA ? t->extra : t->read, t->call.err.message);
+}
+
+/* UnprocessedItems of a BatchWriteItem answer go out again, after a
+ * backoff, holding the same items (ddb_batch_unprocessed is the one home
+ * of that rule). An answer that cannot be read stops the run: its items
+ * cannot be known written. */
 static void on_batch_done(worker *w, task *t)
 {
-    json_t *doc = json_loadb(dm_buf_cstr(&t->call.response), t->call.response.len, 0, NULL);
-    json_t *un = json_object_get(doc, "UnprocessedItems");
-    json_t *mine = json_object_get(un, w->wr.table);
-    size_t left = json_array_size(mine);
-    size_t sent = (size_t)t->reserved;
-    atomic_fetch_add(&w->r->c.writes, (long long)(sent - left));
-    if (left > 0) {
-        uint64_t rng = 0;
-        retry_policy pol = retry_policy_default();
-        task *again = new_task(w, T_BATCH, O_NONE, NULL, 0, (double)left, "BatchWriteItem");
-        if (again) {
-            char *text = json_dumps(un, JSON_COMPACT);
-            dm_buf_appendf(&again->call.body, "{\"RequestItems\":%s,\"ReturnConsumedCapacity\":\"TOTAL\"}",
-                           text ? text : "{}");
-            free(text);
-            again->batch_round = t->batch_round + 1;
-            again->due_ms = dm_monotonic_ms() + retry_backoff_ms(&pol, again->batch_round, retry_random01(&rng));
-            if (again->batch_round > 50) {
-                dm_error e;
-                dm_error_set(&e, DM_ERR_THROTTLED, "BatchWriteItem left %zu items unprocessed 50 times", left);
-                engine_request_stop(w->r, STOP_FATAL, &e);
-            } else {
-                queue_task(w, again);
-            }
-        }
+    dm_buf body;
+    dm_buf_init(&body, 0);
+    ddb_batch_left left = {0};
+    dm_error e = {0};
+    int rc = ddb_batch_unprocessed(&t->call.response, w->wr.table, "TOTAL", t->round, retry_random01(&w->rng),
+                                   &body, &left, &e);
+    atomic_fetch_add(&w->r->c.writes, 1);
+    task *again = NULL;
+    if (rc == DM_OK && left.n > 0 && !(again = task_take(&w->q, T_BATCH, "BatchWriteItem", w->wr.table)))
+        rc = dm_error_set(&e, DM_ERR_NOMEM, "out of memory resending unprocessed items");
+    if (rc != DM_OK) {
+        engine_request_stop(w->r, STOP_FATAL, &e);
+        for (size_t k = 0; k < t->n_items; k++)
+            page_stick(&w->pw, t->items[k]);
+    } else if (again) {
+        dm_buf_append(&again->call.body, body.data, body.len);
+        again->round = t->round + 1;
+        again->reserved = (double)left.n;
+        again->due_ms = dm_monotonic_ms() + left.delay_ms;
+        /* The items stay held until the resend is answered. */
+        int *items = again->items;
+        size_t cap = again->cap_items;
+        again->items = t->items;
+        again->n_items = t->n_items;
+        again->cap_items = t->cap_items;
+        t->items = items;
+        t->n_items = 0;
+        t->cap_items = cap;
+        queue(w, again);
     }
-    json_decref(doc);
+    dm_buf_cleanup(&body);
 }
 
-static void count_success(worker *w, task *t)
+/* Corrects the limiters with what DynamoDB says the call consumed. A
+ * fresh read holds write units for the write after it (handed over in
+ * act, or given back in on_task_done), so its own reads settle as debt. */
+static void settle_capacity(worker *w, task *t, double used)
 {
     run_state *r = w->r;
-    atomic_fetch_add(&r->c.writes, 1);
-    switch (t->counts_as) {
-    case O_CHANGED: COUNT(w, changed); break;
-    case O_DELETED: COUNT(w, deleted); break;
-    case O_MOVED: COUNT(w, changed); atomic_fetch_add(&r->c.moved, 1); break;
-    case O_EXTRA: atomic_fetch_add(&r->c.extras, 1); break;
-    default: break;
-    }
+    bool read = t->kind == T_FRESH || t->kind == T_FETCH;
+    rl_settle(read ? &r->rl_read : &r->rl_write, t->kind == T_FRESH ? 0 : t->reserved, used);
+    atomic_fetch_add(read ? &r->c.read_milli : &r->c.write_milli, (long long)(used * 1000));
 }
 
-static void on_get_done(worker *w, task *t)
+/* Decodes the answer: items of answers that may be kept (a conflict's
+ * current item, a GetItem's) are decoded from a copy in the page's arena,
+ * since the task's buffers go back to the pool. */
+static void decode_answer(worker *w, task *t, ddb_answer *ans)
 {
-    if (!strstr(dm_buf_cstr(&t->call.response), "\"Item\"")) {
-        COUNT(w, unchanged); /* deleted by someone else meanwhile: nothing to migrate */
+    const dm_buf *resp = &t->call.response;
+    memset(ans, 0, sizeof *ans);
+    if (resp->len == 0)
         return;
-    }
-    const ddb_item *cur = item_in_answer(w, &t->call.response, NULL);
-    if (!cur) {
-        item_error(w, t->orig, "GetItem returned an item that could not be read");
-        return;
-    }
-    handle_item(w, cur, t->conflicts);
+    const char *text = resp->data;
+    if (t->call.rc != DM_OK || t->kind == T_FRESH || t->kind == T_FETCH)
+        text = dm_arena_strndup(w->arena, resp->data, resp->len);
+    if (!text || ddb_answer_decode(text, resp->len, w->arena, ans, NULL) != DM_OK)
+        memset(ans, 0, sizeof *ans);
 }
 
 static void on_task_done(worker *w, task *t)
 {
-    run_state *r = w->r;
     w->in_flight--;
-    double used = ddb_consumed_units(&t->call.response);
-    if (t->kind == T_GET) {
-        rl_settle(&r->rl_read, 0, used);
-        atomic_fetch_add(&r->c.read_milli, (long long)(used * 1000));
+    ddb_answer ans;
+    decode_answer(w, t, &ans);
+    settle_capacity(w, t, ans.consumed_units);
+    if (t->call.rc == DM_OK && t->kind == T_BATCH)
+        on_batch_done(w, t);
+    else if (t->call.rc == DM_OK)
+        on_success(w, t, &ans);
+    else
+        on_failure(w, t, &ans);
+    if (t->kind == T_FRESH && t->reserved > 0)
+        rl_settle(&w->r->rl_write, t->reserved, 0); /* no write followed the read */
+    if (t->kind == T_BATCH) {
+        /* An item written by batches counts in the totals once its last
+         * entry is in (its own and ddb.put's may be in several calls). */
+        for (size_t k = 0; k < t->n_items; k++) {
+            int i = t->items[k];
+            if (page_release(&w->pw, i) && t->call.rc == DM_OK && w->pw.items[i].outcome != OUT_FAILED)
+                count_outcome(w, (item_outcome)w->pw.items[i].outcome);
+        }
+        t->n_items = 0;
     } else {
-        rl_settle(&r->rl_write, t->reserved, used);
-        atomic_fetch_add(&r->c.write_milli, (long long)(used * 1000));
+        release_item(w, t);
     }
-    if (t->call.rc == DM_OK) {
-        if (t->kind == T_BATCH)
-            on_batch_done(w, t);
-        else if (t->kind == T_GET)
-            on_get_done(w, t);
-        else
-            count_success(w, t);
-    } else if (is_conflict(t)) {
-        on_conflict(w, t);
-    } else if (t->call.rc == DM_ERR_SERVICE && strcmp(t->call.err.type, "ResourceNotFoundException") != 0 &&
-               strcmp(t->call.err.type, "AccessDeniedException") != 0 && t->kind != T_BATCH) {
-        item_error(w, t->orig, t->call.err.message);
-    } else {
-        engine_request_stop(r, STOP_FATAL, &t->call.err);
-        w->page_aborted = true;
-    }
-    release_task(w, t);
+    task_release(&w->q, t);
 }
 
 /* ---- the loop --------------------------------------------------------------- */
 
-static void on_scan_done(worker *w) { w->scan_in_flight = false; }
+/* Request bodies are built only when a task starts, so that memory holds
+ * the bodies in flight, not a page's worth of them. */
+static int build_body(worker *w, task *t)
+{
+    switch (t->kind) {
+    case T_WRITE: return wr_body(&w->wr, &t->plan, t->read, &t->call.body);
+    case T_FRESH: case T_FETCH: return wr_get_body(&w->wr, t->read, &t->call.body);
+    case T_EXTRA: return wr_put_plain_body(&w->wr, t->extra, &t->call.body);
+    default: return DM_OK; /* batch bodies are made as they fill */
+    }
+}
+
+static int64_t start_scan_if_due(worker *w, int64_t now)
+{
+    if (!w->scan_started || w->scan_in_flight || w->scan_due_ms <= 0)
+        return 200;
+    int64_t wait = w->scan_due_ms <= now ? rl_acquire(&w->r->rl_read, w->scan_reserved) : w->scan_due_ms - now;
+    if (wait == 0) {
+        w->scan_due_ms = 0;
+        w->scan_in_flight = true;
+        ddb_client_start(w->client, &w->scan);
+        return 200;
+    }
+    w->scan_due_ms = now + wait;
+    return wait;
+}
 
 /* Starts due tasks (and a due scan); returns ms until the next is due. */
 static int64_t start_due(worker *w)
 {
-    int64_t now = dm_monotonic_ms(), next = 200;
-    if (w->scan_started && !w->scan_in_flight && w->scan_due_ms > 0) {
-        int64_t wait = w->scan_due_ms <= now ? rl_acquire(&w->r->rl_read, w->scan_reserved) : w->scan_due_ms - now;
-        if (wait == 0) {
-            w->scan_due_ms = 0;
-            w->scan_in_flight = true;
-            ddb_client_start(w->client, &w->scan);
-        } else {
-            w->scan_due_ms = now + wait;
-            next = wait;
-        }
-    }
+    int64_t now = dm_monotonic_ms();
+    int64_t next = start_scan_if_due(w, now);
     /* Due times grow along the queue (the limiter hands them out in
      * order), so the head is the only one to look at. */
-    while (w->tasks && (int)w->in_flight < max_in_flight(w)) {
-        task *t = w->tasks;
+    while (w->q.head && (int)w->in_flight < max_in_flight(w)) {
+        task *t = w->q.head;
         if (t->due_ms > now) {
-            if (t->due_ms - now < next)
-                next = t->due_ms - now;
+            next = t->due_ms - now < next ? t->due_ms - now : next;
             break;
         }
         if (!t->acquired) {
-            ratelimit *rl = t->kind == T_GET ? &w->r->rl_read : &w->r->rl_write;
-            int64_t wait = rl_acquire(rl, t->reserved);
+            if (t->kind == T_FETCH)
+                t->reserved = 1;
+            int64_t wait = rl_acquire(t->kind == T_FETCH ? &w->r->rl_read : &w->r->rl_write, t->reserved);
             if (wait > 0) {
                 next = wait < next ? wait : next;
                 break;
             }
             t->acquired = true;
         }
-        w->tasks = t->next;
-        if (!w->tasks)
-            w->tasks_tail = NULL;
-        w->n_queued--;
+        task_pop(&w->q);
         if (build_body(w, t) != DM_OK) {
-            item_error(w, t->orig ? t->orig : t->next_item, "out of memory building a request");
-            release_task(w, t);
+            item_failed(w, t->item, t->read ? t->read : t->extra, "out of memory building a request");
+            release_item(w, t);
+            task_release(&w->q, t);
             continue;
         }
         w->in_flight++;
@@ -708,29 +718,29 @@ static void pump(worker *w)
     if (ddb_client_wait(w->client, (int)(wait < 100 ? wait : 100), &done) != DM_OK || !done)
         return;
     if (done == &w->scan)
-        on_scan_done(w);
+        w->scan_in_flight = false;
     else
         on_task_done(w, done->user);
 }
 
-/* Works through the page: transforms, writes, completions. */
-static void drain_writes(worker *w)
+/* Works through the page: transforms, writes, answers. */
+static void work_page(worker *w)
 {
     for (;;) {
         feed_items(w);
-        if (abandon_queued(w->r) && (w->tasks || w->page)) {
+        if (abandon_queued(w->r) && (w->q.head || w->feeding)) {
             /* Stop: nothing new goes out; in-flight writes finish. */
-            for (task *t = w->tasks, *next; t; t = next) {
-                next = t->next;
-                release_task(w, t);
+            task *t;
+            while ((t = task_pop(&w->q)) != NULL)
+                task_release(&w->q, t); /* its items stay unfinished */
+            if (w->batch) {
+                task_release(&w->q, w->batch);
+                w->batch = NULL;
             }
-            w->tasks = w->tasks_tail = NULL;
-            w->n_queued = 0;
-            w->page = NULL;
-            w->page_aborted = true;
+            w->feeding = false;
             continue;
         }
-        if (!w->page && !w->tasks && w->in_flight == 0)
+        if (!w->feeding && !w->q.head && w->in_flight == 0)
             return;
         pump(w);
     }
@@ -739,8 +749,7 @@ static void drain_writes(worker *w)
 static void start_scan(worker *w, const char *start_key)
 {
     run_state *r = w->r;
-    ddb_call_cleanup(&w->scan);
-    ddb_call_init(&w->scan, "Scan", r->o->table);
+    ddb_call_reuse(&w->scan, "Scan", r->o->table);
     ddb_scan_params p = {.table = r->o->table, .segment = w->seg->index, .total_segments = r->n_segs,
                          .exclusive_start_key = start_key, .consistent_read = r->o->consistent_read,
                          .filter_expression = r->o->filter_expression, .names_json = r->o->names_json,
@@ -761,41 +770,58 @@ static void wait_scan(worker *w)
     w->scan_started = false;
 }
 
-/* Adds the page's counts to its segment; moves the segment's start key
- * only for a page whose writes all completed. */
-static void commit_page(worker *w, char *next_key, bool complete, bool last)
+/* Adds the finished prefix's counts to the segment and moves its start
+ * key: past the page when it is complete, else past the prefix's last
+ * item. Returns true when the segment has more pages to scan. */
+static bool commit_page(worker *w)
 {
     run_state *r = w->r;
     seg_state *s = w->seg;
-    pthread_mutex_lock(&r->mu);
-    s->scanned += w->pc.scanned;
-    s->changed += w->pc.changed;
-    s->unchanged += w->pc.unchanged;
-    s->deleted += w->pc.deleted;
-    s->failed += w->pc.failed;
-    s->conflicts += w->pc.conflicts;
-    if (!complete) {
-        pthread_mutex_unlock(&r->mu);
-        free(next_key);
-        return;
+    page_work *pw = &w->pw;
+    page_advance(pw);
+    page_counts c = page_prefix_counts(pw);
+    bool complete = page_complete(pw);
+    char *key = NULL;
+    if (complete) {
+        key = pw->next_key;
+        pw->next_key = NULL;
+    } else if (pw->prefix > 0) {
+        dm_buf k;
+        dm_buf_init(&k, 0);
+        if (wr_key_json(&w->src, &pw->pg.items[pw->prefix - 1], &k) == DM_OK)
+            key = dm_strdup(dm_buf_cstr(&k));
+        dm_buf_cleanup(&k);
     }
-    s->pages++;
-    free(s->last_key);
-    s->last_key = next_key;
-    if (last) {
+    pthread_mutex_lock(&r->mu);
+    s->scanned += c.scanned;
+    s->changed += c.changed;
+    s->unchanged += c.unchanged;
+    s->deleted += c.deleted;
+    s->failed += c.failed;
+    s->conflicts += c.conflicts;
+    if (complete)
+        s->pages++;
+    if (complete || key) {
+        free(s->last_key);
+        s->last_key = key;
+        key = NULL;
+    }
+    if (complete && !s->last_key) {
         s->status = SEG_DONE;
         s->elapsed_ms = dm_monotonic_ms() - s->started_ms;
         s->work_ms += s->elapsed_ms;
         r->segs_done++;
     }
+    bool more = complete && s->last_key != NULL;
     pthread_mutex_unlock(&r->mu);
+    free(key);
+    return more;
 }
 
-/* Returns false when the run must stop. */
-static bool page_step(worker *w, bool *more)
+/* One page: returns false when the segment is finished or the run stops. */
+static bool page_step(worker *w)
 {
     run_state *r = w->r;
-    *more = false;
     wait_scan(w);
     if (w->scan.rc != DM_OK) {
         engine_request_stop(r, STOP_FATAL, &w->scan.err);
@@ -807,7 +833,10 @@ static bool page_step(worker *w, bool *more)
     dm_arena_reset(w->arena);
     ddb_page pg;
     dm_error err = {0};
-    if (ddb_page_decode(text.data, text.len, w->arena, &pg, &err) != DM_OK) {
+    if (ddb_page_decode(text.data, text.len, w->arena, &pg, &err) != DM_OK ||
+        page_begin(&w->pw, &text, &pg) != DM_OK) {
+        if (!err.message[0])
+            dm_error_set(&err, DM_ERR_NOMEM, "out of memory");
         engine_request_stop(r, STOP_FATAL, &err);
         dm_buf_cleanup(&text);
         return false;
@@ -815,21 +844,14 @@ static bool page_step(worker *w, bool *more)
     rl_settle(&r->rl_read, w->scan_reserved, pg.consumed_units);
     atomic_fetch_add(&r->c.read_milli, (long long)(pg.consumed_units * 1000));
     w->scan_estimate = pg.consumed_units > 0 ? pg.consumed_units : w->scan_estimate;
-    char *next_key = pg.last_key.p ? dm_strndup(pg.last_key.p, pg.last_key.n) : NULL;
-    if (next_key && !stopping(r))
-        start_scan(w, next_key);
-    memset(&w->pc, 0, sizeof w->pc);
-    w->page_aborted = false;
-    w->page = &pg;
-    w->page_next = 0;
-    drain_writes(w);
-    bool complete = !w->page_aborted;
-    *more = complete && next_key != NULL;
-    commit_page(w, next_key, complete, next_key == NULL);
-    if (w->scan_started && (stopping(r) || w->page_aborted))
+    if (w->pw.next_key && !stopping(r))
+        start_scan(w, w->pw.next_key);
+    w->feeding = true;
+    work_page(w);
+    bool more = commit_page(w);
+    if (w->scan_started && !more)
         wait_scan(w); /* let an early Scan finish before leaving */
-    dm_buf_cleanup(&text);
-    return !stopping(r) && !w->page_aborted;
+    return more && !stopping(r);
 }
 
 static seg_state *take_segment(run_state *r)
@@ -856,8 +878,7 @@ static void run_segment(worker *w, seg_state *s)
     pthread_mutex_unlock(&w->r->mu);
     start_scan(w, start);
     free(start);
-    bool more = true;
-    while (more && page_step(w, &more))
+    while (page_step(w))
         ;
     pthread_mutex_lock(&w->r->mu);
     if (s->status != SEG_DONE)
@@ -867,14 +888,11 @@ static void run_segment(worker *w, seg_state *s)
 
 static void worker_cleanup(worker *w)
 {
-    while (w->free_tasks) {
-        task *t = w->free_tasks;
-        w->free_tasks = t->next;
-        ddb_call_cleanup(&t->call);
-        free(t);
-    }
+    if (w->batch)
+        task_release(&w->q, w->batch);
+    task_queue_cleanup(&w->q);
     ddb_call_cleanup(&w->scan);
-    dm_buf_cleanup(&w->batch);
+    page_cleanup(&w->pw);
     lua_host_free(w->host);
     ddb_client_free(w->client);
     dm_arena_free(w->arena);
@@ -887,22 +905,24 @@ void *worker_main(void *arg)
     w.r = arg;
     run_state *r = w.r;
     dm_error err = {0};
-    lua_host_options lo = {.script_path = r->o->script_path, .code = r->o->code, .now = r->now,
-                           .migration = r->migration, .table = r->o->table};
+    lua_host_options lo = r->lua;
     w.client = ddb_client_new(r->shared);
     w.arena = dm_arena_new(256 * 1024);
-    dm_buf_init(&w.batch, 0);
+    w.rng = (uint64_t)dm_now_ms() ^ (uint64_t)(uintptr_t)&w;
     ddb_call_init(&w.scan, "Scan", r->o->table);
     if (!w.client || !w.arena || lua_host_new(&lo, &w.host, &err) != DM_OK) {
         if (!err.message[0])
             dm_error_set(&err, DM_ERR_NOMEM, "out of memory starting a worker");
-        engine_request_stop(r, STOP_FATAL, &err);
+        engine_request_stop(r, err.code == DM_ERR_STOPPED ? STOP_INTERRUPT : STOP_FATAL, &err);
         worker_cleanup(&w);
         return NULL;
     }
     w.scan_estimate = r->scan_estimate;
+    w.rules = r->rules;
     w.wr = (wr_ctx){.table = r->target, .keys = r->target_keys, .n_keys = r->n_target_keys,
-                    .marker = r->o->marker, .migration = r->migration, .return_old_on_conflict = true};
+                    .version_attr = r->o->version_attribute, .rules = &w.rules};
+    w.src = (wr_ctx){.table = r->o->table, .keys = r->keys, .n_keys = r->n_keys};
+    w.rules = r->rules;
     seg_state *s;
     while (!stopping(r) && (s = take_segment(r)) != NULL)
         run_segment(&w, s);

@@ -1,12 +1,12 @@
-/* Building guarded UpdateItem, PutItem, DeleteItem and TransactWriteItems
- * bodies from an item, its new version and their diff. */
+/* Spelling write plans as DynamoDB requests. Names and values go through
+ * placeholders (#n0, :v0), so any attribute name is safe. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "writer.h"
 
-/* Expression names (#n0...) and values (:v0...) collected while the
- * expressions are written. */
+/* Expression names and values collected while expressions are written. */
 typedef struct expr {
     dm_buf names, values;
     int n_names, n_values;
@@ -51,77 +51,72 @@ static int value_ref(expr *e, const ddb_value *v, dm_buf *out)
     return rc ? rc : dm_buf_put_int(out, e->n_values++);
 }
 
-static int text_ref(expr *e, const char *s, dm_buf *out)
-{
-    ddb_value v = {.type = DDB_S, .data = s, .len = strlen(s)};
-    return value_ref(e, &v, out);
-}
-
 static int and_sep(dm_buf *c) { return c->len ? dm_buf_puts(c, " AND ") : DM_OK; }
 
-/* "#n = :v" when the attribute existed, else "attribute_not_exists(#n)". */
-static int guard_attr(expr *e, const char *p, size_t n, const ddb_value *old, dm_buf *cond)
+static int fn_ref(expr *e, const char *fn, const char *p, size_t n, dm_buf *cond)
 {
     int rc = and_sep(cond);
-    if (old) {
-        rc = rc ? rc : name_ref(e, p, n, cond);
-        rc = rc ? rc : dm_buf_puts(cond, " = ");
-        return rc ? rc : value_ref(e, old, cond);
-    }
-    rc = rc ? rc : dm_buf_puts(cond, "attribute_not_exists(");
+    rc = rc ? rc : dm_buf_puts(cond, fn);
+    rc = rc ? rc : dm_buf_putc(cond, '(');
     rc = rc ? rc : name_ref(e, p, n, cond);
     return rc ? rc : dm_buf_putc(cond, ')');
 }
 
-static int guard_exists(const wr_ctx *w, expr *e, dm_buf *cond)
+/* Placeholders already given to the names the update expression sets and
+ * removes, so that the condition names them again for free. */
+typedef struct refs {
+    int *set, *remove; /* per diff index; -1: none yet */
+} refs;
+
+static int name_again(expr *e, const char *p, size_t n, int ref, dm_buf *out)
+{
+    if (ref < 0)
+        return name_ref(e, p, n, out);
+    int rc = dm_buf_puts(out, "#n");
+    return rc ? rc : dm_buf_put_int(out, ref);
+}
+
+/* "#n = :v" when the attribute was read with value old, else
+ * "attribute_not_exists(#n)". */
+static int guard_attr(expr *e, const wplan_guard_attr *g, int ref, dm_buf *cond)
 {
     int rc = and_sep(cond);
-    rc = rc ? rc : dm_buf_puts(cond, "attribute_exists(");
-    rc = rc ? rc : name_ref(e, w->keys[0], strlen(w->keys[0]), cond);
-    return rc ? rc : dm_buf_putc(cond, ')');
-}
-
-static int guard_marker(const wr_ctx *w, expr *e, dm_buf *cond)
-{
-    if (!w->marker)
-        return DM_OK;
-    dm_buf ref;
-    dm_buf_init(&ref, 0);
-    int rc = name_ref(e, w->marker, strlen(w->marker), &ref);
-    rc = rc ? rc : and_sep(cond);
-    rc = rc ? rc : dm_buf_appendf(cond, "(attribute_not_exists(%s) OR %s <> ", ref.data, ref.data);
-    rc = rc ? rc : text_ref(e, w->migration, cond);
-    rc = rc ? rc : dm_buf_putc(cond, ')');
-    dm_buf_cleanup(&ref);
-    return rc;
-}
-
-/* The guard of an update or put: the item exists, and each changed or
- * removed attribute still has its scanned value. */
-static int guard_changes(const wr_ctx *w, expr *e, const ddb_item *orig, const ddb_item *next, const ddb_diff *d,
-                         dm_buf *cond)
-{
-    int rc = guard_exists(w, e, cond);
-    for (size_t i = 0; !rc && i < d->n_set; i++) {
-        const dm_str *nm = &next->names[d->set[i]];
-        rc = guard_attr(e, nm->p, nm->n, ddb_item_get(orig, nm->p, nm->n), cond);
+    if (!g->old) {
+        rc = rc ? rc : dm_buf_puts(cond, "attribute_not_exists(");
+        rc = rc ? rc : name_again(e, g->name.p, g->name.n, ref, cond);
+        return rc ? rc : dm_buf_putc(cond, ')');
     }
-    for (size_t i = 0; !rc && i < d->n_remove; i++)
-        rc = guard_attr(e, d->remove[i].p, d->remove[i].n, ddb_item_get(orig, d->remove[i].p, d->remove[i].n), cond);
-    return rc ? rc : guard_marker(w, e, cond);
+    rc = rc ? rc : name_again(e, g->name.p, g->name.n, ref, cond);
+    rc = rc ? rc : dm_buf_puts(cond, " = ");
+    return rc ? rc : value_ref(e, g->old, cond);
 }
 
-/* Every attribute as scanned: for deletes and moves. */
-static int guard_all(const wr_ctx *w, expr *e, const ddb_item *orig, dm_buf *cond)
+static int ref_of(const refs *f, const wplan_guard_attr *g)
 {
-    int rc = guard_exists(w, e, cond);
-    for (size_t i = 0; !rc && i < orig->n; i++) {
-        bool key = false;
-        for (size_t k = 0; k < w->n_keys; k++)
-            key = key || (strlen(w->keys[k]) == orig->names[i].n && !memcmp(w->keys[k], orig->names[i].p, orig->names[i].n));
-        if (!key)
-            rc = guard_attr(e, orig->names[i].p, orig->names[i].n, &orig->values[i], cond);
+    if (f && g->from == WPLAN_FROM_SET)
+        return f->set[g->k];
+    if (f && g->from == WPLAN_FROM_REMOVE)
+        return f->remove[g->k];
+    return -1;
+}
+
+/* The item exists, and the plan's guard holds. */
+static int guard(const wr_ctx *w, const wplan *p, const ddb_item *read, const refs *f, expr *e, dm_buf *cond)
+{
+    int rc = fn_ref(e, "attribute_exists", w->keys[0], strlen(w->keys[0]), cond);
+    if (p->guard == WPLAN_GUARD_VERSION) {
+        const char *v = w->version_attr;
+        wplan_guard_attr g = {{v, strlen(v)}, p->version_read, WPLAN_FROM_READ, 0};
+        return rc ? rc : guard_attr(e, &g, -1, cond);
     }
+    if (p->guard != WPLAN_GUARD_IMAGE)
+        return rc;
+    wplan_rules keys_only = {.keys = w->keys, .n_keys = w->n_keys};
+    wplan_guard_iter it;
+    wplan_guard_attr g;
+    wplan_guard_begin(&it, w->rules ? w->rules : &keys_only, p, read);
+    for (size_t i = 0; !rc && i < p->n_guard && wplan_guard_next(&it, &g); i++)
+        rc = guard_attr(e, &g, ref_of(f, &g), cond);
     return rc;
 }
 
@@ -146,11 +141,23 @@ static int head(const wr_ctx *w, dm_buf *out)
     return rc ? rc : ddb_json_put_string(out, w->table, strlen(w->table));
 }
 
-/* The common tail: expressions, return options, closing brace. */
-static int tail(const wr_ctx *w, expr *e, const dm_buf *cond, bool ret_old, dm_buf *out)
+static int key_part(const wr_ctx *w, const ddb_item *it, dm_buf *out)
+{
+    int rc = dm_buf_puts(out, ",\"Key\":");
+    return rc ? rc : wr_key_json(w, it, out);
+}
+
+static int item_part(const ddb_item *it, dm_buf *out)
+{
+    int rc = dm_buf_puts(out, ",\"Item\":");
+    return rc ? rc : ddb_item_encode(it, out);
+}
+
+/* Condition, names, values and, for a guarded request, ALL_OLD. */
+static int tail(expr *e, const dm_buf *cond, dm_buf *out)
 {
     int rc = DM_OK;
-    if (cond && cond->len) {
+    if (cond->len) {
         rc = dm_buf_puts(out, ",\"ConditionExpression\":");
         rc = rc ? rc : ddb_json_put_string(out, cond->data, cond->len);
     }
@@ -164,38 +171,33 @@ static int tail(const wr_ctx *w, expr *e, const dm_buf *cond, bool ret_old, dm_b
         rc = rc ? rc : dm_buf_append(out, e->values.data, e->values.len);
         rc = rc ? rc : dm_buf_putc(out, '}');
     }
-    if (!rc && ret_old && w->return_old_on_conflict)
+    if (!rc && cond->len)
         rc = dm_buf_puts(out, ",\"ReturnValuesOnConditionCheckFailure\":\"ALL_OLD\"");
     return rc;
 }
 
-static int update_expression(const wr_ctx *w, expr *e, const ddb_item *next, const ddb_diff *d, dm_buf *ue)
+static int update_expression(expr *e, const wplan *p, refs *f, dm_buf *ue)
 {
-    int rc = DM_OK;
-    bool any_set = d->n_set > 0 || w->marker;
-    if (any_set)
-        rc = dm_buf_puts(ue, "SET ");
+    const ddb_diff *d = &p->diff;
+    int rc = d->n_set ? dm_buf_puts(ue, "SET ") : DM_OK;
     for (size_t i = 0; !rc && i < d->n_set; i++) {
-        const dm_str *nm = &next->names[d->set[i]];
+        const dm_str *nm = &p->final.names[d->set[i]];
         rc = i ? dm_buf_puts(ue, ", ") : 0;
+        f->set[i] = e->n_names;
         rc = rc ? rc : name_ref(e, nm->p, nm->n, ue);
         rc = rc ? rc : dm_buf_puts(ue, " = ");
-        rc = rc ? rc : value_ref(e, &next->values[d->set[i]], ue);
-    }
-    if (!rc && w->marker) {
-        rc = d->n_set ? dm_buf_puts(ue, ", ") : 0;
-        rc = rc ? rc : name_ref(e, w->marker, strlen(w->marker), ue);
-        rc = rc ? rc : dm_buf_puts(ue, " = ");
-        rc = rc ? rc : text_ref(e, w->migration, ue);
+        rc = rc ? rc : value_ref(e, &p->final.values[d->set[i]], ue);
     }
     for (size_t i = 0; !rc && i < d->n_remove; i++) {
-        rc = dm_buf_puts(ue, i ? ", " : (any_set ? " REMOVE " : "REMOVE "));
+        rc = dm_buf_puts(ue, i ? ", " : (d->n_set ? " REMOVE " : "REMOVE "));
+        f->remove[i] = e->n_names;
         rc = rc ? rc : name_ref(e, d->remove[i].p, d->remove[i].n, ue);
     }
     return rc;
 }
 
-int wr_update_body(const wr_ctx *w, const ddb_item *orig, const ddb_item *next, const ddb_diff *d, dm_buf *out)
+/* One request of the plan: Key or Item, expressions and guard. */
+static int request(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *out)
 {
     expr e;
     dm_buf ue, cond;
@@ -203,129 +205,105 @@ int wr_update_body(const wr_ctx *w, const ddb_item *orig, const ddb_item *next, 
     dm_buf_init(&ue, 0);
     dm_buf_init(&cond, 0);
     int rc = head(w, out);
-    rc = rc ? rc : dm_buf_puts(out, ",\"Key\":");
-    rc = rc ? rc : wr_key_json(w, orig, out);
-    rc = rc ? rc : update_expression(w, &e, next, d, &ue);
-    rc = rc ? rc : guard_changes(w, &e, orig, next, d, &cond);
-    rc = rc ? rc : dm_buf_puts(out, ",\"UpdateExpression\":");
-    rc = rc ? rc : ddb_json_put_string(out, ue.data, ue.len);
-    rc = rc ? rc : tail(w, &e, &cond, true, out);
-    rc = rc ? rc : dm_buf_puts(out, ",\"ReturnConsumedCapacity\":\"TOTAL\"}");
+    int *slots = NULL;
+    refs f;
+    switch (p->kind) {
+    case WPLAN_UPDATE:
+        slots = malloc((p->diff.n_set + p->diff.n_remove + 1) * sizeof *slots);
+        if (!slots) {
+            rc = DM_ERR_NOMEM;
+            break;
+        }
+        f = (refs){slots, slots + p->diff.n_set};
+        rc = rc ? rc : key_part(w, read, out);
+        rc = rc ? rc : update_expression(&e, p, &f, &ue);
+        rc = rc ? rc : dm_buf_puts(out, ",\"UpdateExpression\":");
+        rc = rc ? rc : ddb_json_put_string(out, ue.data, ue.len);
+        rc = rc ? rc : guard(w, p, read, &f, &e, &cond);
+        break;
+    case WPLAN_PUT:
+        rc = rc ? rc : item_part(&p->final, out);
+        rc = rc ? rc : guard(w, p, read, NULL, &e, &cond);
+        break;
+    case WPLAN_DELETE:
+    case WPLAN_MOVE: /* its delete half */
+        rc = rc ? rc : key_part(w, read, out);
+        rc = rc ? rc : guard(w, p, read, NULL, &e, &cond);
+        break;
+    default:
+        rc = rc ? rc : item_part(&p->final, out);
+        break;
+    }
+    rc = rc ? rc : tail(&e, &cond, out);
+    free(slots);
     expr_cleanup(&e);
     dm_buf_cleanup(&ue);
     dm_buf_cleanup(&cond);
     return rc;
 }
 
-int wr_with_marker(const wr_ctx *w, const ddb_item *next, dm_arena *a, ddb_item *out)
-{
-    *out = *next;
-    if (!w->marker)
-        return DM_OK;
-    size_t m = strlen(w->marker);
-    out->names = dm_arena_alloc(a, (next->n + 1) * sizeof *out->names);
-    out->values = dm_arena_alloc(a, (next->n + 1) * sizeof *out->values);
-    if (!out->names || !out->values)
-        return DM_ERR_NOMEM;
-    size_t n = 0;
-    for (size_t i = 0; i < next->n; i++) {
-        if (next->names[i].n == m && memcmp(next->names[i].p, w->marker, m) == 0)
-            continue;
-        out->names[n] = next->names[i];
-        out->values[n++] = next->values[i];
-    }
-    out->names[n] = (dm_str){w->marker, m};
-    out->values[n] = (ddb_value){.type = DDB_S, .data = w->migration, .len = strlen(w->migration)};
-    out->n = n + 1;
-    return DM_OK;
-}
-
-static int put_item_part(const ddb_item *next, dm_buf *out)
-{
-    int rc = dm_buf_puts(out, ",\"Item\":");
-    return rc ? rc : ddb_item_encode(next, out);
-}
-
-int wr_put_body(const wr_ctx *w, const ddb_item *orig, const ddb_item *next, const ddb_diff *d, dm_buf *out)
+/* The put half of a move: the new key must be free. */
+static int move_put(const wr_ctx *w, const wplan *p, dm_buf *out)
 {
     expr e;
     dm_buf cond;
     expr_init(&e);
     dm_buf_init(&cond, 0);
     int rc = head(w, out);
-    rc = rc ? rc : put_item_part(next, out);
-    rc = rc ? rc : guard_changes(w, &e, orig, next, d, &cond);
-    rc = rc ? rc : tail(w, &e, &cond, true, out);
-    rc = rc ? rc : dm_buf_puts(out, ",\"ReturnConsumedCapacity\":\"TOTAL\"}");
+    rc = rc ? rc : item_part(&p->final, out);
+    rc = rc ? rc : fn_ref(&e, "attribute_not_exists", w->keys[0], strlen(w->keys[0]), &cond);
+    rc = rc ? rc : tail(&e, &cond, out);
     expr_cleanup(&e);
     dm_buf_cleanup(&cond);
     return rc;
+}
+
+const char *wr_op(const wplan *p)
+{
+    switch (p->kind) {
+    case WPLAN_UPDATE: return "UpdateItem";
+    case WPLAN_DELETE: return "DeleteItem";
+    case WPLAN_MOVE: return "TransactWriteItems";
+    default: return "PutItem";
+    }
+}
+
+int wr_body(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *out)
+{
+    int rc;
+    if (p->kind == WPLAN_MOVE) {
+        rc = dm_buf_puts(out, "{\"TransactItems\":[{\"Put\":");
+        rc = rc ? rc : move_put(w, p, out);
+        rc = rc ? rc : dm_buf_puts(out, "}},{\"Delete\":");
+        rc = rc ? rc : request(w, p, read, out);
+        return rc ? rc : dm_buf_puts(out, "}}],\"ReturnConsumedCapacity\":\"TOTAL\"}");
+    }
+    rc = request(w, p, read, out);
+    return rc ? rc : dm_buf_puts(out, ",\"ReturnConsumedCapacity\":\"TOTAL\"}");
 }
 
 int wr_put_plain_body(const wr_ctx *w, const ddb_item *next, dm_buf *out)
 {
     int rc = head(w, out);
-    rc = rc ? rc : put_item_part(next, out);
+    rc = rc ? rc : item_part(next, out);
     return rc ? rc : dm_buf_puts(out, ",\"ReturnConsumedCapacity\":\"TOTAL\"}");
 }
 
-int wr_delete_body(const wr_ctx *w, const ddb_item *orig, dm_buf *out)
+int wr_get_body(const wr_ctx *w, const ddb_item *it, dm_buf *out)
 {
-    expr e;
-    dm_buf cond;
-    expr_init(&e);
-    dm_buf_init(&cond, 0);
     int rc = head(w, out);
-    rc = rc ? rc : dm_buf_puts(out, ",\"Key\":");
-    rc = rc ? rc : wr_key_json(w, orig, out);
-    rc = rc ? rc : guard_all(w, &e, orig, &cond);
-    rc = rc ? rc : tail(w, &e, &cond, true, out);
-    rc = rc ? rc : dm_buf_puts(out, ",\"ReturnConsumedCapacity\":\"TOTAL\"}");
-    expr_cleanup(&e);
-    dm_buf_cleanup(&cond);
-    return rc;
+    rc = rc ? rc : key_part(w, it, out);
+    return rc ? rc : dm_buf_puts(out, ",\"ConsistentRead\":true,\"ReturnConsumedCapacity\":\"TOTAL\"}");
 }
 
-int wr_move_body(const wr_ctx *w, const ddb_item *orig, const ddb_item *next, dm_buf *out)
+int wr_batch_entry(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *out)
 {
-    expr pe, de;
-    dm_buf pc, dc;
-    expr_init(&pe);
-    expr_init(&de);
-    dm_buf_init(&pc, 0);
-    dm_buf_init(&dc, 0);
-    int rc = dm_buf_puts(out, "{\"TransactItems\":[{\"Put\":");
-    rc = rc ? rc : head(w, out);
-    rc = rc ? rc : put_item_part(next, out);
-    rc = rc ? rc : dm_buf_puts(&pc, "attribute_not_exists(");
-    rc = rc ? rc : name_ref(&pe, w->keys[0], strlen(w->keys[0]), &pc);
-    rc = rc ? rc : dm_buf_putc(&pc, ')');
-    rc = rc ? rc : tail(w, &pe, &pc, false, out);
-    rc = rc ? rc : dm_buf_puts(out, "}},{\"Delete\":");
-    rc = rc ? rc : head(w, out);
-    rc = rc ? rc : dm_buf_puts(out, ",\"Key\":");
-    rc = rc ? rc : wr_key_json(w, orig, out);
-    rc = rc ? rc : guard_all(w, &de, orig, &dc);
-    rc = rc ? rc : tail(w, &de, &dc, true, out);
-    rc = rc ? rc : dm_buf_puts(out, "}}],\"ReturnConsumedCapacity\":\"TOTAL\"}");
-    expr_cleanup(&pe);
-    expr_cleanup(&de);
-    dm_buf_cleanup(&pc);
-    dm_buf_cleanup(&dc);
-    return rc;
-}
-
-int wr_batch_put(const wr_ctx *w, const ddb_item *next, dm_buf *out)
-{
-    (void)w;
+    if (p->kind == WPLAN_BATCH_DELETE) {
+        int rc = dm_buf_puts(out, "{\"DeleteRequest\":{\"Key\":");
+        rc = rc ? rc : wr_key_json(w, read, out);
+        return rc ? rc : dm_buf_puts(out, "}}");
+    }
     int rc = dm_buf_puts(out, "{\"PutRequest\":{\"Item\":");
-    rc = rc ? rc : ddb_item_encode(next, out);
-    return rc ? rc : dm_buf_puts(out, "}}");
-}
-
-int wr_batch_delete(const wr_ctx *w, const ddb_item *orig, dm_buf *out)
-{
-    int rc = dm_buf_puts(out, "{\"DeleteRequest\":{\"Key\":");
-    rc = rc ? rc : wr_key_json(w, orig, out);
+    rc = rc ? rc : ddb_item_encode(&p->final, out);
     return rc ? rc : dm_buf_puts(out, "}}");
 }

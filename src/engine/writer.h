@@ -1,41 +1,34 @@
-/* Request bodies for the writes of a migration. Every guarded write
- * carries a ConditionExpression saying that what the script read and
- * changed still holds the value that was scanned (and that the item still
- * exists), so a concurrent write by the application is never overwritten:
- * the write fails instead, and the engine runs the script again on the
- * current item. */
+/* Request bodies for a write plan (wplan.h): the plan says what to write
+ * and how it is guarded; this module only spells it in DynamoDB's JSON and
+ * expression language. Pure: text in, text out. */
 #ifndef DDBMIG_ENGINE_WRITER_H
 #define DDBMIG_ENGINE_WRITER_H
 
-#include "ddbmig/diff.h"
 #include "ddbmig/item.h"
+#include "wplan.h"
 
 typedef struct wr_ctx {
     const char *table;            /* where writes go */
     const char *const *keys;      /* the table's key attribute names */
     size_t n_keys;
-    const char *marker;           /* --marker attribute, or NULL */
-    const char *migration;        /* the marker's value */
-    bool return_old_on_conflict;  /* ReturnValuesOnConditionCheckFailure=ALL_OLD */
+    const char *version_attr;     /* --version-attribute, or NULL */
+    const wplan_rules *rules;     /* the rules the plans were made by (their guard order) */
 } wr_ctx;
 
-/* UpdateItem: SET the changed attributes, REMOVE the removed ones. */
-int wr_update_body(const wr_ctx *w, const ddb_item *orig, const ddb_item *next, const ddb_diff *d, dm_buf *out);
-/* PutItem of the whole new item, with the same guard as an update. */
-int wr_put_body(const wr_ctx *w, const ddb_item *orig, const ddb_item *next, const ddb_diff *d, dm_buf *out);
-/* PutItem with no guard (copies into another table, ddb.put extras). */
+/* The body of the request a plan needs: UpdateItem (WPLAN_UPDATE),
+ * PutItem (WPLAN_PUT, WPLAN_COPY), DeleteItem (WPLAN_DELETE) or
+ * TransactWriteItems (WPLAN_MOVE). read is the image the plan was made
+ * from. Guarded requests ask for ALL_OLD when their condition fails. */
+int wr_body(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *out);
+/* The operation name for that body ("UpdateItem", ...). */
+const char *wr_op(const wplan *p);
+/* One BatchWriteItem entry for WPLAN_BATCH_PUT / WPLAN_BATCH_DELETE. */
+int wr_batch_entry(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *out);
+/* PutItem with no guard (ddb.put extras). */
 int wr_put_plain_body(const wr_ctx *w, const ddb_item *next, dm_buf *out);
-/* DeleteItem guarded by every attribute still holding its scanned value. */
-int wr_delete_body(const wr_ctx *w, const ddb_item *orig, dm_buf *out);
-/* A key change: TransactWriteItems putting the new item (which must not
- * exist yet) and deleting the old one (guarded as a delete). */
-int wr_move_body(const wr_ctx *w, const ddb_item *orig, const ddb_item *next, dm_buf *out);
-/* One BatchWriteItem entry: {"PutRequest":...} or {"DeleteRequest":...}. */
-int wr_batch_put(const wr_ctx *w, const ddb_item *next, dm_buf *out);
-int wr_batch_delete(const wr_ctx *w, const ddb_item *orig, dm_buf *out);
+/* A strongly consistent GetItem of it's key. */
+int wr_get_body(const wr_ctx *w, const ddb_item *it, dm_buf *out);
 /* {"pk":...,"sk":...} of an item; DM_ERR_INVALID when a key is missing. */
 int wr_key_json(const wr_ctx *w, const ddb_item *it, dm_buf *out);
-/* The item with the marker attribute added (arena-allocated copy). */
-int wr_with_marker(const wr_ctx *w, const ddb_item *next, dm_arena *a, ddb_item *out);
 
 #endif

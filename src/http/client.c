@@ -7,7 +7,6 @@
  * it and a zero-delay timer delivers the queue from the top of the loop, so
  * that on_done callbacks never run inside a backend and may start new
  * requests freely. */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -65,20 +64,6 @@ static bool proxy_configured(void)
             return true;
     }
     return false;
-}
-
-/* The native client writes to sockets through OpenSSL, which cannot pass
- * MSG_NOSIGNAL: a peer that resets a TLS connection must not kill the
- * process. Only a default disposition is changed. */
-static void ignore_sigpipe(void)
-{
-    struct sigaction old;
-    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) {
-        struct sigaction sa = {0};
-        sa.sa_handler = SIG_IGN;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGPIPE, &sa, NULL);
-    }
 }
 
 const char *http_backend_name(void)
@@ -146,8 +131,6 @@ http_client *http_client_new(const http_options *opts)
     c->opts = o;
     dm_loop_timer_init(&c->deliver, deliver, c);
     c->be = strcmp(http_backend_name(), "curl") == 0 ? &http_curl_backend : &http_h1_backend;
-    if (c->be == &http_h1_backend)
-        ignore_sigpipe();
     if (!(c->impl = c->be->create(&c->opts, c->loop, finished, c))) {
         if (c->own_loop)
             dm_loop_free(c->loop);

@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include "http/tls.h"
+#include "http/tls_socket.h"
 
 SSL_CTX *http_tls_context(const char *ca_file, char *msg, size_t msg_size)
 {
@@ -32,7 +33,9 @@ SSL_CTX *http_tls_context(const char *ca_file, char *msg, size_t msg_size)
 SSL *http_tls_session(SSL_CTX *ctx, int fd, const char *host, char *msg, size_t msg_size)
 {
     SSL *ssl = SSL_new(ctx);
-    if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+    /* Records go out with MSG_NOSIGNAL (tls_socket.c): a peer that resets
+     * the connection must not raise SIGPIPE in the caller's process. */
+    if (!ssl || http_tls_set_socket(ssl, fd) != 1) {
         SSL_free(ssl);
         snprintf(msg, msg_size, "TLS setup failed");
         return NULL;

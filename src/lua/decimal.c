@@ -230,6 +230,91 @@ int dec_div(const ddb_number *x, const ddb_number *y, ddb_number *out, const cha
     return finish(&q, out, why);
 }
 
+/* q = |a| / |b| truncated and r = |a| - q|b|, as integers (exponents
+ * ignored); b is not zero. */
+static void divmod(const wide *a, const wide *b, wide *q, wide *r)
+{
+    memset(q, 0, sizeof *q);
+    memset(r, 0, sizeof *r);
+    for (int i = a->nd - 1; i >= 0; i--) {
+        memmove(r->d + 1, r->d, (size_t)r->nd);
+        r->d[0] = a->d[i];
+        r->nd++;
+        trim(r);
+        int digit = 0;
+        while (cmp_mag(r, b) >= 0) {
+            sub_mag(r, b);
+            digit++;
+        }
+        q->d[i] = (unsigned char)digit;
+    }
+    q->nd = a->nd;
+    trim(q);
+}
+
+/* a and b on a common exponent, then divided as integers. */
+static void divide_aligned(const ddb_number *x, const ddb_number *y, wide *a, wide *b, wide *q, wide *r)
+{
+    to_wide(x, a);
+    to_wide(y, b);
+    int e = a->exp < b->exp ? a->exp : b->exp;
+    align(a, e);
+    align(b, e);
+    divmod(a, b, q, r);
+    r->exp = e;
+}
+
+int dec_idiv(const ddb_number *x, const ddb_number *y, ddb_number *out, const char **why)
+{
+    if (y->n_digits == 0) {
+        *why = "division by zero";
+        return DM_ERR_INVALID;
+    }
+    wide a, b, q, r;
+    divide_aligned(x, y, &a, &b, &q, &r);
+    bool negative = a.neg != b.neg;
+    if (negative && r.nd > 0) { /* floor, not truncation */
+        wide one;
+        memset(&one, 0, sizeof one);
+        one.nd = 1;
+        one.d[0] = 1;
+        add_mag(&q, &one);
+    }
+    q.neg = negative;
+    q.exp = 0;
+    return finish(&q, out, why);
+}
+
+int dec_mod(const ddb_number *x, const ddb_number *y, ddb_number *out, const char **why)
+{
+    if (y->n_digits == 0) {
+        *why = "division by zero";
+        return DM_ERR_INVALID;
+    }
+    wide a, b, q, r;
+    divide_aligned(x, y, &a, &b, &q, &r);
+    if (r.nd > 0 && a.neg != b.neg) { /* |b| - |r|, with b's sign */
+        int e = r.exp;
+        sub_mag(&b, &r);
+        r = b;
+        r.exp = e;
+    }
+    r.neg = b.neg;
+    return finish(&r, out, why);
+}
+
+long long dec_cost(const ddb_number *a, const ddb_number *b, char op)
+{
+    long long da = a->n_digits, db = b->n_digits;
+    long long shift = a->exponent > b->exponent ? a->exponent - b->exponent : b->exponent - a->exponent;
+    switch (op) {
+    case '*': return da * db / 8 + 1;
+    case '/': return (40 + db) * (db + 1) * 10 / 8 + 1;
+    case '%': return (da + shift) * (db + 1) * 10 / 8 + 1;
+    default: return ((da > db ? da : db) + shift) / 8 + 1;
+    }
+}
+
 int dec_from_double(double d, ddb_number *out, char *text, size_t size, const char **why)
 {
     if (isnan(d) || isinf(d)) {

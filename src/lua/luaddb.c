@@ -1,7 +1,7 @@
 /* The `ddb` library and item <-> Lua conversions.
  *
- * Type mapping: S string; N integer when integral and within 64 bits, else
- * a ddb.decimal; B ddb.binary; BOOL boolean; NULL ddb.null; M table; L
+ * Type mapping: S string; N a Lua integer when integral and within ±2^53,
+ * else a ddb.decimal (exact, see decimal.h); B ddb.binary; BOOL boolean; NULL ddb.null; M table; L
  * table marked as a list; SS/NS/BS ddb.set. Tables made by a script are
  * lists when their keys are exactly 1..n, maps otherwise (an empty table is
  * a map; ddb.list{} makes an empty list). */
@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "luaddb.h"
-#include "decimal.h"
+#include "budget.h"
 #include "common/crypto.h"
+#include "decimal.h"
+#include "luaddb.h"
 
 static char K_NULL, K_DELETE, K_KINDS, K_SETMT, K_SETNEW;
 
@@ -56,8 +57,8 @@ static void to_number(lua_State *L, int idx, ddb_number *out)
     if (lua_type(L, idx) == LUA_TSTRING) {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
-        if (ddb_number_parse(s, n, out, &why))
-            luaL_error(L, "'%s' is not a DynamoDB number: %s", s, why);
+        if (ddb_number_parse(s, n, out, &why)) /* not quoted: it may be an item's value */
+            luaL_error(L, "the string is not a DynamoDB number (%s)", why);
         return;
     }
     luaL_error(L, "expected a number, got %s", luaL_typename(L, idx));
@@ -65,22 +66,68 @@ static void to_number(lua_State *L, int idx, ddb_number *out)
 
 typedef int (*dec_op)(const ddb_number *, const ddb_number *, ddb_number *, const char **);
 
-static int arith(lua_State *L, dec_op op)
+static int arith(lua_State *L, dec_op op, char kind)
 {
     ddb_number a, b, r;
     const char *why = NULL;
     to_number(L, 1, &a);
     to_number(L, 2, &b);
+    budget_charge(L, dec_cost(&a, &b, kind));
     if (op(&a, &b, &r, &why))
         return luaL_error(L, "decimal arithmetic: %s", why);
     push_decimal(L, &r);
     return 1;
 }
 
-static int dec_add_l(lua_State *L) { return arith(L, dec_add); }
-static int dec_sub_l(lua_State *L) { return arith(L, dec_sub); }
-static int dec_mul_l(lua_State *L) { return arith(L, dec_mul); }
-static int dec_div_l(lua_State *L) { return arith(L, dec_div); }
+static int dec_add_l(lua_State *L) { return arith(L, dec_add, '+'); }
+static int dec_sub_l(lua_State *L) { return arith(L, dec_sub, '-'); }
+static int dec_mul_l(lua_State *L) { return arith(L, dec_mul, '*'); }
+static int dec_div_l(lua_State *L) { return arith(L, dec_div, '/'); }
+static int dec_idiv_l(lua_State *L) { return arith(L, dec_idiv, '%'); }
+static int dec_mod_l(lua_State *L) { return arith(L, dec_mod, '%'); }
+
+/* d ^ x: a float, as ^ always is in Lua. */
+static int dec_pow_l(lua_State *L)
+{
+    ddb_number a, b;
+    to_number(L, 1, &a);
+    to_number(L, 2, &b);
+    lua_pushnumber(L, dec_to_double(&a));
+    lua_pushnumber(L, dec_to_double(&b));
+    lua_arith(L, LUA_OPPOW);
+    return 1;
+}
+
+/* Bitwise operators work on the integer a decimal holds (within 64 bits),
+ * as they do on Lua floats; the result is a Lua integer. */
+static void to_bits(lua_State *L, int idx)
+{
+    ddb_number *u = luaL_testudata(L, idx, DECIMAL_MT);
+    long long v;
+    if (!u) {
+        lua_pushvalue(L, idx);
+        return;
+    }
+    if (!dec_to_int64(u, &v))
+        luaL_error(L, "number has no integer representation");
+    lua_pushinteger(L, (lua_Integer)v);
+}
+
+static int bitwise(lua_State *L, int op)
+{
+    to_bits(L, 1);
+    if (op != LUA_OPBNOT) /* ~ takes one operand */
+        to_bits(L, 2);
+    lua_arith(L, op);
+    return 1;
+}
+
+static int dec_band_l(lua_State *L) { return bitwise(L, LUA_OPBAND); }
+static int dec_bor_l(lua_State *L) { return bitwise(L, LUA_OPBOR); }
+static int dec_bxor_l(lua_State *L) { return bitwise(L, LUA_OPBXOR); }
+static int dec_shl_l(lua_State *L) { return bitwise(L, LUA_OPSHL); }
+static int dec_shr_l(lua_State *L) { return bitwise(L, LUA_OPSHR); }
+static int dec_bnot_l(lua_State *L) { return bitwise(L, LUA_OPBNOT); }
 
 static int dec_unm_l(lua_State *L)
 {
@@ -302,7 +349,9 @@ static int is_null(lua_State *L, int idx)
  * the public function (add, remove, has, ddb.set). */
 static const char set_prelude[] =
     "local C = ...\n"
-    "local Set = {__name = 'ddb.set'}\n"
+    "local type, error, pairs, ipairs, next, tostring, setmetatable = type, error, pairs, ipairs, next, tostring, setmetatable\n"
+    "local sort, concat = table.sort, table.concat\n"
+    "local Set = {__name = 'ddb.set', __metatable = 'ddb.set'}\n"
     "Set.__index = Set\n"
     "local function key(v, lvl)\n"
     "  local t = type(v)\n"
@@ -342,8 +391,8 @@ static const char set_prelude[] =
     "Set.__tostring = function(s)\n"
     "  local t = {}\n"
     "  for _, v in pairs(s._m) do t[#t + 1] = tostring(v) end\n"
-    "  table.sort(t)\n"
-    "  return 'ddb.set{' .. table.concat(t, ', ') .. '}'\n"
+    "  sort(t)\n"
+    "  return 'ddb.set{' .. concat(t, ', ') .. '}'\n"
     "end\n"
     "local function new(list)\n"
     "  local s = setmetatable({_m = {}, _n = 0}, Set)\n"
@@ -385,7 +434,9 @@ static void push_number(lua_State *L, const char *s, size_t n)
         lua_pushlstring(L, s, n); /* the decoder validated; cannot happen */
         return;
     }
-    if (dec_to_int64(&num, &i))
+    /* Beyond 2^53 a Lua integer would wrap on overflow without notice, so
+     * the script gets an exact decimal there. */
+    if (dec_to_int64(&num, &i) && i >= -DEC_SAFE_INT && i <= DEC_SAFE_INT)
         lua_pushinteger(L, (lua_Integer)i);
     else
         push_decimal(L, &num);
@@ -446,6 +497,8 @@ static void push_value(lua_State *L, const ddb_value *v)
     }
 }
 
+static char K_ITEMMT;
+
 void luaddb_push_item(lua_State *L, const ddb_item *it)
 {
     lua_createtable(L, 0, (int)it->n + 2);
@@ -454,6 +507,43 @@ void luaddb_push_item(lua_State *L, const ddb_item *it)
         push_value(L, &it->values[i]);
         lua_rawset(L, -3);
     }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &K_ITEMMT);
+    lua_setmetatable(L, -2);
+}
+
+/* __index of the item table, called only for names it lacks: notes the
+ * name (see luaddb_extras.absent) and answers nil. */
+static int item_absent_l(lua_State *L)
+{
+    luaddb_extras *x = luaddb_extras_of(L);
+    size_t n;
+    const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &n) : NULL;
+    if (!k || !x || !x->arena)
+        return 0;
+    for (size_t i = 0; i < x->n_absent; i++)
+        if (x->absent[i].n == n && memcmp(x->absent[i].p, k, n) == 0)
+            return 0;
+    if (x->n_absent == LUADDB_MAX_ABSENT) {
+        x->absent_overflow = true;
+        return 0;
+    }
+    if (!x->absent && !(x->absent = dm_arena_alloc(x->arena, LUADDB_MAX_ABSENT * sizeof *x->absent)))
+        return luaL_error(L, "not enough memory");
+    char *copy = dm_arena_strndup(x->arena, k, n);
+    if (!copy)
+        return luaL_error(L, "not enough memory");
+    x->absent[x->n_absent++] = (dm_str){copy, n};
+    return 0;
+}
+
+static bool is_item_table(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx))
+        return false;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &K_ITEMMT);
+    bool yes = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return yes;
 }
 
 /* ---- Lua -> item -------------------------------------------------------- */
@@ -475,21 +565,38 @@ static int bad(conv *c, const char *fmt, const char *detail)
     return DM_ERR_INVALID;
 }
 
+/* Appends to the path only if all of it fits: a path is for messages, and
+ * a cut one would name another attribute. Runs per attribute converted,
+ * so it copies rather than formats. */
+static void path_put(conv *c, const char *s, size_t n)
+{
+    if (c->path_len + n < sizeof c->path) {
+        memcpy(c->path + c->path_len, s, n);
+        c->path_len += n;
+        c->path[c->path_len] = '\0';
+    }
+}
+
 static size_t path_push_name(conv *c, const char *name, size_t n)
 {
     size_t old = c->path_len;
-    int w = snprintf(c->path + old, sizeof c->path - old, "%s%.*s", old ? "." : "", (int)(n > 80 ? 80 : n), name);
-    if (w > 0 && old + (size_t)w < sizeof c->path)
-        c->path_len = old + (size_t)w;
+    if (old)
+        path_put(c, ".", 1);
+    path_put(c, name, n > 80 ? 80 : n);
     return old;
 }
 
 static size_t path_push_index(conv *c, size_t i)
 {
     size_t old = c->path_len;
-    int w = snprintf(c->path + old, sizeof c->path - old, "[%zu]", i);
-    if (w > 0 && old + (size_t)w < sizeof c->path)
-        c->path_len = old + (size_t)w;
+    char num[24];
+    size_t k = sizeof num;
+    num[--k] = ']';
+    do
+        num[--k] = (char)('0' + i % 10);
+    while ((i /= 10) > 0);
+    num[--k] = '[';
+    path_put(c, num + k, sizeof num - k);
     return old;
 }
 
@@ -527,8 +634,13 @@ static int conv_scalar(conv *c, int idx, ddb_value *out)
         return out->data ? DM_OK : bad(c, "out of memory", NULL);
     }
     if (lua_isinteger(L, idx)) {
+        lua_Integer v = lua_tointeger(L, idx);
+        if (v < -DEC_SAFE_INT || v > DEC_SAFE_INT)
+            return bad(c, "a Lua integer beyond ±2^53 cannot be written: Lua's 64-bit integer arithmetic wraps "
+                          "around without notice there, so it may not be the intended number; compute large "
+                          "numbers with ddb.decimal, which is exact%s", NULL);
         char t[32];
-        snprintf(t, sizeof t, "%lld", (long long)lua_tointeger(L, idx));
+        snprintf(t, sizeof t, "%lld", (long long)v);
         out->type = DDB_N;
         out->len = strlen(t);
         out->data = dm_arena_strndup(c->a, t, out->len);
@@ -786,7 +898,7 @@ int luaddb_to_item(lua_State *L, int idx, const ddb_item *orig, dm_arena *a, ddb
         return DM_ERR_INVALID;
     }
     size_t n;
-    if (table_kind(&c, idx, &n) != 'M' || (lua_getmetatable(L, idx) && (lua_pop(L, 1), 1))) {
+    if (table_kind(&c, idx, &n) != 'M' || (!is_item_table(L, idx) && lua_getmetatable(L, idx) && (lua_pop(L, 1), 1))) {
         snprintf(why, why_size, "an item must be a table with attribute names as keys");
         return DM_ERR_INVALID;
     }
@@ -827,6 +939,13 @@ static int put_l(lua_State *L)
     ddb_item it;
     if (luaddb_to_item(L, 1, NULL, x->arena, &it, why, sizeof why))
         return luaL_error(L, "ddb.put: %s", why);
+    /* The items live in C memory until the call ends: cap them as the
+     * Lua state is capped, and charge the copy. */
+    size_t size = ddb_item_size(&it);
+    budget_charge(L, (long long)(size / 64));
+    x->bytes += size;
+    if (x->max_bytes && x->bytes > x->max_bytes)
+        return luaL_error(L, "ddb.put: the items put for one item exceed the memory limit");
     if (x->n == x->cap) {
         size_t cap = x->cap ? x->cap * 2 : 4;
         ddb_item *items = dm_arena_alloc(x->arena, cap * sizeof *items);
@@ -843,6 +962,10 @@ static int put_l(lua_State *L)
 
 /* ---- registration ------------------------------------------------------ */
 
+/* getmetatable gives scripts a stand-in holding only __name: the real
+ * metatable stays out of reach, so no script can give it a __gc (which
+ * Lua would run outside the instruction limit) or change how decimals
+ * behave for the ddb library. */
 static void new_metatable(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
 {
     luaL_newmetatable(L, name);
@@ -850,6 +973,10 @@ static void new_metatable(lua_State *L, const char *name, const luaL_Reg *meta, 
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
     lua_setfield(L, -2, "__index");
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+    lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
 }
 
@@ -857,7 +984,9 @@ int luaddb_open(lua_State *L)
 {
     static const luaL_Reg dec_meta[] = {
         {"__add", dec_add_l}, {"__sub", dec_sub_l}, {"__mul", dec_mul_l}, {"__div", dec_div_l},
-        {"__unm", dec_unm_l}, {"__eq", dec_eq_l}, {"__lt", dec_lt_l}, {"__le", dec_le_l},
+        {"__idiv", dec_idiv_l}, {"__mod", dec_mod_l}, {"__pow", dec_pow_l}, {"__unm", dec_unm_l},
+        {"__band", dec_band_l}, {"__bor", dec_bor_l}, {"__bxor", dec_bxor_l}, {"__shl", dec_shl_l},
+        {"__shr", dec_shr_l}, {"__bnot", dec_bnot_l}, {"__eq", dec_eq_l}, {"__lt", dec_lt_l}, {"__le", dec_le_l},
         {"__tostring", dec_tostring_l}, {"__concat", dec_concat_l}, {NULL, NULL}};
     static const luaL_Reg dec_methods[] = {
         {"tointeger", dec_tointeger_l}, {"tofloat", dec_tofloat_l}, {"tostring", dec_tostring_l}, {NULL, NULL}};
@@ -877,6 +1006,15 @@ int luaddb_open(lua_State *L)
     luaddb_extras *x = lua_newuserdatauv(L, sizeof *x, 0);
     memset(x, 0, sizeof *x);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &K_EXTRAS_UD);
+
+    /* The item's metatable: notes absent names; scripts cannot see or
+     * replace it (a protected metatable). */
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, item_absent_l);
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "ddb.item");
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &K_ITEMMT);
 
     if (open_sets(L))
         return -1;

@@ -28,8 +28,17 @@ int luaddb_is_delete(lua_State *L, int idx);
 typedef struct luaddb_extras {
     ddb_item *items;
     size_t n, cap;
+    size_t bytes, max_bytes; /* their DynamoDB size, and its cap per call */
     dm_arena *arena;   /* borrowed for the call */
+    /* Top-level attributes migrate looked for and did not find: a guard
+     * must know them, since a writer adding one changes what the script
+     * would have done. In the arena; at most LUADDB_MAX_ABSENT. */
+    dm_str *absent;
+    size_t n_absent;
+    bool absent_overflow;
 } luaddb_extras;
+
+#define LUADDB_MAX_ABSENT 64
 
 /* The extras collector of this state (in the registry). */
 luaddb_extras *luaddb_extras_of(lua_State *L);

@@ -11,6 +11,9 @@ Modes:
   container    container credentials; wants Authorization "container-auth-token"
   imds         EC2 metadata, IMDSv2; FAKE_EXPIRES_S sets credential lifetime
   imds-norole  EC2 metadata of an instance without a role
+  imds-garbled, container-garbled, sts-garbled
+               a 200 answer that is malformed but holds LEAKED_SECRET (and
+               imds-badcode: a Code that is the secret)
   status:N     answers every request with HTTP N and a DynamoDB-style error
   ddb-throttle DynamoDB throttling with ThrottlingReasons
   ddb-badcrc   a 200 DynamoDB answer whose x-amz-crc32 does not match
@@ -29,6 +32,8 @@ MODE = sys.argv[1]
 LOG = sys.argv[2] if len(sys.argv) > 2 else None
 LOCK = threading.Lock()
 IMDS_TOKEN = "imds-token-123"
+# What the *-garbled modes hide in their answers: no message may show it.
+LEAKED_SECRET = "wJalrLEAKEDxSECRETxKEY0123456789abcdefAB"
 COUNTER = {"creds": 0}
 
 
@@ -68,6 +73,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.sts(body)
         if MODE == "container":
             return self.container()
+        if MODE.endswith("-garbled") and not MODE.startswith("imds"):
+            return self.garbled()
         if MODE.startswith("imds"):
             return self.imds()
         if MODE.startswith("ddb-"):
@@ -125,6 +132,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "</AssumeRoleWithWebIdentityResponse>" % expires(3600))
         self.reply(200, xml, "text/xml")
 
+    def garbled(self):
+        if MODE == "sts-garbled":
+            return self.reply(200, "<AssumeRoleWithWebIdentityResponse><Credentials><AccessKeyId>ASIALEAK"
+                              "</AccessKeyId><SecretAccessKey>%s</SecretAccessKey>" % LEAKED_SECRET, "text/xml")
+        # Not JSON: a bare token where a string belongs.
+        self.reply(200, '{"AccessKeyId": "ASIALEAK", "SecretAccessKey": %s}' % LEAKED_SECRET)
+
     def container(self):
         if self.headers.get("Authorization") != "container-auth-token":
             return self.reply(403, json.dumps({"message": "wrong authorization token"}))
@@ -147,6 +161,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with LOCK:
                 COUNTER["creds"] += 1
                 n = COUNTER["creds"]
+            if MODE == "imds-garbled":
+                return self.reply(200, '{"Code": "Success", "SecretAccessKey": %s' % LEAKED_SECRET)
+            if MODE == "imds-badcode":
+                return self.reply(200, json.dumps({"Code": LEAKED_SECRET, "AccessKeyId": "ASIALEAK",
+                                                   "SecretAccessKey": LEAKED_SECRET}))
             life = int(os.environ.get("FAKE_EXPIRES_S", "3600"))
             return self.reply(200, json.dumps({
                 "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": "ASIAIMDS%d" % n,

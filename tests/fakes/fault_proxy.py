@@ -3,6 +3,7 @@
 
 usage: fault_proxy.py UPSTREAM [--seed N] [--throttle P] [--e500 P] [--e503 P]
                       [--drop P] [--drop-after P] [--delay P:MS] [--partial-batch P]
+                      [--stall OP]...
 Prints its port as the first line. Probabilities are per request:
   throttle       answer ThrottlingException (400) without forwarding
   e500, e503     answer 500 InternalServerError / 503 ServiceUnavailable
@@ -12,6 +13,8 @@ Prints its port as the first line. Probabilities are per request:
   delay          wait MS before forwarding
   partial-batch  forward only part of a BatchWriteItem and return the rest
                  as UnprocessedItems
+  stall          never answer requests of operation OP (counted as
+                 "stall" once each has arrived), as an endpoint that hangs
 GET /__stats answers the counts of each injected fault as JSON.
 """
 import argparse
@@ -27,7 +30,7 @@ import zlib
 ARGS = None
 LOCK = threading.Lock()
 STATS = {"requests": 0, "throttle": 0, "e500": 0, "e503": 0, "drop": 0, "drop_after": 0, "delay": 0,
-         "partial_batch": 0}
+         "partial_batch": 0, "stall": 0}
 RNG = random.Random()
 LOCAL = threading.local()
 
@@ -97,6 +100,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         target = self.headers.get("X-Amz-Target", "")
         op = target.rsplit(".", 1)[-1]
         count("requests")
+        if op in ARGS.stall:
+            count("stall")
+            time.sleep(3600)
+            return self.drop()
         if chance(ARGS.throttle):
             count("throttle")
             return self.error(400, "ThrottlingException", "injected throttling")
@@ -151,6 +158,7 @@ def main():
     for name in ("throttle", "e500", "e503", "drop", "drop-after", "partial-batch"):
         p.add_argument("--" + name, type=float, default=0.0)
     p.add_argument("--delay", default="0:0")
+    p.add_argument("--stall", action="append", default=[])
     ARGS = p.parse_args()
     ARGS.delay_p, ARGS.delay_ms = (float(x) for x in ARGS.delay.split(":"))
     RNG.seed(ARGS.seed)

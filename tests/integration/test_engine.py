@@ -248,6 +248,38 @@ def case_interrupt():
     check_shifted(items)
 
 
+def case_busy_interrupt():
+    """SIGINT while the script is busy on one item: the script stops at its
+    next instruction count, the item is not an item error (its page is not
+    checkpointed, so a resume would run it again), and the run exits 130."""
+    items = counted_items(200)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    # Comparing two equal 1 MiB strings is one instruction: the item stays
+    # busy for hours within its instruction limit.
+    busy = script("busy.lua", "function migrate(item, ctx)\n"
+                              "  if item.count == 77 then\n"
+                              "    local a = string.rep('x', 1 << 20)\n"
+                              "    local b = a:sub(2) .. 'x'\n"
+                              "    local n = 0\n"
+                              "    while true do if a == b then n = n + 1 end end\n"
+                              "  end\n"
+                              "  return nil\n"
+                              "end\n")
+    errors = os.path.join(WORK, "errors.jsonl")
+    args = ["run", "--table-name", TABLE, "--script", busy, "--yes", "--total-segments", "4", "--errors", errors,
+            "--endpoint-url", ENDPOINT]
+    p = subprocess.Popen([DDBMIG] + args, cwd=WORK, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(3.0)
+    assert p.poll() is None, "the run ended before the interrupt: %s" % p.stderr.read()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (p.returncode, err)
+    assert not os.path.exists(errors) or open(errors).read() == "", open(errors).read()
+    assert "progress is saved in" in err, err
+
+
 def table_snapshot():
     return sorted(json.dumps(it, sort_keys=True) for it in C.scan(TABLE))
 
@@ -305,6 +337,110 @@ def case_errors():
     p = ddbmig("run", "--table-name", TABLE, "--script", other, "--checkpoint",
                os.path.join(WORK, ".ddbmig", stopped[0]), "--resume", "--yes", expect=2)
     assert "resuming with a different script is refused" in p.stderr, p.stderr
+
+
+def check_rounded(text, places):
+    """Each number of the named fields is printed with at most its number
+    of decimals (0.202, not 0.20200000000000001)."""
+    import re
+    seen = set()
+    for name, value in re.findall(r'"([a-z_]+)": (-?[0-9][0-9.eE+-]*)', text):
+        if name in places:
+            seen.add(name)
+            decimals = len(value.split(".")[1]) if "." in value else 0
+            assert "e" not in value.lower() and decimals <= places[name], (name, value, text[:2000])
+    assert seen == set(places), (set(places) - seen, text[:2000])
+
+
+def checkpoints():
+    d = os.path.join(WORK, ".ddbmig")
+    return sorted(f for f in os.listdir(d) if f.endswith(".json")) if os.path.isdir(d) else []
+
+
+def case_preflight():
+    """A filter DynamoDB refuses, or malformed names/values, is a usage
+    error before any write and leaves no checkpoint: the corrected command
+    runs without --resume. The first SIGINT during the checks before the
+    first write, against an endpoint that hangs, stops them at once (exit
+    130), with nothing written and no checkpoint."""
+    items = counted_items(200)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    before = table_snapshot()
+    mark = "item.seen = true; return item"
+    base = ["--table-name", TABLE, "-e", mark, "--quiet"]
+    bad = [
+        (["--filter-expression", "#c >"], ["--expression-attribute-names", '{"#c": "count"}'],
+         "--filter-expression is refused by DynamoDB"),
+        (["--filter-expression", "#c > :lo"], ["--expression-attribute-names", '{"#c": "count"}'],
+         "--expression-attribute-values is refused by DynamoDB"),
+        (["--filter-expression", "#c > :lo"], ["--expression-attribute-names", '{"#c": "count"}',
+                                               "--expression-attribute-values", '{":lo": {"N": "1"}, ":hi": {"N": "2"}}'],
+         "--expression-attribute-values is refused by DynamoDB"),
+        (["--filter-expression", "#c > :lo"], ["--expression-attribute-values", '{":lo": {"N": "1"}}'],
+         "--expression-attribute-names is refused by DynamoDB"),
+        (["--filter-expression", "#c > :lo"], ["--expression-attribute-names", '{"#c": "count",}'],
+         "--expression-attribute-names is not valid JSON"),
+        (["--filter-expression", "#c > :lo"], ["--expression-attribute-names", '["count"]'],
+         "--expression-attribute-names must be a JSON object"),
+        (["--filter-expression", "#c > :lo"], ["--expression-attribute-names", '{"#c": "count"}',
+                                               "--expression-attribute-values", '{":lo": 1}'],
+         'the value of ":lo" must be an attribute value'),
+        (["--filter-expression", "#c > :lo"], ["--expression-attribute-names", '{"#c": "count"} x',
+                                               "--expression-attribute-values", '{":lo": {"N": "1"}}'],
+         "--expression-attribute-names is not valid JSON"),
+    ]
+    for cmd in ("run", "verify"):
+        for filt, extra, words in bad:
+            args = [cmd] + base + filt + extra + (["--yes"] if cmd == "run" else [])
+            p = ddbmig(*args, expect=2)
+            assert words in p.stderr, (args, p.stderr)
+            assert checkpoints() == [], checkpoints()
+    # DynamoDB's own words come through.
+    p = ddbmig("run", *base, "--filter-expression", "#c >", "--expression-attribute-names", '{"#c": "count"}',
+               "--yes", expect=2)
+    assert "Invalid FilterExpression" in p.stderr, p.stderr
+    assert table_snapshot() == before, "a refused run wrote something"
+    # The corrected command runs at once, without --resume.
+    p = ddbmig("run", *base, "--filter-expression", "#c >= :lo", "--expression-attribute-names",
+               '{"#c": "count"}', "--expression-attribute-values", '{":lo": {"N": "150"}}', "--yes",
+               "--output", "json", expect=0)
+    s = summary(p)
+    assert s["scanned"] == 50 and s["changed"] == 50, s
+    check_rounded(p.stdout, {"elapsed_s": 3, "items_per_s": 1, "read_units": 1, "write_units": 1, "skew": 2,
+                             "seconds": 3})
+    data = os.path.join(WORK, "pre.jsonl")
+    for cmd in ("export", "import"):
+        p = ddbmig(cmd, "--table-name", TABLE, "--file", data, "--output", "json", expect=0)
+        assert json.loads(p.stdout)["items"] == 200, p.stdout
+        check_rounded(p.stdout, {"elapsed_s": 3, "items_per_s": 1, "capacity_units": 1})
+
+    # Interrupts while a request of each pre-flight step hangs.
+    before = table_snapshot()
+    existing = checkpoints()
+    for op, extra in (("DescribeTable", []), ("Scan", ["--filter-expression", "attribute_exists(pk)"]),
+                      ("DescribeContinuousBackups", [])):
+        proxy, url = start_proxy("--stall", op)
+        try:
+            cmd = [DDBMIG, "run", "--table-name", TABLE, "-e", "item.late = true; return item", "--yes",
+                   "--endpoint-url", url] + extra
+            p = subprocess.Popen(cmd, cwd=WORK, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 120
+            while proxy_stats(url)["stall"] == 0:
+                assert p.poll() is None and time.monotonic() < deadline, "never reached %s" % op
+                time.sleep(0.05)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=60)
+        finally:
+            proxy.terminate()
+            proxy.wait()
+        assert p.returncode == 130, (op, p.returncode, err)
+        assert "interrupted before the first write; nothing was written" in err, (op, err)
+        assert checkpoints() == existing, (op, checkpoints())
+    assert table_snapshot() == before, "an interrupted run wrote something"
+    # Nothing stands in the way of the same command now.
+    ddbmig("run", "--table-name", TABLE, "-e", "item.late = true; return item", "--yes", "--quiet", expect=0)
+    assert all(it.get("late") == {"BOOL": True} for it in C.scan(TABLE))
 
 
 def main():

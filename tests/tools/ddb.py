@@ -67,11 +67,20 @@ class Client:
     def put(self, table, item):
         self.call("PutItem", {"TableName": table, "Item": item})
 
-    def update(self, table, key, expr, values, names=None):
+    def update(self, table, key, expr, values, names=None, condition=None):
+        """UpdateItem; with a condition, returns False when it failed."""
         body = {"TableName": table, "Key": key, "UpdateExpression": expr, "ExpressionAttributeValues": values}
         if names:
             body["ExpressionAttributeNames"] = names
-        self.call("UpdateItem", body)
+        if condition:
+            body["ConditionExpression"] = condition
+        try:
+            self.call("UpdateItem", body)
+        except RuntimeError as e:
+            if condition and "ConditionalCheckFailed" in str(e):
+                return False
+            raise
+        return True
 
     def get(self, table, key):
         return self.call("GetItem", {"TableName": table, "Key": key, "ConsistentRead": True}).get("Item")

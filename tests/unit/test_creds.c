@@ -270,11 +270,160 @@ TEST(profile_credential_process)
     CHECK_CONTAINS(err.message, "credential_process of profile fail");
     CHECK_CONTAINS(err.message, "exited with status 3");
     CHECK_INT(chain_creds(&e, "junk", &c, &err), DM_ERR_CREDENTIALS);
-    CHECK_CONTAINS(err.message, "not JSON");
+    CHECK_CONTAINS(err.message, "not valid JSON");
     CHECK_INT(chain_creds(&e, "nover", &c, &err), DM_ERR_CREDENTIALS);
     CHECK_CONTAINS(err.message, "\"Version\": 1");
     free(ok), free(fail), free(junk), free(nover), free(cfgp);
     test_env_cleanup(&e);
+}
+
+/* ---- no message repeats a secret --------------------------------------- */
+
+/* What tests/fakes/fake_aws.py hides in its *-garbled answers. */
+#define LEAKED "wJalrLEAKEDxSECRETxKEY0123456789abcdefAB"
+
+typedef struct captured {
+    int rc;
+    dm_error err;
+    char *log; /* everything written to stderr meanwhile, debug log included */
+} captured;
+
+/* The default chain for env e (and profile), with debug logging on and
+ * stderr captured, so that both the message and the log can be searched. */
+static captured chain_captured(test_env *e, const char *profile)
+{
+    captured c = {0};
+    char path[1024];
+    snprintf(path, sizeof path, "%s/stderr.txt", test_tmpdir());
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(path, "w");
+    if (saved < 0 || !f) {
+        c.rc = -100;
+        return c;
+    }
+    dup2(fileno(f), 2);
+    dm_log_set_level(DM_LOG_DEBUG);
+    aws_creds creds;
+    c.rc = chain_creds(e, profile, &creds, &c.err);
+    aws_creds_clear(&creds);
+    dm_log_set_level(DM_LOG_WARN);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(f);
+    dm_buf b;
+    dm_buf_init(&b, 0);
+    dm_read_file(path, &b, NULL);
+    c.log = b.data ? b.data : strdup("");
+    return c;
+}
+
+/* Neither the message nor the log holds the secret (or its first half). */
+#define CHECK_NO_SECRET(cap, secret)                                                                  \
+    do {                                                                                              \
+        char half_[24];                                                                               \
+        snprintf(half_, sizeof half_, "%.20s", (secret));                                             \
+        if (strstr((cap).err.message, half_) || strstr((cap).log, half_)) {                           \
+            fprintf(stderr, "%s:%d: secret shown:\n  message: %s\n  log: %s\n", __FILE__, __LINE__, \
+                    (cap).err.message, (cap).log);                                                    \
+            test_failures++;                                                                          \
+            free((cap).log);                                                                          \
+            return;                                                                                   \
+        }                                                                                             \
+        free((cap).log);                                                                              \
+    } while (0)
+
+TEST(credential_process_output_is_never_quoted)
+{
+    static const struct {
+        const char *output; /* what the command prints: each holds the secret */
+        const char *words;  /* what the message says instead */
+    } cases[] = {
+        /* A bare token where a string belongs: a JSON parser's message
+         * would quote the token. */
+        {"{\"Version\": 1, \"AccessKeyId\": \"ASIAX\", \"SecretAccessKey\": " LEAKED "}", "not valid JSON (line 1"},
+        {"{\"Version\": 1, \"AccessKeyId\": \"ASIAX\", \"SecretAccessKey\": \"" LEAKED "\"", "not valid JSON"},
+        {"AccessKeyId=ASIAX SecretAccessKey=" LEAKED, "not valid JSON"},
+        {"{\"Version\": 2, \"AccessKeyId\": \"ASIAX\", \"SecretAccessKey\": \"" LEAKED "\"}", "\"Version\": 1"},
+        {"{\"Version\": \"" LEAKED "\"}", "\"Version\": 1"},
+        {"{\"Version\": 1, \"SecretAccessKey\": \"" LEAKED "\"}", "AccessKeyId or SecretAccessKey is missing"},
+        {"{\"Version\": 1, \"AccessKeyId\": \"" LEAKED "\", \"SecretAccessKey\": 7}",
+         "AccessKeyId or SecretAccessKey is missing"},
+        {"{\"Version\": 1, \"AccessKeyId\": \"ASIAX\", \"SecretAccessKey\": \"s\", \"Expiration\": \"" LEAKED "\"}",
+         "Expiration is not an ISO-8601 time"},
+        {"[\"" LEAKED "\"]", "\"Version\": 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        test_env e;
+        clean_env(&e);
+        char script[1024], cfg[2048];
+        snprintf(script, sizeof script, "#!/bin/sh\ncat <<'EOF'\n%s\nEOF\n", cases[i].output);
+        char *cmd = path_of("leak.sh", script, 0700);
+        snprintf(cfg, sizeof cfg, "[profile leak]\ncredential_process = %s\n", cmd);
+        char *cfgp = path_of("config", cfg, 0600);
+        test_env_set(&e, "AWS_CONFIG_FILE", cfgp);
+        captured c = chain_captured(&e, "leak");
+        free(cmd), free(cfgp);
+        test_env_cleanup(&e);
+        if (c.rc != DM_ERR_CREDENTIALS || !strstr(c.err.message, cases[i].words))
+            fprintf(stderr, "  case %zu: rc %d, message [%s]\n", i, c.rc, c.err.message);
+        CHECK_INT(c.rc, DM_ERR_CREDENTIALS);
+        CHECK_CONTAINS(c.err.message, "credential_process of profile leak");
+        CHECK_CONTAINS(c.err.message, cases[i].words);
+        CHECK_NO_SECRET(c, LEAKED);
+    }
+}
+
+/* A credential endpoint's 200 answer that cannot be used is reported
+ * without quoting it; mode is a fake_aws.py mode, env_name/suffix say
+ * where the chain finds it. */
+static captured endpoint_captured(const char *mode, const char *env_name, const char *suffix)
+{
+    char url[64], full[160];
+    captured c = {.rc = -100, .log = strdup("")};
+    pid_t pid = test_fake_start(mode, NULL, url);
+    if (pid <= 0)
+        return c;
+    free(c.log);
+    snprintf(full, sizeof full, "%s%s", url, suffix);
+    test_env e;
+    test_env_init(&e);
+    test_env_set(&e, "HOME", test_tmpdir());
+    if (strcmp(env_name, "sts") == 0) {
+        test_env_set(&e, "AWS_ENDPOINT_URL_STS", url);
+        test_env_set(&e, "AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/migrator");
+        test_env_set(&e, "AWS_WEB_IDENTITY_TOKEN_FILE", test_write_file("token", "eyJ.token", 0600));
+        test_env_set(&e, "AWS_EC2_METADATA_DISABLED", "true");
+    } else {
+        test_env_set(&e, env_name, full);
+        if (strcmp(env_name, "AWS_EC2_METADATA_SERVICE_ENDPOINT") != 0)
+            test_env_set(&e, "AWS_EC2_METADATA_DISABLED", "true");
+    }
+    c = chain_captured(&e, NULL);
+    test_fake_stop(pid);
+    test_env_cleanup(&e);
+    return c;
+}
+
+TEST(credential_endpoint_answers_are_never_quoted)
+{
+    static const struct {
+        const char *mode, *env, *suffix, *words;
+    } cases[] = {
+        {"imds-garbled", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "", "instance metadata"},
+        {"imds-badcode", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "", "Code is not Success"},
+        {"container-garbled", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "/v1/credentials", "container credentials"},
+        {"sts-garbled", "sts", "", "unexpected answer from STS"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        captured c = endpoint_captured(cases[i].mode, cases[i].env, cases[i].suffix);
+        if (c.rc != DM_ERR_CREDENTIALS || !strstr(c.err.message, cases[i].words))
+            fprintf(stderr, "  %s: rc %d, message [%s]\n", cases[i].mode, c.rc, c.err.message);
+        CHECK_INT(c.rc, DM_ERR_CREDENTIALS);
+        CHECK_CONTAINS(c.err.message, cases[i].words);
+        CHECK_NO_SECRET(c, LEAKED);
+    }
 }
 
 TEST(profile_unsupported_sources_say_so)

@@ -1,6 +1,8 @@
 /* The DynamoDB call loop against loopback fakes: checksum verification,
  * retries of transient failures, throttling with its reasons, and the
  * error text a person reads. */
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,4 +141,87 @@ TEST(refused_connection_is_a_network_error)
     ddb_shared_free(s);
     creds_provider_free(cp);
     test_env_cleanup(&env);
+}
+
+/* ---- giving up on request ------------------------------------------------- */
+
+static volatile sig_atomic_t stop_flag;
+
+static void *raise_stop(void *arg)
+{
+    (void)arg;
+    dm_sleep_ms(300);
+    stop_flag = 1;
+    return NULL;
+}
+
+/* Runs one DescribeTable on c while another thread sets the stop flag. */
+static int run_until_stopped(ddb_client *c, ddb_call *call)
+{
+    stop_flag = 0;
+    ddb_client_set_stop(c, &stop_flag);
+    pthread_t t;
+    pthread_create(&t, NULL, raise_stop, NULL);
+    ddb_call_init(call, "DescribeTable", "orders");
+    dm_buf_puts(&call->body, "{\"TableName\":\"orders\"}");
+    int rc = ddb_client_run(c, call);
+    pthread_join(t, NULL);
+    return rc;
+}
+
+/* A server that never answers: without the stop the call would wait for
+ * its 60 s timeout and fail as a network error. */
+TEST(stop_gives_up_a_call_on_the_wire)
+{
+    int port = 0;
+    pid_t pid = test_edge_start("silent", NULL, NULL, &port);
+    CHECK(pid > 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    test_env env;
+    test_env_init(&env);
+    test_env_set(&env, "AWS_ACCESS_KEY_ID", "AKIDEXAMPLE");
+    test_env_set(&env, "AWS_SECRET_ACCESS_KEY", "secret");
+    creds_provider *cp = creds_env_new(&env.env);
+    ddb_options o = {.endpoint = url, .region = "us-east-1", .creds = cp, .max_attempts = 1, .timeout_ms = 60000};
+    ddb_shared *s = ddb_shared_new(&o, NULL);
+    ddb_client *c = ddb_client_new(s);
+    ddb_call call;
+    int rc = run_until_stopped(c, &call);
+    char msg[1024];
+    dm_strlcpy(msg, call.err.message, sizeof msg);
+    size_t pending = ddb_client_pending(c);
+    ddb_call_cleanup(&call);
+    /* With the flag still set, the next call is given up as well; the
+     * client stays usable (its transport was replaced, not broken). */
+    ddb_call again;
+    ddb_call_init(&again, "DescribeTable", "orders");
+    dm_buf_puts(&again.body, "{}");
+    int rc2 = ddb_client_run(c, &again);
+    ddb_call_cleanup(&again);
+    ddb_client_free(c);
+    ddb_shared_free(s);
+    creds_provider_free(cp);
+    test_env_cleanup(&env);
+    test_fake_stop(pid);
+    CHECK_INT(rc, DM_ERR_STOPPED);
+    CHECK_CONTAINS(msg, "DescribeTable: stopped before DynamoDB answered");
+    CHECK_INT(pending, 0);
+    CHECK_INT(rc2, DM_ERR_STOPPED);
+}
+
+/* A call backing off between retries (every answer a 500) is given up too. */
+TEST(stop_gives_up_a_call_between_retries)
+{
+    fixture f;
+    CHECK(setup(&f, "status:500", 1000) == 0);
+    ddb_call call;
+    int rc = run_until_stopped(f.client, &call);
+    int attempts = call.attempts;
+    size_t pending = ddb_client_pending(f.client);
+    ddb_call_cleanup(&call);
+    teardown(&f);
+    CHECK_INT(rc, DM_ERR_STOPPED);
+    CHECK(attempts >= 1);
+    CHECK_INT(pending, 0);
 }

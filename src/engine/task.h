@@ -1,0 +1,58 @@
+/* The requests of one worker: a pool of tasks (each a DynamoDB call with
+ * what the engine must remember about it) and a first-in first-out queue
+ * of those not started yet. A finished task goes back to the pool with its
+ * buffers, so a steady run allocates nothing per item. One worker thread
+ * owns its pool and queue. */
+#ifndef DDBMIG_ENGINE_TASK_H
+#define DDBMIG_ENGINE_TASK_H
+
+#include "ddbmig/ddb.h"
+#include "wplan.h"
+
+typedef enum task_kind {
+    T_WRITE,   /* the plan's write */
+    T_FRESH,   /* a consistent GetItem before a delete or move */
+    T_FETCH,   /* a consistent GetItem after a conflict without ALL_OLD */
+    T_EXTRA,   /* an unguarded put from ddb.put */
+    T_BATCH    /* BatchWriteItem; its body is built when queued */
+} task_kind;
+
+typedef struct task {
+    task_kind kind;
+    ddb_call call;
+    int item;              /* index in the page of the item it serves; -1: none */
+    const ddb_item *read;  /* the image the plan was made from (page arena) */
+    const ddb_item *extra; /* T_EXTRA: the item to put (page arena) */
+    wplan plan;
+    int conflicts;         /* how many times the item changed under us */
+    int round;             /* T_BATCH: resends of unprocessed entries */
+    int entries;           /* T_BATCH: requests in the body */
+    int *items;            /* T_BATCH: page indices of its entries; owned */
+    size_t n_items, cap_items;
+    int64_t due_ms;
+    double reserved;       /* capacity units taken from the limiter */
+    bool acquired;
+    struct task *next;
+} task;
+
+typedef struct task_queue {
+    task *head, *tail;
+    size_t n;
+    task *free;            /* the pool */
+} task_queue;
+
+/* A task from the pool (or new), reset, its call ready for op on table. */
+task *task_take(task_queue *q, task_kind kind, const char *op, const char *table);
+void task_release(task_queue *q, task *t);
+void task_push(task_queue *q, task *t);
+/* Queues t ahead of every other task. */
+void task_push_front(task_queue *q, task *t);
+task *task_pop(task_queue *q);
+/* Releases every queued task (a stop drops writes not yet sent). */
+void task_drop_queued(task_queue *q);
+/* Frees the pool. */
+void task_queue_cleanup(task_queue *q);
+/* Records a page index in a batch task. */
+int task_add_item(task *t, int item);
+
+#endif

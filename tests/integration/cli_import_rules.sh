@@ -1,0 +1,3 @@
+# `ddbmig import` against DynamoDB Local: case 'rules' of test_import.py.
+. "$DDBMIG_TESTS_DIR/integration/lib.sh"
+python3 "$DDBMIG_TESTS_DIR/integration/test_import.py" "$DDBMIG" "$DDBMIG_TESTS_DIR" "$EP" rules
