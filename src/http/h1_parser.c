@@ -294,10 +294,14 @@ static int field_lines(h1_parser *p, const char *in, size_t len, size_t used, h1
 {
     for (;;) {
         const char *q = in + used;
-        size_t n = len - used, ll, adv;
-        if (!take_line(q, n, &ll, &adv)) {
-            if (p->state_ == S_STATUS && n && !could_be_status(q, n))
-                return fail(p, DM_ERR_PARSE, "the answer does not start with HTTP/1.x");
+        size_t n = len - used, ll = 0, adv = 0;
+        bool whole = take_line(q, n, &ll, &adv);
+        /* Garbage is refused as such before any limit applies, whether its
+         * line has ended yet or not, so that it is named the same way however
+         * the bytes arrive. */
+        if (p->state_ == S_STATUS && (whole ? ll : n) && !could_be_status(q, whole ? ll : n))
+            return fail(p, DM_ERR_PARSE, "the answer does not start with HTTP/1.x");
+        if (!whole) {
             if (p->field_bytes_ + n > p->max_head_bytes)
                 return fail(p, DM_ERR_LIMIT, p->state_ == S_TRAILERS ? "the trailers are too large"
                                                                       : "the answer's head is too large");
@@ -390,7 +394,8 @@ int h1_parse(h1_parser *p, const char *in, size_t len, h1_event *ev)
         case S_CHUNK_SIZE: {
             size_t ll, adv;
             if (!take_line(q, n, &ll, &adv)) {
-                if (n > H1_MAX_CHUNK_LINE)
+                /* Room for the line's CR, which is not part of it. */
+                if (n > H1_MAX_CHUNK_LINE + 1)
                     return fail(p, DM_ERR_LIMIT, "a chunk-size line is too long");
                 return event(ev, H1_NEED_MORE, used);
             }

@@ -522,6 +522,42 @@ TEST(trailers_larger_than_the_limit)
     CHECK_CONTAINS(r.why, "trailers are too large");
 }
 
+/* Garbage longer than the head limit is garbage, not an oversized head,
+ * however its bytes arrive. */
+TEST(long_garbage_is_garbage)
+{
+    static char t[3000];
+    memcpy(t, "HTchun", 6);
+    memset(t + 6, 'x', sizeof t - 8);
+    memcpy(t + sizeof t - 2, "\r\n", 2);
+    result r;
+    CHECK(every_split(t, sizeof t, false, false, 1024, &r));
+    CHECK_INT(r.rc, DM_ERR_PARSE);
+    CHECK_CONTAINS(r.why, "does not start with HTTP/1.x");
+}
+
+/* A chunk-size line of exactly the limit (extensions included) is read,
+ * whether or not its CR arrives apart from its LF. */
+TEST(chunk_size_line_at_the_limit)
+{
+    static char t[H1_MAX_CHUNK_LINE + 200];
+    size_t n = (size_t)snprintf(t, sizeof t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    size_t line = n;
+    memcpy(t + n, "1;", 2);
+    memset(t + n + 2, 'e', H1_MAX_CHUNK_LINE - 2);
+    n += H1_MAX_CHUNK_LINE;
+    n += (size_t)snprintf(t + n, sizeof t - n, "\r\nA\r\n0\r\n\r\n");
+    result r;
+    run(t, n, NULL, 0, false, false, 0, &r);
+    CHECK_INT(r.rc, DM_OK);
+    CHECK(r.done);
+    CHECK_STR(r.body, "A");
+    size_t cut[1] = {line + H1_MAX_CHUNK_LINE + 1}; /* the CR has come, not the LF */
+    run(t, n, cut, 1, false, false, 0, &r);
+    CHECK_INT(r.rc, DM_OK);
+    CHECK(r.done);
+}
+
 TEST(chunk_size_line_too_long)
 {
     static char t[H1_MAX_CHUNK_LINE + 200];
