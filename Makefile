@@ -18,7 +18,8 @@ build: $(BUILD)/CMakeCache.txt
 
 # Installs what is missing, builds with -Werror, runs every test against a
 # DynamoDB Local that is started for the run and stopped afterwards, then
-# fuzzes the DynamoDB JSON decoder for 30 seconds.
+# runs every fuzz target (item decoder, HTTP response parser, URL parser)
+# for 30 seconds each.
 check: deps
 	$(MAKE) build
 	scripts/run-tests $(BUILD)

@@ -50,8 +50,10 @@ DM_API const char *aws_settings_config_value(const aws_settings *s, const char *
 
 /* The endpoint for a service: service_id is the AWS_ENDPOINT_URL_<ID>
  * suffix ("DYNAMODB", "STS") and host_prefix the regional host's first
- * label ("dynamodb", "sts"). Writes into out. DM_ERR_CONFIG when neither an
- * endpoint nor a region is known. */
+ * label ("dynamodb", "sts"). Writes into out. DM_ERR_INVALID when the
+ * configured URL does not parse (see src/http/url.h: the message names its
+ * source and never shows user information), or has a query or fragment;
+ * DM_ERR_CONFIG when neither an endpoint nor a region is known. */
 DM_API int aws_settings_endpoint(const aws_settings *s, const char *service_id, const char *host_prefix,
                                  char *out, size_t size, dm_error *err);
 

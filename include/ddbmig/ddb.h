@@ -2,13 +2,30 @@
  *
  * ddb_shared holds what every thread of a run shares: endpoint, region,
  * credentials, the retry budget and the counters. Each thread makes its own
- * ddb_client over it (one libcurl multi handle, so many calls in flight on
- * one thread). A call's request body is JSON text owned by the call; the
+ * ddb_client over it (its own connections, many calls in flight on one
+ * thread). A call's request body is JSON text owned by the call; the
  * answer is kept as text, so that item attributes can be decoded without
  * losing a digit (see item.h).
  *
- * Every attempt is signed afresh; retryable failures wait their backoff
- * inside ddb_client_wait without blocking other calls. */
+ * Every attempt is signed afresh; a retryable failure waits its backoff on
+ * a timer of the client's event loop, without blocking other calls.
+ *
+ * Event loop and threads: a ddb_client, its calls and its loop belong to
+ * one thread. The loop (loop.h) is the caller's (ddb_client_new_on_loop)
+ * or the client's own (ddb_client_new); every socket, deadline and backoff
+ * of the client is on it, next to whatever else the caller puts there.
+ *
+ * Two ways to learn that a call finished:
+ *   - event driven: set call->on_done before ddb_client_start. It is called
+ *     as on_done(call, on_done_ud) from a callback of the loop (never from
+ *     within ddb_client_start), once the call has succeeded or failed for
+ *     good; from then on the client no longer touches the call. The
+ *     callback may start new calls on the same client (the same call
+ *     again, after ddb_call_reuse), clean up or free the call, and register
+ *     or stop loop watchers; it must not free the client nor run the loop
+ *     (ddb_client_run, ddb_request, ddb_client_wait).
+ *   - polled: leave on_done NULL and collect finished calls with
+ *     ddb_client_wait, which runs the loop until one has finished. */
 #ifndef DDBMIG_DDB_H
 #define DDBMIG_DDB_H
 
@@ -20,10 +37,13 @@
 #include "ddbmig/common.h"
 #include "ddbmig/creds.h"
 #include "ddbmig/http.h"
+#include "ddbmig/loop.h"
 #include "ddbmig/retry.h"
 
 typedef struct ddb_options {
-    const char *endpoint;      /* "https://dynamodb.us-east-1.amazonaws.com" */
+    const char *endpoint;      /* "https://dynamodb.us-east-1.amazonaws.com";
+                                * parsed by the HTTP layer's URL parser: no
+                                * user information, query or fragment */
     const char *region;        /* signing region */
     creds_provider *creds;     /* borrowed; thread-safe */
     int max_attempts;          /* 0: 10 (bulk work; the SDKs default to 3); throttled ones apart */
@@ -44,7 +64,8 @@ typedef struct ddb_stats {
 
 typedef struct ddb_shared ddb_shared;
 
-/* Copies what it needs from opts (creds stays borrowed). */
+/* Copies what it needs from opts (creds stays borrowed). An endpoint that
+ * is not a usable URL is DM_ERR_CONFIG, with the URL quoted redacted. */
 DM_API ddb_shared *ddb_shared_new(const ddb_options *opts, dm_error *err);
 DM_API void ddb_shared_free(ddb_shared *s);
 DM_API ddb_stats *ddb_shared_stats(ddb_shared *s);
@@ -93,17 +114,30 @@ DM_API void ddb_shared_on_throttle(ddb_shared *s, ddb_throttle_fn fn, void *ud);
 
 typedef struct ddb_client ddb_client;
 
+/* A client with a loop of its own. */
 DM_API ddb_client *ddb_client_new(ddb_shared *s);
+/* A client on the caller's loop (borrowed; it must outlive the client). */
+DM_API ddb_client *ddb_client_new_on_loop(ddb_shared *s, dm_loop *loop);
+/* Frees the client; calls still pending are dropped unfinished (their
+ * timers and requests are withdrawn from the loop). Not from a callback. */
 DM_API void ddb_client_free(ddb_client *c);
+/* The loop the client runs on. Borrowed. */
+DM_API dm_loop *ddb_client_loop(ddb_client *c);
 DM_API const char *ddb_client_region(const ddb_client *c);
 
-typedef struct ddb_call {
+typedef struct ddb_call ddb_call;
+/* A finished call, handed back (see the top of this file). */
+typedef void (*ddb_done_fn)(ddb_call *call, void *ud);
+
+struct ddb_call {
     /* In */
     const char *op;        /* "Scan", "UpdateItem", ...; static string */
     const char *table;     /* for messages; borrowed, may be NULL */
     dm_buf body;           /* request JSON; owned by the call */
     int max_attempts;      /* 0: the shared default */
     void *user;
+    ddb_done_fn on_done;   /* NULL: collect it with ddb_client_wait */
+    void *on_done_ud;
     /* Out (after completion) */
     int rc;                /* DM_OK, or the error's code */
     dm_error err;          /* type/message on failure */
@@ -115,30 +149,36 @@ typedef struct ddb_call {
     http_request http_;
     const char *headers_[8];
     dm_buf header_text_;   /* the lines headers_ points into; holds secrets */
-    int64_t due_ms_;
+    dm_loop_timer retry_timer_;  /* the backoff before the next attempt */
+    struct ddb_client *client_;
     int budget_cost_;
-    struct ddb_call *next_;
-} ddb_call;
+    struct ddb_call *next_, *prev_;
+};
 
-/* Prepares a call; fill call->body before starting it. */
+/* Prepares a call; fill call->body (and on_done, if wanted) before
+ * starting it. */
 DM_API void ddb_call_init(ddb_call *call, const char *op, const char *table);
 DM_API void ddb_call_cleanup(ddb_call *call);
 /* Makes a finished (or cleaned-up, or initialised) call ready for another
  * request like ddb_call_init, keeping its buffers' memory (up to 64 KiB
- * each) for the next body and answer. */
+ * each) for the next body and answer. on_done and user are cleared too. */
 DM_API void ddb_call_reuse(ddb_call *call, const char *op, const char *table);
 
-/* Starts a call; it completes through ddb_client_wait. The call is
- * borrowed until then. */
+/* Starts a call; it is handed back through call->on_done or
+ * ddb_client_wait, with call->rc set, and is borrowed until then. Safe
+ * from loop callbacks (on_done included). */
 DM_API int ddb_client_start(ddb_client *c, ddb_call *call);
-/* Drives calls for at most timeout_ms; *done gets one completed call (with
- * rc set) or NULL. */
+/* Runs the loop for at most timeout_ms (0: one pass without waiting);
+ * *done gets one finished call that has no on_done, or NULL. Not from a
+ * loop callback. */
 DM_API int ddb_client_wait(ddb_client *c, int timeout_ms, ddb_call **done);
-/* Calls started and not yet handed back. */
+/* Calls started and not yet handed back (through either way). */
 DM_API size_t ddb_client_pending(const ddb_client *c);
 
-/* Runs one call to completion on a client with nothing else in flight.
- * Returns call->rc. */
+/* Runs one call to completion, running the loop: other calls and timers on
+ * it progress meanwhile, and finished calls without on_done stay for
+ * ddb_client_wait. call->on_done is used for the duration and restored.
+ * Returns call->rc; DM_ERR_INVALID from a loop callback. */
 DM_API int ddb_client_run(ddb_client *c, ddb_call *call);
 
 /* While *stop (borrowed; typically set by a signal handler) is nonzero,
@@ -149,7 +189,7 @@ DM_API int ddb_client_run(ddb_client *c, ddb_call *call);
 DM_API volatile sig_atomic_t *ddb_client_set_stop(ddb_client *c, volatile sig_atomic_t *stop);
 
 /* One synchronous request from a jansson object (borrowed); *out gets the
- * parsed answer (owned) when out is not NULL. */
+ * parsed answer (owned) when out is not NULL. Not from a loop callback. */
 DM_API int ddb_request(ddb_client *c, const char *op, const char *table, json_t *req, json_t **out,
                        dm_error *err);
 

@@ -3,46 +3,52 @@
  * token). Plain HTTP is allowed only to loopback and the container agents'
  * link-local addresses, as in the AWS SDKs, so that a token is never sent
  * in the clear across a network. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "creds_impl.h"
+#include "http/url.h"
 
 typedef struct container_provider {
     creds_provider base;
     const dm_env *env;
 } container_provider;
 
-static void url_host(const char *url, char *out, size_t size)
+/* Plain HTTP may go to loopback (127.0.0.0/8, ::1, localhost) and to the
+ * ECS and EKS agents' link-local addresses, compared as addresses rather
+ * than as text, so that "127.example.com" is not taken for loopback. */
+static bool plain_http_allowed(const http_url *u)
 {
-    const char *h = strstr(url, "://");
-    h = h ? h + 3 : url;
-    size_t n;
-    if (*h == '[') {
-        const char *e = strchr(h, ']');
-        h++;
-        n = e ? (size_t)(e - h) : strlen(h);
-    } else {
-        n = strcspn(h, ":/?#");
+    unsigned char a[16];
+    if (inet_pton(AF_INET, u->host, a) == 1)
+        return a[0] == 127 || (a[0] == 169 && a[1] == 254 && a[2] == 170 && (a[3] == 2 || a[3] == 23));
+    if (inet_pton(AF_INET6, u->host, a) == 1) {
+        static const unsigned char loopback[16] = {[15] = 1};
+        static const unsigned char eks[16] = {0xfd, 0x00, 0x0e, 0xc2, [15] = 0x23};
+        return memcmp(a, loopback, 16) == 0 || memcmp(a, eks, 16) == 0;
     }
-    if (n >= size)
-        n = size - 1;
-    memcpy(out, h, n);
-    out[n] = '\0';
+    return strcasecmp(u->host, "localhost") == 0;
 }
 
-static bool http_host_allowed(const char *url)
+/* The endpoint must parse (the HTTP layer's parser: the message names the
+ * variable and never shows user information) and, from FULL_URI, use
+ * https or plain http to an allowed address. */
+static int check_url(const char *url, const char *var, bool relative, dm_error *err)
 {
-    char host[256];
-    if (strncmp(url, "https://", 8) == 0)
-        return true;
-    if (strncmp(url, "http://", 7) != 0)
-        return false;
-    url_host(url, host, sizeof host);
-    return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
-           strcmp(host, "169.254.170.2") == 0 || strcmp(host, "169.254.170.23") == 0 ||
-           strcmp(host, "fd00:ec2::23") == 0;
+    http_url u;
+    if (http_url_parse(url, &u, err) != DM_OK) {
+        dm_error_prefix(err, "%s", var);
+        return err ? (err->code = DM_ERR_CREDENTIALS) : DM_ERR_CREDENTIALS;
+    }
+    if (relative || u.tls || plain_http_allowed(&u))
+        return DM_OK;
+    char shown[200];
+    http_url_display(url, shown, sizeof shown);
+    return dm_error_set(err, DM_ERR_CREDENTIALS,
+                        "%s must use https, or http to a loopback or container-agent address, not '%s'", var, shown);
 }
 
 /* The Authorization header line, from the token file (re-read on each call:
@@ -115,13 +121,12 @@ static int container_get(creds_provider *p, aws_creds *out, dm_error *err)
         dm_strlcpy(url, full, sizeof url);
     else
         return CREDS_ABSENT;
-    if (!rel && !http_host_allowed(url))
-        return dm_error_set(err, DM_ERR_CREDENTIALS,
-                            "AWS_CONTAINER_CREDENTIALS_FULL_URI must use https, or http to a loopback or "
-                            "container-agent address, not '%s'",
-                            url);
+    int rc = check_url(url, rel ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" : "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                       rel != NULL, err);
+    if (rc)
+        return rc;
     char *auth = NULL;
-    int rc = auth_header(env, &auth, err);
+    rc = auth_header(env, &auth, err);
     if (rc == DM_OK)
         rc = fetch(url, auth, out, err);
     dm_free_secret(auth);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "creds_impl.h"
+#include "http/url.h"
 
 typedef struct imds_provider {
     creds_provider base;
@@ -101,6 +102,14 @@ static int imds_get(creds_provider *p, aws_creds *out, dm_error *err)
         return CREDS_ABSENT;
     const char *ep = dm_env_get(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
     char base[512];
+    http_url u;
+    if (ep && http_url_parse(ep, &u, err) != DM_OK) {
+        dm_error_prefix(err, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
+        return err ? (err->code = DM_ERR_CREDENTIALS) : DM_ERR_CREDENTIALS;
+    }
+    if (ep && strlen(ep) >= sizeof base)
+        return dm_error_set(err, DM_ERR_CREDENTIALS, "AWS_EC2_METADATA_SERVICE_ENDPOINT is longer than %zu characters",
+                            sizeof base - 1);
     dm_strlcpy(base, ep ? ep : "http://169.254.169.254", sizeof base);
     size_t n = strlen(base);
     while (n > 0 && base[n - 1] == '/')

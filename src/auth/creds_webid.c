@@ -91,12 +91,20 @@ static int webid_get(creds_provider *p, aws_creds *out, dm_error *err)
     else
         snprintf(session, sizeof session, "ddbmig-%lld", (long long)dm_now_ms());
 
+    /* Without a region (and no endpoint) STS's global endpoint serves; a
+     * configured endpoint that does not parse is an error, not a reason to
+     * send the token somewhere else. */
     char *token = NULL, url[600];
-    int rc = creds_read_token_file(file, "web identity token", &token, err);
+    int rc = aws_settings_endpoint(w->s, "STS", "sts", url, sizeof url, err);
+    if (rc == DM_ERR_CONFIG) {
+        dm_strlcpy(url, "https://sts.amazonaws.com", sizeof url);
+        dm_error_clear(err);
+    } else if (rc) {
+        return err ? (err->code = DM_ERR_CREDENTIALS) : DM_ERR_CREDENTIALS;
+    }
+    rc = creds_read_token_file(file, "web identity token", &token, err);
     if (rc)
         return rc;
-    if (aws_settings_endpoint(w->s, "STS", "sts", url, sizeof url, NULL) != DM_OK)
-        dm_strlcpy(url, "https://sts.amazonaws.com", sizeof url);
     dm_buf form;
     dm_buf_init(&form, 1 << 20);
     rc = form_add(&form, "Action", "AssumeRoleWithWebIdentity");

@@ -5,6 +5,7 @@
 
 #include "ddbmig/config.h"
 #include "../common/ini.h"
+#include "http/url.h"
 
 static void expand_home(const dm_env *env, const char *path, char *out, size_t size)
 {
@@ -107,8 +108,12 @@ int aws_settings_load(const aws_settings_args *args, const dm_env *env, aws_sett
     if (strlen(p) >= sizeof s->profile)
         return dm_error_set(err, DM_ERR_CONFIG, "profile name is too long");
     dm_strlcpy(s->profile, p, sizeof s->profile);
-    if (args && args->endpoint_url)
+    if (args && args->endpoint_url) {
+        if (strlen(args->endpoint_url) >= sizeof s->endpoint_arg)
+            return dm_error_set(err, DM_ERR_INVALID, "--endpoint-url is longer than %zu characters",
+                                sizeof s->endpoint_arg - 1);
         dm_strlcpy(s->endpoint_arg, args->endpoint_url, sizeof s->endpoint_arg);
+    }
 
     file_path(s->env, "AWS_CONFIG_FILE", "~/.aws/config", s->config_path, sizeof s->config_path);
     file_path(s->env, "AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials", s->credentials_path,
@@ -144,26 +149,44 @@ void aws_settings_cleanup(aws_settings *s)
     s->config = s->credentials = NULL;
 }
 
-static int valid_url(const char *u)
+/* A configured endpoint goes through the HTTP layer's URL parser, so that
+ * what is accepted here is what the transport can connect to. The message
+ * names where the URL came from and never repeats user information. */
+static int check_endpoint(const char *src, const char *v, size_t size, dm_error *err)
 {
-    return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+    http_url u;
+    if (http_url_parse(v, &u, err) != DM_OK) {
+        dm_error_prefix(err, "%s", src);
+        return DM_ERR_INVALID;
+    }
+    char shown[200];
+    http_url_display(v, shown, sizeof shown);
+    if (u.has_query || u.has_fragment)
+        return dm_error_set(err, DM_ERR_INVALID, "%s: '%s' has a query or fragment, which an endpoint URL cannot have",
+                            src, shown);
+    if (strlen(v) >= size)
+        return dm_error_set(err, DM_ERR_INVALID, "%s: '%s' is longer than %zu characters", src, shown, size - 1);
+    return DM_OK;
 }
 
 int aws_settings_endpoint(const aws_settings *s, const char *service_id, const char *host_prefix, char *out,
                           size_t size, dm_error *err)
 {
-    char var[64];
+    char var[64], profile_src[1300];
     const char *src = "--endpoint-url", *v = s->endpoint_arg[0] ? s->endpoint_arg : NULL;
     snprintf(var, sizeof var, "AWS_ENDPOINT_URL_%s", service_id);
     if (!v && (v = dm_env_get(s->env, var)))
         src = var;
     if (!v && (v = dm_env_get(s->env, "AWS_ENDPOINT_URL")))
         src = "AWS_ENDPOINT_URL";
-    if (!v && (v = aws_settings_config_value(s, "endpoint_url")))
-        src = "endpoint_url in the profile";
+    if (!v && (v = aws_settings_config_value(s, "endpoint_url"))) {
+        snprintf(profile_src, sizeof profile_src, "endpoint_url of profile '%s' in %s", s->profile, s->config_path);
+        src = profile_src;
+    }
     if (v) {
-        if (!valid_url(v))
-            return dm_error_set(err, DM_ERR_CONFIG, "%s must start with http:// or https://, not '%s'", src, v);
+        int rc = check_endpoint(src, v, size, err);
+        if (rc)
+            return rc;
         dm_strlcpy(out, v, size);
         size_t n = strlen(out);
         while (n > 0 && out[n - 1] == '/')
@@ -174,6 +197,21 @@ int aws_settings_endpoint(const aws_settings *s, const char *service_id, const c
         return dm_error_set(err, DM_ERR_CONFIG,
                             "no region: use --region, set AWS_REGION, or add region to profile '%s' in %s",
                             s->profile, s->config_path);
+    /* The region becomes part of a host name. */
+    for (const char *r = s->region; *r; r++) {
+        unsigned char c = (unsigned char)*r;
+        if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') && c != '-') {
+            char shown[64];
+            size_t i = 0;
+            for (const char *q = s->region; *q && i + 1 < sizeof shown; q++)
+                shown[i++] = (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f ? *q : '?';
+            shown[i] = '\0';
+            return dm_error_set(err, DM_ERR_INVALID,
+                                "the region '%s' (from %s) cannot be part of a host name: letters, digits and '-' "
+                                "only",
+                                shown, s->region_source);
+        }
+    }
     const char *suffix = strncmp(s->region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
     snprintf(out, size, "https://%s.%s.%s", host_prefix, s->region, suffix);
     return DM_OK;

@@ -1,4 +1,8 @@
-/* The DynamoDB call loop: sign, send, check, classify, back off, resend. */
+/* The DynamoDB call loop: sign, send, check, classify, back off, resend.
+ * Every step runs from the client's event loop: an answer arrives through
+ * the HTTP request's on_done, a backoff is a loop timer on the call, and a
+ * call that fails before it could be sent is handed back from a zero-delay
+ * timer, so that no completion runs inside ddb_client_start. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +11,7 @@
 #include "ddbmig/ddb.h"
 #include "ddbmig/sigv4.h"
 #include "common/crypto.h"
+#include "http/url.h"
 
 struct ddb_shared {
     char endpoint[512];
@@ -32,27 +37,50 @@ struct ddb_client {
     int64_t creds_until_ms;
     uint8_t key[32];
     char key_date[9];
+    dm_loop *loop;
+    bool own_loop;
     http_client *http;
-    ddb_call *waiting;    /* backing off; unordered */
-    ddb_call *done_head;  /* completed without a response to wait for */
+    ddb_call *waiting;    /* backing off, each on its timer (for freeing) */
+    ddb_call *done_head;  /* finished without on_done, for ddb_client_wait */
     ddb_call *done_tail;
-    size_t n_waiting, n_done;
+    ddb_call *early_head; /* failed before being sent, to hand back */
+    ddb_call *early_tail;
+    dm_loop_timer early_timer;
+    size_t n_pending;     /* started, not yet handed back */
     uint64_t rng;
     volatile sig_atomic_t *stop; /* borrowed; see ddb_client_set_stop */
 };
 
-static int split_endpoint(ddb_shared *s, dm_error *err)
+/* The signed Host header and path come from the one URL parser, the same
+ * that the transport uses to connect. A query or fragment would be sent
+ * but not signed the way DynamoDB checks, so they are refused. */
+static int split_endpoint(ddb_shared *s, const char *endpoint, dm_error *err)
 {
-    const char *a = strstr(s->endpoint, "://");
-    if (!a)
-        return dm_error_set(err, DM_ERR_CONFIG, "endpoint '%s' is not a URL", s->endpoint);
-    a += 3;
-    size_t n = strcspn(a, "/?#");
-    if (n == 0 || n >= sizeof s->host)
-        return dm_error_set(err, DM_ERR_CONFIG, "endpoint '%s' has no host", s->endpoint);
-    memcpy(s->host, a, n);
-    s->host[n] = '\0';
-    dm_strlcpy(s->path, a[n] == '/' ? a + n : "/", sizeof s->path);
+    http_url u;
+    char shown[200];
+    if (strlen(endpoint) >= sizeof s->endpoint) {
+        http_url_display(endpoint, shown, sizeof shown);
+        return dm_error_set(err, DM_ERR_CONFIG, "endpoint '%s' is longer than %zu characters", shown,
+                            sizeof s->endpoint - 1);
+    }
+    if (http_url_parse(endpoint, &u, err) != DM_OK) {
+        if (err)
+            err->code = DM_ERR_CONFIG;
+        return DM_ERR_CONFIG;
+    }
+    if (u.has_query || u.has_fragment) {
+        http_url_display(endpoint, shown, sizeof shown);
+        return dm_error_set(err, DM_ERR_CONFIG, "endpoint '%s' has a query or fragment, which an endpoint URL cannot have",
+                            shown);
+    }
+    if (u.path_len >= sizeof s->path)
+        return dm_error_set(err, DM_ERR_CONFIG, "endpoint path is longer than %zu characters", sizeof s->path - 1);
+    dm_strlcpy(s->endpoint, endpoint, sizeof s->endpoint);
+    dm_strlcpy(s->host, u.authority, sizeof s->host);
+    if (u.path_len)
+        dm_strlcpy(s->path, u.path, u.path_len + 1);
+    else
+        dm_strlcpy(s->path, "/", sizeof s->path);
     return DM_OK;
 }
 
@@ -63,7 +91,6 @@ ddb_shared *ddb_shared_new(const ddb_options *o, dm_error *err)
         dm_error_set(err, DM_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    dm_strlcpy(s->endpoint, o->endpoint, sizeof s->endpoint);
     dm_strlcpy(s->region, o->region ? o->region : "us-east-1", sizeof s->region);
     s->creds = o->creds;
     s->max_attempts = o->max_attempts > 0 ? o->max_attempts : 10;
@@ -76,7 +103,7 @@ ddb_shared *ddb_shared_new(const ddb_options *o, dm_error *err)
         s->http.ca_file = s->ca_file;
     }
     s->budget = retry_budget_new(RETRY_BUDGET_CAPACITY);
-    if (!s->budget || split_endpoint(s, err) != DM_OK) {
+    if (!s->budget || split_endpoint(s, o->endpoint ? o->endpoint : "", err) != DM_OK) {
         if (!s->budget)
             dm_error_set(err, DM_ERR_NOMEM, "out of memory");
         ddb_shared_free(s);
@@ -103,19 +130,36 @@ void ddb_shared_on_throttle(ddb_shared *s, ddb_throttle_fn fn, void *ud)
     s->on_throttle_ud = ud;
 }
 
-ddb_client *ddb_client_new(ddb_shared *s)
+static void hand_back_early(dm_loop_timer *t, void *ud);
+
+ddb_client *ddb_client_new_on_loop(ddb_shared *s, dm_loop *loop)
 {
     ddb_client *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->s = s;
     c->rng = (uint64_t)dm_now_ms() ^ (uint64_t)(uintptr_t)c;
-    if (!(c->http = http_client_new(&s->http))) {
+    c->loop = loop;
+    if (!c->loop) {
+        if (!(c->loop = dm_loop_new())) {
+            free(c);
+            return NULL;
+        }
+        c->own_loop = true;
+    }
+    dm_loop_timer_init(&c->early_timer, hand_back_early, c);
+    http_options o = s->http;
+    o.loop = c->loop;
+    if (!(c->http = http_client_new(&o))) {
+        if (c->own_loop)
+            dm_loop_free(c->loop);
         free(c);
         return NULL;
     }
     return c;
 }
+
+ddb_client *ddb_client_new(ddb_shared *s) { return ddb_client_new_on_loop(s, NULL); }
 
 void ddb_client_free(ddb_client *c)
 {
@@ -124,15 +168,19 @@ void ddb_client_free(ddb_client *c)
     aws_creds_clear(&c->creds);
     dm_memzero(c->key, sizeof c->key);
     http_client_free(c->http);
+    for (ddb_call *call = c->waiting; call; call = call->next_)
+        dm_loop_timer_stop(c->loop, &call->retry_timer_);
+    dm_loop_timer_stop(c->loop, &c->early_timer);
+    if (c->own_loop)
+        dm_loop_free(c->loop);
     free(c);
 }
 
+dm_loop *ddb_client_loop(ddb_client *c) { return c->loop; }
+
 const char *ddb_client_region(const ddb_client *c) { return c->s->region; }
 
-size_t ddb_client_pending(const ddb_client *c)
-{
-    return http_client_in_flight(c->http) + c->n_waiting + c->n_done;
-}
+size_t ddb_client_pending(const ddb_client *c) { return c->n_pending; }
 
 /* ---- calls ------------------------------------------------------------- */
 
@@ -188,27 +236,67 @@ void ddb_call_cleanup(ddb_call *call)
     dm_buf_cleanup(&call->response);
 }
 
-static void push_done(ddb_client *c, ddb_call *call)
+static void push(ddb_call **head, ddb_call **tail, ddb_call *call)
 {
     call->next_ = NULL;
-    if (c->done_tail)
-        c->done_tail->next_ = call;
+    if (*tail)
+        (*tail)->next_ = call;
     else
-        c->done_head = call;
-    c->done_tail = call;
-    c->n_done++;
+        *head = call;
+    *tail = call;
 }
 
-static ddb_call *pop_done(ddb_client *c)
+static ddb_call *pop(ddb_call **head, ddb_call **tail)
 {
-    ddb_call *call = c->done_head;
+    ddb_call *call = *head;
     if (call) {
-        c->done_head = call->next_;
-        if (!c->done_head)
-            c->done_tail = NULL;
-        c->n_done--;
+        *head = call->next_;
+        if (!*head)
+            *tail = NULL;
+        call->next_ = NULL;
     }
     return call;
+}
+
+/* The call is finished: to its callback, or to ddb_client_wait. After a
+ * callback the call is the caller's again, and is not touched. */
+static void hand_back(ddb_client *c, ddb_call *call)
+{
+    if (call->on_done) {
+        c->n_pending--;
+        call->on_done(call, call->on_done_ud);
+    } else {
+        push(&c->done_head, &c->done_tail, call);
+    }
+}
+
+static void hand_back_early(dm_loop_timer *t, void *ud)
+{
+    ddb_client *c = ud;
+    ddb_call *call;
+    (void)t;
+    while ((call = pop(&c->early_head, &c->early_tail)) != NULL)
+        hand_back(c, call);
+}
+
+static void waiting_add(ddb_client *c, ddb_call *call)
+{
+    call->prev_ = NULL;
+    call->next_ = c->waiting;
+    if (c->waiting)
+        c->waiting->prev_ = call;
+    c->waiting = call;
+}
+
+static void waiting_remove(ddb_client *c, ddb_call *call)
+{
+    if (call->prev_)
+        call->prev_->next_ = call->next_;
+    else
+        c->waiting = call->next_;
+    if (call->next_)
+        call->next_->prev_ = call->prev_;
+    call->next_ = call->prev_ = NULL;
 }
 
 /* Appends "name: value" and its NUL to the call's header text. */
@@ -305,6 +393,8 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
     return rc;
 }
 
+static void on_answer(http_request *h, void *ud);
+
 static int send_attempt(ddb_client *c, ddb_call *call)
 {
     int rc = sign_call(c, call, &call->err);
@@ -319,6 +409,8 @@ static int send_attempt(ddb_client *c, ddb_call *call)
         h->body = call->body.data ? call->body.data : "";
         h->body_len = call->body.len;
         h->user = call;
+        h->on_done = on_answer;
+        h->on_done_ud = call;
         if (dm_log_enabled(DM_LOG_DEBUG)) {
             DM_DEBUG("%s %s attempt %d, %zu bytes", call->op, c->s->endpoint, call->attempts + 1, call->body.len);
             http_log_headers("  >", h->headers, h->n_headers);
@@ -330,13 +422,27 @@ static int send_attempt(ddb_client *c, ddb_call *call)
     if (rc) {
         call->rc = rc;
         atomic_fetch_add(&c->s->stats.failed, 1);
-        push_done(c, call);
+        push(&c->early_head, &c->early_tail, call);
+        if (!dm_loop_timer_active(&c->early_timer))
+            dm_loop_timer_start(c->loop, &c->early_timer, 0);
     }
     return DM_OK;
 }
 
+static void retry_due(dm_loop_timer *t, void *ud)
+{
+    ddb_call *call = ud;
+    (void)t;
+    waiting_remove(call->client_, call);
+    send_attempt(call->client_, call);
+}
+
 int ddb_client_start(ddb_client *c, ddb_call *call)
 {
+    call->client_ = c;
+    call->next_ = call->prev_ = NULL;
+    dm_loop_timer_init(&call->retry_timer_, retry_due, call);
+    c->n_pending++;
     call->rc = DM_OK;
     call->attempts = call->throttles = 0;
     call->budget_cost_ = 0;
@@ -535,10 +641,8 @@ static bool evaluate(ddb_client *c, ddb_call *call)
     if (retry_next(&policy, s->budget, cls, call->attempts, call->throttles, retry_random01(&c->rng), &delay_ms,
                    &cost)) {
         call->budget_cost_ += cost;
-        call->due_ms_ = dm_monotonic_ms() + (hold_ms > delay_ms ? hold_ms : delay_ms);
-        call->next_ = c->waiting;
-        c->waiting = call;
-        c->n_waiting++;
+        waiting_add(c, call);
+        dm_loop_timer_start(c->loop, &call->retry_timer_, hold_ms > delay_ms ? hold_ms : delay_ms);
         atomic_fetch_add(&s->stats.retried, 1);
         return false;
     }
@@ -548,54 +652,33 @@ static bool evaluate(ddb_client *c, ddb_call *call)
     return true;
 }
 
-/* Sends every waiting call whose backoff has passed; returns ms until the
- * next one is due (INT64_MAX when none waits). */
-static int64_t resend_due(ddb_client *c)
+/* An attempt's answer (or failure) arrived. */
+static void on_answer(http_request *h, void *ud)
 {
-    int64_t now = dm_monotonic_ms(), next = INT64_MAX;
-    ddb_call **pp = &c->waiting;
-    while (*pp) {
-        ddb_call *call = *pp;
-        if (call->due_ms_ <= now) {
-            *pp = call->next_;
-            c->n_waiting--;
-            send_attempt(c, call);
-        } else {
-            if (call->due_ms_ - now < next)
-                next = call->due_ms_ - now;
-            pp = &call->next_;
-        }
-    }
-    return next;
+    ddb_call *call = ud;
+    (void)h;
+    if (evaluate(call->client_, call))
+        hand_back(call->client_, call);
 }
 
 int ddb_client_wait(ddb_client *c, int timeout_ms, ddb_call **done)
 {
-    int64_t deadline = dm_monotonic_ms() + timeout_ms;
     *done = NULL;
+    if (dm_loop_running(c->loop))
+        return DM_ERR_INVALID;
+    int64_t end = dm_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
-        int64_t next_due = resend_due(c);
-        if ((*done = pop_done(c)))
+        if ((*done = pop(&c->done_head, &c->done_tail)) != NULL) {
+            c->n_pending--;
             return DM_OK;
-        int64_t left = deadline - dm_monotonic_ms();
-        if (http_client_in_flight(c->http) == 0 && c->n_waiting == 0)
-            return DM_OK;
-        if (left < 0)
-            return DM_OK;
-        int64_t wait = next_due < left ? next_due : left;
-        http_request *h = NULL;
-        if (http_client_in_flight(c->http) == 0) {
-            dm_sleep_ms(wait);
-            continue;
         }
-        int rc = http_client_wait(c->http, (int)wait, &h);
+        if (c->n_pending == 0)
+            return DM_OK;
+        int64_t left = end - dm_monotonic_ms();
+        int rc = dm_loop_run_once(c->loop, left > 0 ? (int)left : 0);
         if (rc)
             return rc;
-        if (h && evaluate(c, h->user)) {
-            *done = h->user;
-            return DM_OK;
-        }
-        if (!h && dm_monotonic_ms() >= deadline && next_due > left)
+        if (!c->done_head && dm_monotonic_ms() >= end)
             return DM_OK;
     }
 }
@@ -607,55 +690,77 @@ volatile sig_atomic_t *ddb_client_set_stop(ddb_client *c, volatile sig_atomic_t 
     return old;
 }
 
-static void unlink_call(ddb_call **head, ddb_call *call, size_t *n)
+static bool unlink_from(ddb_call **head, ddb_call **tail, ddb_call *call)
 {
-    for (ddb_call **pp = head; *pp; pp = &(*pp)->next_) {
-        if (*pp == call) {
-            *pp = call->next_;
-            (*n)--;
-            return;
+    ddb_call *prev = NULL;
+    for (ddb_call *p = *head; p; prev = p, p = p->next_) {
+        if (p == call) {
+            if (prev)
+                prev->next_ = p->next_;
+            else
+                *head = p->next_;
+            if (*tail == p)
+                *tail = prev;
+            p->next_ = NULL;
+            return true;
         }
     }
+    return false;
 }
 
-/* Takes back a call that ddb_client_run gives up. The transport borrows
- * the request until it completes and has no way to cancel one, so a call
- * on the wire goes with the whole transport, which is replaced by a fresh
- * one (the client runs nothing else). Returns false, and the call goes on,
- * when no fresh transport can be had. */
+/* Takes back a call that ddb_client_run gives up. A backoff is a timer to
+ * stop. The transport borrows a request on the wire until it completes and
+ * has no way to cancel one, so such a call goes with the whole transport,
+ * which is replaced by a fresh one on the same loop (the client runs
+ * nothing else). Returns false, and the call goes on, when no fresh
+ * transport can be had. */
 static bool abandon(ddb_client *c, ddb_call *call)
 {
-    if (http_client_in_flight(c->http) > 0) {
-        http_client *fresh = http_client_new(&c->s->http);
+    if (dm_loop_timer_active(&call->retry_timer_)) {
+        dm_loop_timer_stop(c->loop, &call->retry_timer_);
+        waiting_remove(c, call);
+    } else if (!unlink_from(&c->early_head, &c->early_tail, call) &&
+               !unlink_from(&c->done_head, &c->done_tail, call)) {
+        http_options o = c->s->http;
+        o.loop = c->loop;
+        http_client *fresh = http_client_new(&o);
         if (!fresh)
             return false;
         http_client_free(c->http);
         c->http = fresh;
     }
-    unlink_call(&c->waiting, call, &c->n_waiting);
-    ddb_call *tail = NULL;
-    unlink_call(&c->done_head, call, &c->n_done);
-    for (ddb_call *d = c->done_head; d; d = d->next_)
-        tail = d;
-    c->done_tail = tail;
+    c->n_pending--;
     dm_error_set(&call->err, DM_ERR_STOPPED, "%s: stopped before DynamoDB answered", call->op);
     call->rc = DM_ERR_STOPPED;
     return true;
 }
 
+static void ran(ddb_call *call, void *ud)
+{
+    (void)call;
+    *(bool *)ud = true;
+}
+
 int ddb_client_run(ddb_client *c, ddb_call *call)
 {
+    if (dm_loop_running(c->loop))
+        return DM_ERR_INVALID;
+    ddb_done_fn fn = call->on_done;
+    void *ud = call->on_done_ud;
+    bool fin = false;
+    call->on_done = ran;
+    call->on_done_ud = &fin;
     int rc = ddb_client_start(c, call);
-    if (rc)
-        return rc;
-    ddb_call *done = NULL;
-    while (done != call) {
+    /* Attempts have deadlines and backoffs are bounded: this ends. A stop
+     * flag is looked at every 100 ms. */
+    while (rc == DM_OK && !fin) {
         if (c->stop && *c->stop && abandon(c, call))
-            return call->rc;
-        if ((rc = ddb_client_wait(c, c->stop ? 100 : 1000, &done)) != DM_OK)
-            return rc;
+            break;
+        dm_loop_run_once(c->loop, c->stop ? 100 : -1);
     }
-    return call->rc;
+    call->on_done = fn;
+    call->on_done_ud = ud;
+    return rc ? rc : call->rc;
 }
 
 int ddb_request(ddb_client *c, const char *op, const char *table, json_t *req, json_t **out, dm_error *err)

@@ -513,7 +513,11 @@ int ddb_value_decode(const char *text, size_t len, dm_arena *a, ddb_value *out, 
 
 static int parse_items(jcur *j, ddb_page *pg)
 {
+    /* A repeated "Items" replaces the earlier one: its array's capacity
+     * is not known here, so nothing may be appended to it. */
     size_t cap = 0;
+    pg->items = NULL;
+    pg->n_items = 0;
     if (!eat(j, '['))
         return fail(j, "Items is not an array");
     if (eat(j, ']'))
@@ -694,7 +698,10 @@ static int reason_field(jcur *j, const char *k, size_t kl, void *ud)
 
 static int parse_reasons(jcur *j, ddb_answer *a)
 {
+    /* A repeated field replaces the earlier one (see parse_items). */
     size_t cap = 0;
+    a->reasons = NULL;
+    a->n_reasons = 0;
     if (!eat(j, '['))
         return fail(j, "CancellationReasons is not an array");
     if (eat(j, ']'))

@@ -3,95 +3,145 @@
  * client so that each new request reuses a handle; connections live in the
  * multi handle's cache and are kept alive between requests.
  *
- * Sockets are watched with epoll through curl's socket interface, so a
- * wake-up costs work for the sockets that are ready, not for every request
- * in flight (curl_multi_perform checks each transfer's socket each time). */
+ * curl's socket interface puts its sockets and its one timer on the
+ * caller's event loop: CURLMOPT_SOCKETFUNCTION registers, changes and
+ * removes a watcher per socket, CURLMOPT_TIMERFUNCTION arms or disarms a
+ * loop timer, and both kinds of callback hand curl the event with
+ * curl_multi_socket_action. A wake-up costs work for the sockets that are
+ * ready, not for every request in flight. */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <sys/epoll.h>
-#include <unistd.h>
-
 #include <curl/curl.h>
 
 #include "http/backend.h"
-
+#include "http/url.h"
 
 typedef struct slot {
     CURL *easy;
     struct curl_slist *hdrs;
     http_request *req;
     char errbuf[CURL_ERROR_SIZE];
+    struct slot *prev, *next; /* in flight */
 } slot;
 
-typedef struct hcurl {
+typedef struct hcurl hcurl;
+
+/* A socket curl asked us to watch. */
+typedef struct sock {
+    dm_loop_io io;
+    hcurl *c;
+    curl_socket_t fd;
+    struct sock *prev, *next;
+} sock;
+
+struct hcurl {
     CURLM *multi;
-    int epfd;
-    long timer_ms;          /* curl's requested timeout; -1: none */
-    int64_t timer_set_at;
+    dm_loop *loop;
+    dm_loop_timer timer;    /* curl's timeout */
     http_options opts;
+    http_backend_done_fn done;
+    void *done_ud;
     slot **free_slots;
     size_t n_free, cap_free;
-    size_t in_flight;
-} hcurl;
+    slot *active;           /* in flight */
+    sock *socks;            /* watched */
+};
+
+static void finish_done(hcurl *c);
+
+static void on_io(dm_loop_io *io, unsigned events, void *ud)
+{
+    sock *s = ud;
+    hcurl *c = s->c;
+    (void)io;
+    int flags = (events & DM_LOOP_READ ? CURL_CSELECT_IN : 0) | (events & DM_LOOP_WRITE ? CURL_CSELECT_OUT : 0) |
+                (events & DM_LOOP_ERROR ? CURL_CSELECT_ERR : 0);
+    int running = 0;
+    /* s may be removed (and freed) by curl inside this call. */
+    curl_multi_socket_action(c->multi, s->fd, flags, &running);
+    finish_done(c);
+}
 
 /* curl tells which sockets to watch for what. */
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *sockp)
 {
     (void)e;
     hcurl *c = ud;
-    struct epoll_event ev = {0};
-    ev.data.fd = fd;
+    sock *s = sockp;
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
-        curl_multi_assign(c->multi, fd, NULL);
+        if (s) {
+            dm_loop_io_stop(c->loop, &s->io);
+            if (s->prev)
+                s->prev->next = s->next;
+            else
+                c->socks = s->next;
+            if (s->next)
+                s->next->prev = s->prev;
+            free(s);
+            curl_multi_assign(c->multi, fd, NULL);
+        }
         return 0;
     }
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-    /* curl keeps a per-socket pointer for us: non-NULL once registered. */
-    if (sockp) {
-        epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev);
-    } else {
-        epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev);
-        curl_multi_assign(c->multi, fd, c);
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s)))
+            return -1;
+        s->c = c;
+        s->fd = fd;
+        dm_loop_io_init(&s->io, fd, on_io, s);
+        s->next = c->socks;
+        if (c->socks)
+            c->socks->prev = s;
+        c->socks = s;
+        curl_multi_assign(c->multi, fd, s);
     }
-    return 0;
+    unsigned want = (what & CURL_POLL_IN ? DM_LOOP_READ : 0) | (what & CURL_POLL_OUT ? DM_LOOP_WRITE : 0);
+    return dm_loop_io_start(c->loop, &s->io, want) == DM_OK ? 0 : -1;
 }
 
+static void on_timeout(dm_loop_timer *t, void *ud)
+{
+    hcurl *c = ud;
+    (void)t;
+    int running = 0;
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    finish_done(c);
+}
+
+/* curl asks for its timeout to be (re)armed or disarmed; it must not be
+ * acted on from within this callback, which the loop timer ensures. */
 static int on_timer(CURLM *m, long timeout_ms, void *ud)
 {
     (void)m;
     hcurl *c = ud;
-    c->timer_ms = timeout_ms;
-    c->timer_set_at = dm_monotonic_ms();
-    return 0;
+    if (timeout_ms < 0) {
+        dm_loop_timer_stop(c->loop, &c->timer);
+        return 0;
+    }
+    return dm_loop_timer_start(c->loop, &c->timer, timeout_ms) == DM_OK ? 0 : -1;
 }
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static void *hcurl_create(const http_options *opts)
+static void *hcurl_create(const http_options *opts, dm_loop *loop, http_backend_done_fn done, void *ud)
 {
     pthread_once(&global_once, global_init);
     hcurl *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    if (opts)
-        c->opts = *opts;
-    c->multi = curl_multi_init();
-    c->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (!c->multi || c->epfd < 0) {
-        if (c->multi)
-            curl_multi_cleanup(c->multi);
-        if (c->epfd >= 0)
-            close(c->epfd);
+    c->opts = *opts;
+    c->loop = loop;
+    c->done = done;
+    c->done_ud = ud;
+    dm_loop_timer_init(&c->timer, on_timeout, c);
+    if (!(c->multi = curl_multi_init())) {
         free(c);
         return NULL;
     }
-    c->timer_ms = -1;
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -115,11 +165,24 @@ static void hcurl_destroy(void *impl)
     hcurl *c = impl;
     if (!c)
         return;
+    while (c->active) {
+        slot *s = c->active;
+        c->active = s->next;
+        curl_multi_remove_handle(c->multi, s->easy);
+        slot_free(s);
+    }
     for (size_t i = 0; i < c->n_free; i++)
         slot_free(c->free_slots[i]);
     free(c->free_slots);
     curl_multi_cleanup(c->multi);
-    close(c->epfd);
+    /* Sockets curl did not remove while cleaning up. */
+    while (c->socks) {
+        sock *s = c->socks;
+        c->socks = s->next;
+        dm_loop_io_stop(c->loop, &s->io);
+        free(s);
+    }
+    dm_loop_timer_stop(c->loop, &c->timer);
     free(c);
 }
 
@@ -230,11 +293,22 @@ static int configure(hcurl *c, slot *s, http_request *req)
 static int hcurl_start(void *impl, http_request *req)
 {
     hcurl *c = impl;
+    /* The same verdict on a URL as the native backend, before curl
+     * applies rules of its own. */
+    http_url u;
+    if (http_url_parse(req->url, &u, NULL) != DM_OK) {
+        dm_error e;
+        http_url_parse(req->url, &u, &e);
+        req->status = 0;
+        req->net_error = HTTP_NET_OTHER;
+        dm_strlcpy(req->net_message, e.message, sizeof req->net_message);
+        c->done(c->done_ud, req);
+        return DM_OK;
+    }
     slot *s = take_slot(c);
     if (!s)
         return DM_ERR_NOMEM;
     s->req = req;
-    req->priv_ = s;
     int rc = configure(c, s, req);
     if (rc == DM_OK && curl_multi_add_handle(c->multi, s->easy) != CURLM_OK)
         rc = DM_ERR_NOMEM;
@@ -242,7 +316,11 @@ static int hcurl_start(void *impl, http_request *req)
         give_slot(c, s);
         return rc;
     }
-    c->in_flight++;
+    s->prev = NULL;
+    s->next = c->active;
+    if (c->active)
+        c->active->prev = s;
+    c->active = s;
     return DM_OK;
 }
 
@@ -278,12 +356,18 @@ static void finish(hcurl *c, slot *s, CURLcode cc)
         dm_strlcpy(req->net_message, s->errbuf[0] ? s->errbuf : curl_easy_strerror(cc), sizeof(req->net_message));
     }
     curl_multi_remove_handle(c->multi, s->easy);
-    req->priv_ = NULL;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        c->active = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
     give_slot(c, s);
-    c->in_flight--;
+    c->done(c->done_ud, req);
 }
 
-static bool take_done(hcurl *c, http_request **done)
+/* Reports every transfer curl has finished. */
+static void finish_done(hcurl *c)
 {
     int left = 0;
     CURLMsg *m;
@@ -292,59 +376,8 @@ static bool take_done(hcurl *c, http_request **done)
             continue;
         slot *s = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-        *done = s->req;
         finish(c, s, m->data.result);
-        return true;
-    }
-    return false;
-}
-
-/* ms until curl's timer fires (0: now; -1: no timer). */
-static long timer_left(const hcurl *c)
-{
-    if (c->timer_ms < 0)
-        return -1;
-    long left = c->timer_ms - (long)(dm_monotonic_ms() - c->timer_set_at);
-    return left > 0 ? left : 0;
-}
-
-static int hcurl_wait(void *impl, int timeout_ms, http_request **done)
-{
-    hcurl *c = impl;
-    int64_t deadline = dm_monotonic_ms() + timeout_ms;
-    int running = 0;
-    for (;;) {
-        if (take_done(c, done))
-            return DM_OK;
-        if (c->in_flight == 0)
-            return DM_OK;
-        long t = timer_left(c);
-        if (t == 0) {
-            c->timer_ms = -1;
-            if (curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
-                return DM_ERR_NETWORK;
-            continue;
-        }
-        int64_t remaining = deadline - dm_monotonic_ms();
-        if (remaining < 0)
-            return DM_OK;
-        long wait = (t > 0 && t < remaining) ? t : (long)remaining;
-        struct epoll_event ev[64];
-        int n = epoll_wait(c->epfd, ev, 64, (int)wait);
-        for (int i = 0; i < n; i++) {
-            int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                        (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                        (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-            if (curl_multi_socket_action(c->multi, ev[i].data.fd, flags, &running) != CURLM_OK)
-                return DM_ERR_NETWORK;
-        }
-        if (n == 0 && remaining <= wait && (t < 0 || t > remaining))
-            return take_done(c, done), DM_OK;
     }
 }
 
-
-static size_t hcurl_in_flight(const void *impl) { return ((const hcurl *)impl)->in_flight; }
-
-const http_backend http_curl_backend = {"curl", hcurl_create, hcurl_destroy, hcurl_start, hcurl_wait,
-                                        hcurl_in_flight};
+const http_backend http_curl_backend = {"curl", hcurl_create, hcurl_destroy, hcurl_start};

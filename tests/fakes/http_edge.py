@@ -11,6 +11,8 @@ Modes:
   chunked     Transfer-Encoding: chunked with an extension and a trailer
   close       no Content-Length: the body ends when the connection closes
   split       the answer dribbles out in small pieces
+  slow        each answer after 150 ms (requests in flight at once need
+              connections of their own)
   continue    a "100 Continue" interim answer first
   idle-close  keep-alive answers, but the connection is closed 100 ms after
               each one (a server's idle timeout)
@@ -72,6 +74,8 @@ def answer(conn, f, n, body):
     data = (head + "Content-Length: %d\r\n\r\n" % len(reply)).encode() + reply
     if MODE == "continue":
         conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if MODE == "slow":
+        time.sleep(0.15)
     if MODE == "split":
         for i in range(0, len(data), 5):
             conn.sendall(data[i:i + 5])
@@ -113,7 +117,7 @@ def main():
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", 0))
-    srv.listen(64)
+    srv.listen(128)
     ctx = None
     if CERT:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -38,7 +38,7 @@ expect_exit 4 "$DDBMIG" describe --table-name "$T" --endpoint-url http://127.0.0
 contains "$TMP/err" "cannot reach http://127.0.0.1:1"
 contains "$TMP/err" "after 2 attempts"
 expect_exit 2 "$DDBMIG" describe --table-name "$T" --endpoint-url localhost:8000
-contains "$TMP/err" "--endpoint-url must start with http:// or https://"
+contains "$TMP/err" "--endpoint-url: 'localhost:8000' is not a valid URL"
 
 # No credentials anywhere.
 env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$DDBMIG" describe --table-name "$T" --endpoint-url "$EP" \

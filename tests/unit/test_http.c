@@ -2,13 +2,17 @@
  * (tests/fakes/http_edge.py): framing (length, chunked, until close,
  * interim answers, answers in pieces), kept-alive connections and the
  * server closing them, timeouts, refused and malformed answers, TLS with a
- * private CA, and queuing beyond the connection limit. */
+ * private CA, and queuing beyond the connection limit. Then the client on
+ * the caller's event loop: the caller's timers firing while requests wait,
+ * many connections at once, completion callbacks that start the next
+ * request, deadlines of queued requests, and URLs that do not parse. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ddbmig/http.h"
+#include "ddbmig/loop.h"
 #include "test.h"
 #include "testutil.h"
 
@@ -320,4 +324,271 @@ TEST(proxy_variables_pick_curl)
     unsetenv("HTTPS_PROXY");
     setenv("DDBMIG_HTTP", "curl", 1);
     CHECK_STR(http_backend_name(), "curl");
+}
+
+/* ---- on the caller's loop -------------------------------------------------- */
+
+static http_client *client_on(const char *backend, dm_loop *loop, long timeout_ms, long max_conns)
+{
+    setenv("DDBMIG_HTTP", backend, 1);
+    http_options o = {.timeout_ms = timeout_ms, .max_connections = max_conns, .loop = loop};
+    return http_client_new(&o);
+}
+
+static void prepare(http_request *req, const char *url)
+{
+    static const char *const hdrs[] = {"Content-Type: application/json"};
+    memset(req, 0, sizeof *req);
+    req->method = "POST";
+    req->url = url;
+    req->headers = hdrs;
+    req->n_headers = 1;
+    req->body = "hello";
+    req->body_len = 5;
+}
+
+static void count_done(http_request *req, void *ud)
+{
+    (void)req;
+    (*(int *)ud)++;
+}
+
+typedef struct tick {
+    dm_loop_timer t;
+    http_client *c;
+    int fired;
+    size_t in_flight_then;
+} tick;
+
+static void on_tick(dm_loop_timer *t, void *ud)
+{
+    tick *k = ud;
+    (void)t;
+    k->fired++;
+    k->in_flight_then = http_client_in_flight(k->c);
+}
+
+/* The caller's timer fires while a request sits on an idle socket (the
+ * server never answers), and the request's own deadline still ends it. */
+TEST(caller_timer_fires_while_a_request_waits)
+{
+    for (size_t b = 0; b < 2; b++) {
+        server s;
+        CHECK(serve(&s, "silent", false, "127.0.0.1") == 0);
+        dm_loop *loop = dm_loop_new();
+        http_client *c = client_on(backends[b], loop, 800, 0);
+        http_request req;
+        prepare(&req, s.url);
+        int done = 0;
+        req.on_done = count_done;
+        req.on_done_ud = &done;
+        CHECK_INT(http_client_start(c, &req), DM_OK);
+        tick k = {.c = c};
+        dm_loop_timer_init(&k.t, on_tick, &k);
+        dm_loop_timer_start(loop, &k.t, 50);
+        int64_t end = dm_monotonic_ms() + 10000;
+        while (!done && dm_monotonic_ms() < end)
+            dm_loop_run_once(loop, -1);
+        http_net_error got = req.net_error;
+        http_request_cleanup(&req);
+        http_client_free(c);
+        CHECK_INT(dm_loop_timer_count(loop), 0); /* the client left nothing behind */
+        dm_loop_free(loop);
+        test_fake_stop(s.pid);
+        CHECK_INT(done, 1);
+        CHECK_INT(got, HTTP_NET_TIMEOUT);
+        CHECK_INT(k.fired, 1);
+        CHECK_INT(k.in_flight_then, 1);
+    }
+}
+
+/* 40 requests at once to a server that takes its time: each gets a
+ * connection of its own, and all are answered. */
+TEST(many_connections_at_once)
+{
+    enum { N = 40 };
+    for (size_t b = 0; b < 2; b++) {
+        server s;
+        CHECK(serve(&s, "slow", false, "127.0.0.1") == 0);
+        dm_loop *loop = dm_loop_new();
+        http_client *c = client_on(backends[b], loop, 10000, 64);
+        static http_request reqs[N];
+        int done = 0;
+        for (int i = 0; i < N; i++) {
+            prepare(&reqs[i], s.url);
+            reqs[i].on_done = count_done;
+            reqs[i].on_done_ud = &done;
+            CHECK_INT(http_client_start(c, &reqs[i]), DM_OK);
+        }
+        int64_t end = dm_monotonic_ms() + 20000;
+        while (done < N && dm_monotonic_ms() < end)
+            dm_loop_run_once(loop, -1);
+        bool seen[N + 1] = {false};
+        int ok = 0, distinct = 0;
+        for (int i = 0; i < N; i++) {
+            char hv[16];
+            if (reqs[i].status == 200 && http_response_header(&reqs[i], "x-conn", hv, sizeof hv)) {
+                ok++;
+                int n = atoi(hv);
+                if (n >= 1 && n <= N && !seen[n]) {
+                    seen[n] = true;
+                    distinct++;
+                }
+            }
+            http_request_cleanup(&reqs[i]);
+        }
+        http_client_free(c);
+        dm_loop_free(loop);
+        test_fake_stop(s.pid);
+        CHECK_INT(done, N);
+        CHECK_INT(ok, N);
+        CHECK_INT(distinct, N);
+    }
+}
+
+/* Each completion callback starts the next request on the same client:
+ * 20 in a row, all on the one kept-alive connection. */
+typedef struct chain {
+    http_client *c;
+    http_request req;
+    int done, ok, max_conn;
+} chain;
+
+static void next_in_chain(http_request *req, void *ud)
+{
+    chain *ch = ud;
+    char hv[16];
+    ch->done++;
+    if (req->status == 200 && http_response_header(req, "x-conn", hv, sizeof hv)) {
+        ch->ok++;
+        if (atoi(hv) > ch->max_conn)
+            ch->max_conn = atoi(hv);
+    }
+    if (ch->done < 20)
+        http_client_start(ch->c, req); /* the same request again: start resets its answer */
+}
+
+TEST(completion_callback_starts_the_next_request)
+{
+    for (size_t b = 0; b < 2; b++) {
+        server s;
+        CHECK(serve(&s, "plain", false, "127.0.0.1") == 0);
+        dm_loop *loop = dm_loop_new();
+        static chain ch;
+        memset(&ch, 0, sizeof ch);
+        ch.c = client_on(backends[b], loop, 5000, 0);
+        prepare(&ch.req, s.url);
+        ch.req.on_done = next_in_chain;
+        ch.req.on_done_ud = &ch;
+        CHECK_INT(http_client_start(ch.c, &ch.req), DM_OK);
+        CHECK_INT(ch.done, 0); /* never called from within start */
+        int64_t end = dm_monotonic_ms() + 10000;
+        while (ch.done < 20 && dm_monotonic_ms() < end)
+            dm_loop_run_once(loop, -1);
+        http_request_cleanup(&ch.req);
+        http_client_free(ch.c);
+        dm_loop_free(loop);
+        test_fake_stop(s.pid);
+        CHECK_INT(ch.done, 20);
+        CHECK_INT(ch.ok, 20);
+        CHECK_INT(ch.max_conn, 1);
+    }
+}
+
+/* With one connection busy on a silent server, a second request waits in
+ * the queue and its own (shorter) deadline ends it there. */
+TEST(queued_request_times_out_waiting_for_a_connection)
+{
+    server s;
+    CHECK(serve(&s, "silent", false, "127.0.0.1") == 0);
+    dm_loop *loop = dm_loop_new();
+    http_client *c = client_on("native", loop, 5000, 1);
+    http_request first, second;
+    prepare(&first, s.url);
+    prepare(&second, s.url);
+    first.timeout_ms = 600;
+    second.timeout_ms = 150;
+    int done = 0;
+    first.on_done = second.on_done = count_done;
+    first.on_done_ud = second.on_done_ud = &done;
+    http_client_start(c, &first);
+    http_client_start(c, &second);
+    int64_t end = dm_monotonic_ms() + 10000;
+    while (done < 2 && dm_monotonic_ms() < end)
+        dm_loop_run_once(loop, -1);
+    char m1[256], m2[256];
+    dm_strlcpy(m1, first.net_message, sizeof m1);
+    dm_strlcpy(m2, second.net_message, sizeof m2);
+    http_net_error e1 = first.net_error, e2 = second.net_error;
+    http_request_cleanup(&first);
+    http_request_cleanup(&second);
+    http_client_free(c);
+    dm_loop_free(loop);
+    test_fake_stop(s.pid);
+    CHECK_INT(done, 2);
+    CHECK_INT(e1, HTTP_NET_TIMEOUT);
+    CHECK_INT(e2, HTTP_NET_TIMEOUT);
+    CHECK_CONTAINS(m1, "no complete answer");
+    CHECK_CONTAINS(m2, "became free in time");
+}
+
+/* A URL the parser refuses fails the request with the parser's reason, on
+ * both backends, without showing user information. */
+TEST(unparsable_url_fails_the_request)
+{
+    static const char *const urls[] = {"http://alice:s3cr3t@127.0.0.1:1/", "http//127.0.0.1:1/", "ftp://h/",
+                                       "http://[::1", "http://h:99999/", "http://h/a b"};
+    static const char *const words[] = {"user name or password", "does not start with a scheme",
+                                        "scheme 'ftp'", "no closing ']'", "out of range", "space"};
+    for (size_t b = 0; b < 2; b++) {
+        http_client *c = client(backends[b], 2000, NULL, 0);
+        for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+            http_request req;
+            prepare(&req, urls[i]);
+            int rc = http_client_perform(c, &req);
+            char msg[256];
+            dm_strlcpy(msg, req.net_message, sizeof msg);
+            http_net_error got = req.net_error;
+            http_request_cleanup(&req);
+            CHECK_INT(rc, DM_OK);
+            CHECK_INT(got, HTTP_NET_OTHER);
+            CHECK_CONTAINS(msg, "is not a valid URL");
+            CHECK_CONTAINS(msg, words[i]);
+            CHECK(strstr(msg, "s3cr3t") == NULL);
+        }
+        http_client_free(c);
+    }
+}
+
+typedef struct nested {
+    http_client *c;
+    int rc;
+} nested;
+
+static void perform_inside(http_request *req, void *ud)
+{
+    nested *n = ud;
+    http_request inner;
+    prepare(&inner, req->url);
+    n->rc = http_client_perform(n->c, &inner);
+    http_request_cleanup(&inner);
+}
+
+TEST(perform_from_a_callback_is_refused)
+{
+    server s;
+    CHECK(serve(&s, "plain", false, "127.0.0.1") == 0);
+    http_client *c = client("native", 5000, NULL, 0);
+    nested n = {.c = c, .rc = 99};
+    http_request req;
+    prepare(&req, s.url);
+    req.on_done = perform_inside;
+    req.on_done_ud = &n;
+    http_client_start(c, &req);
+    while (http_client_in_flight(c) > 0)
+        dm_loop_run_once(http_client_loop(c), -1);
+    http_request_cleanup(&req);
+    http_client_free(c);
+    test_fake_stop(s.pid);
+    CHECK_INT(n.rc, DM_ERR_INVALID);
 }

@@ -264,6 +264,31 @@ TEST(decoder_errors_name_the_attribute)
     CHECK_STR(decode_error("{\"a\":{\"S\":\"\\ud83d\\ude00 \\/\"}}"), "decoded");
 }
 
+/* A field repeated in an answer replaces the earlier one (and must not
+ * append past the earlier array's end). */
+TEST(repeated_array_fields_in_answers)
+{
+    dm_arena *a = dm_arena_new(0);
+    dm_error err = {0};
+    static char page[4096];
+    size_t n = (size_t)snprintf(page, sizeof page, "{\"Items\":[");
+    for (int i = 0; i < 9; i++)
+        n += (size_t)snprintf(page + n, sizeof page - n, "%s{\"pk\":{\"S\":\"a%d\"}}", i ? "," : "", i);
+    snprintf(page + n, sizeof page - n, "],\"Items\":[{\"pk\":{\"S\":\"x\"}},{\"pk\":{\"S\":\"y\"}}]}");
+    ddb_page pg;
+    CHECK_INT(ddb_page_decode(page, strlen(page), a, &pg, &err), DM_OK);
+    CHECK_INT(pg.n_items, 2);
+    static char answer[4096];
+    n = (size_t)snprintf(answer, sizeof answer, "{\"CancellationReasons\":[");
+    for (int i = 0; i < 9; i++)
+        n += (size_t)snprintf(answer + n, sizeof answer - n, "%s{\"Code\":\"None\"}", i ? "," : "");
+    snprintf(answer + n, sizeof answer - n, "],\"CancellationReasons\":[{\"Code\":\"ConditionalCheckFailed\"}]}");
+    ddb_answer ans;
+    CHECK_INT(ddb_answer_decode(answer, strlen(answer), a, &ans, &err), DM_OK);
+    CHECK_INT(ans.n_reasons, 1);
+    dm_arena_free(a);
+}
+
 TEST(page_decode)
 {
     const char *page = "{\"Items\":[{\"pk\":{\"S\":\"a\"}},{\"pk\":{\"S\":\"b\"},\"n\":{\"N\":\"2\"}}],\"Count\":2,"
