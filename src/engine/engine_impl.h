@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "ddbmig/engine.h"
+#include "ddbmig/loop.h"
 #include "ddbmig/lua_host.h"
 #include "errlog.h"
 #include "ratelimit.h"
@@ -69,6 +70,8 @@ typedef struct run_state {
     ratelimit rl_read, rl_write;
     long long resumed_scanned;    /* counts carried over from a checkpoint */
     atomic_int finished;          /* workers are done; the monitor ends */
+    dm_loop **loops;              /* the workers' loops, woken by a stop; under mu */
+    int n_loops, cap_loops;
     double scan_estimate;         /* read units a page is expected to take */
 } run_state;
 
@@ -95,7 +98,12 @@ void progress_final(run_state *r, engine_status st);
  * it. Returns how long the retry waits for its tokens. */
 int64_t engine_throttled(run_state *r, const ddb_call *call, ddb_throttle t);
 
-/* Asks every thread to stop; the first reason (and its error) wins. */
+/* A worker's loop, to be woken when the run stops (NULL is ignored). */
+void engine_register_loop(run_state *r, dm_loop *l);
+void engine_unregister_loop(run_state *r, dm_loop *l);
+
+/* Asks every thread to stop; the first reason (and its error) wins, and
+ * every worker's loop is woken to see it. */
 void engine_request_stop(run_state *r, stop_reason why, const dm_error *err);
 
 /* Dry-run diffs (diffshow.c): prints the plan of one of the first

@@ -357,6 +357,7 @@ static void free_run(run_state *r)
     for (int i = 0; i < r->n_segs && r->segs; i++)
         free(r->segs[i].last_key);
     free(r->segs);
+    free(r->loops);
     if (r->errors_open)
         errlog_close(&r->errors);
     if (r->lock_fd > 0)

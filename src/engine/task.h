@@ -7,6 +7,7 @@
 #define DDBMIG_ENGINE_TASK_H
 
 #include "ddbmig/ddb.h"
+#include "ddbmig/loop.h"
 #include "wplan.h"
 
 typedef enum task_kind {
@@ -29,7 +30,8 @@ typedef struct task {
     int entries;           /* T_BATCH: requests in the body */
     int *items;            /* T_BATCH: page indices of its entries; owned */
     size_t n_items, cap_items;
-    int64_t due_ms;
+    dm_loop_timer due;     /* a resend's backoff (worker.c: delay) */
+    void *owner;           /* the worker, while the timer runs */
     double reserved;       /* capacity units taken from the limiter */
     bool acquired;         /* from the table's limiter */
     bool seg_acquired;     /* from the segment's */

@@ -24,6 +24,9 @@
 
 typedef struct worker {
     run_state *r;
+    dm_loop *loop;        /* owns every socket and timer of this thread */
+    dm_loop_timer kick;   /* wakes the loop when the limiter's wait is over */
+    task *delayed;        /* tasks waiting on their own timers (resends), linked by next */
     ddb_client *client;
     lua_host *host;
     wr_ctx wr;            /* the table written */
@@ -69,11 +72,43 @@ static int max_in_flight(const worker *w)
 void engine_request_stop(run_state *r, stop_reason why, const dm_error *err)
 {
     int none = STOP_NONE;
-    if (atomic_compare_exchange_strong(&r->stop, &none, (int)why) && err) {
-        pthread_mutex_lock(&r->mu);
+    if (!atomic_compare_exchange_strong(&r->stop, &none, (int)why))
+        return;
+    pthread_mutex_lock(&r->mu);
+    if (err)
         r->fatal = *err;
-        pthread_mutex_unlock(&r->mu);
+    for (int i = 0; i < r->n_loops; i++)
+        dm_loop_wake(r->loops[i]);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void engine_register_loop(run_state *r, dm_loop *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&r->mu);
+    if (r->n_loops == r->cap_loops) {
+        int cap = r->cap_loops ? 2 * r->cap_loops : 16;
+        dm_loop **p = realloc(r->loops, (size_t)cap * sizeof *p);
+        if (p) {
+            r->loops = p;
+            r->cap_loops = cap;
+        }
     }
+    if (r->n_loops < r->cap_loops)
+        r->loops[r->n_loops++] = l;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void engine_unregister_loop(run_state *r, dm_loop *l)
+{
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < r->n_loops; i++)
+        if (r->loops[i] == l) {
+            r->loops[i] = r->loops[--r->n_loops];
+            break;
+        }
+    pthread_mutex_unlock(&r->mu);
 }
 
 /* Units a throttled call of this thread's worker stands for. */
@@ -199,6 +234,9 @@ static task *item_task(worker *w, task_kind kind, const char *op, int i)
 }
 
 static void queue(worker *w, task *t) { task_push(&w->q, t); }
+static void delay(worker *w, task *t, int64_t delay_ms);
+static void on_call_done(ddb_call *call, void *ud);
+static void on_kick(dm_loop_timer *t, void *ud);
 
 /* A write made from an image just read goes first, past the limiter:
  * every moment it waits is a moment for another writer to change the item
@@ -599,7 +637,6 @@ static void on_batch_done(worker *w, task *t)
         dm_buf_append(&again->call.body, body.data, body.len);
         again->round = t->round + 1;
         again->reserved = (double)left.n;
-        again->due_ms = dm_monotonic_ms() + left.delay_ms;
         /* The items stay held until the resend is answered. */
         int *items = again->items;
         size_t cap = again->cap_items;
@@ -609,7 +646,7 @@ static void on_batch_done(worker *w, task *t)
         t->items = items;
         t->n_items = 0;
         t->cap_items = cap;
-        queue(w, again);
+        delay(w, again, left.delay_ms);
     }
     dm_buf_cleanup(&body);
 }
@@ -687,42 +724,43 @@ static int build_body(worker *w, task *t)
     }
 }
 
+/* Each returns how long (ms) until it can start what waits, -1 when
+ * nothing waits on time (an answer will come first). */
 static int64_t start_scan_if_due(worker *w, int64_t now)
 {
     if (!w->scan_started || w->scan_in_flight || w->scan_due_ms <= 0)
-        return 200;
+        return -1;
     int64_t wait = w->scan_due_ms <= now ? rl_acquire(&w->r->rl_read, w->scan_reserved) : w->scan_due_ms - now;
     if (wait == 0 && (wait = rl_acquire(&w->seg_rl, w->scan_reserved)) > 0)
         rl_settle(&w->r->rl_read, w->scan_reserved, 0); /* give the table's tokens back; ask again */
     if (wait == 0) {
         w->scan_due_ms = 0;
         w->scan_in_flight = true;
+        w->scan.on_done = on_call_done;
+        w->scan.on_done_ud = w;
         ddb_client_start(w->client, &w->scan);
-        return 200;
+        return -1;
     }
     w->scan_due_ms = now + wait;
     return wait;
 }
 
-/* Starts due tasks (and a due scan); returns ms until the next is due. */
+static int64_t sooner(int64_t a, int64_t b) { return a < 0 ? b : b < 0 ? a : a < b ? a : b; }
+
+/* Starts the queued tasks the limiters let go (and a due scan), in order,
+ * up to the writes in flight a worker allows. */
 static int64_t start_due(worker *w)
 {
     int64_t now = dm_monotonic_ms();
     int64_t next = start_scan_if_due(w, now);
-    /* Due times grow along the queue (the limiter hands them out in
-     * order), so the head is the only one to look at. */
     while (w->q.head && (int)w->in_flight < max_in_flight(w)) {
         task *t = w->q.head;
-        if (t->due_ms > now) {
-            next = t->due_ms - now < next ? t->due_ms - now : next;
-            break;
-        }
         if (!t->acquired) {
             if (t->kind == T_FETCH)
                 t->reserved = 1;
             int64_t wait = rl_acquire(t->kind == T_FETCH ? &w->r->rl_read : &w->r->rl_write, t->reserved);
             if (wait > 0) {
-                next = wait < next ? wait : next;
+                next = sooner(next, wait);
                 break;
             }
             t->acquired = true;
@@ -730,7 +768,7 @@ static int64_t start_due(worker *w)
         if (!t->seg_acquired) {
             int64_t wait = rl_acquire(&w->seg_rl, t->reserved);
             if (wait > 0) {
-                next = wait < next ? wait : next;
+                next = sooner(next, wait);
                 break;
             }
             t->seg_acquired = true;
@@ -743,27 +781,90 @@ static int64_t start_due(worker *w)
             continue;
         }
         w->in_flight++;
+        t->call.on_done = on_call_done;
+        t->call.on_done_ud = w;
         ddb_client_start(w->client, &t->call);
     }
     return next;
 }
 
-/* Drives calls once; returns after one completion or a short wait. */
+/* A call of this worker finished (a loop callback). */
+static void on_call_done(ddb_call *call, void *ud)
+{
+    worker *w = ud;
+    if (call == &w->scan)
+        w->scan_in_flight = false;
+    else
+        on_task_done(w, call->user);
+}
+
+static void on_kick(dm_loop_timer *t, void *ud)
+{
+    (void)t;
+    (void)ud; /* waking the loop was the point */
+}
+
+static void undelay(worker *w, task *t)
+{
+    for (task **pp = &w->delayed; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            return;
+        }
+}
+
+/* A resend's backoff is over: it goes out first. */
+static void on_task_due(dm_loop_timer *timer, void *ud)
+{
+    task *t = ud;
+    worker *w = t->owner;
+    (void)timer;
+    undelay(w, t);
+    task_push_front(&w->q, t);
+}
+
+/* Holds t back for delay_ms on a timer of its own, so that it waits
+ * without holding up the tasks queued behind it. */
+static void delay(worker *w, task *t, int64_t delay_ms)
+{
+    t->owner = w;
+    dm_loop_timer_init(&t->due, on_task_due, t);
+    if (dm_loop_timer_start(w->loop, &t->due, delay_ms) != DM_OK) {
+        task_push(&w->q, t); /* no timer to be had: go now */
+        return;
+    }
+    t->next = w->delayed;
+    w->delayed = t;
+}
+
+/* A stop drops the resends still waiting, with what is queued. */
+static void drop_delayed(worker *w)
+{
+    while (w->delayed) {
+        task *t = w->delayed;
+        w->delayed = t->next;
+        dm_loop_timer_stop(w->loop, &t->due);
+        task_release(&w->q, t);
+    }
+}
+
+/* Starts what the limiters let go, then runs the loop once: it returns
+ * after answers, a limiter's wait, a resend's backoff, or a wake-up (the
+ * run stopping). Nothing polls: every wait is a socket or a timer. */
 static void pump(worker *w)
 {
     int64_t wait = start_due(w);
-    ddb_call *done = NULL;
-    if (ddb_client_pending(w->client) == 0) {
-        if (wait > 0)
-            dm_sleep_ms(wait < 50 ? wait : 50);
-        return;
-    }
-    if (ddb_client_wait(w->client, (int)(wait < 100 ? wait : 100), &done) != DM_OK || !done)
-        return;
-    if (done == &w->scan)
-        w->scan_in_flight = false;
+    if (wait >= 0)
+        dm_loop_timer_start(w->loop, &w->kick, wait);
     else
-        on_task_done(w, done->user);
+        dm_loop_timer_stop(w->loop, &w->kick);
+    if (wait < 0 && w->in_flight == 0 && !w->scan_in_flight && !w->delayed)
+        return; /* nothing to wait for */
+    if (dm_loop_run_once(w->loop, -1) != DM_OK) {
+        dm_error e;
+        dm_error_set(&e, DM_ERR_IO, "the event loop failed");
+        engine_request_stop(w->r, STOP_FATAL, &e);
+    }
 }
 
 /* Works through the page: transforms, writes, answers. */
@@ -771,7 +872,7 @@ static void work_page(worker *w)
 {
     for (;;) {
         feed_items(w);
-        if (abandon_queued(w->r) && (w->q.head || w->feeding)) {
+        if (abandon_queued(w->r) && (w->q.head || w->feeding || w->delayed)) {
             /* Stop: nothing new goes out; in-flight writes finish. */
             task *t;
             while ((t = task_pop(&w->q)) != NULL)
@@ -780,10 +881,11 @@ static void work_page(worker *w)
                 task_release(&w->q, w->batch);
                 w->batch = NULL;
             }
+            drop_delayed(w);
             w->feeding = false;
             continue;
         }
-        if (!w->feeding && !w->q.head && w->in_flight == 0)
+        if (!w->feeding && !w->q.head && w->in_flight == 0 && !w->delayed)
             return;
         pump(w);
     }
@@ -935,14 +1037,20 @@ static void run_segment(worker *w, seg_state *s)
 
 static void worker_cleanup(worker *w)
 {
+    engine_unregister_loop(w->r, w->loop);
     if (w->batch)
         task_release(&w->q, w->batch);
+    if (w->loop) {
+        drop_delayed(w);
+        dm_loop_timer_stop(w->loop, &w->kick);
+    }
+    ddb_client_free(w->client); /* before the calls it may still hold */
     task_queue_cleanup(&w->q);
     ddb_call_cleanup(&w->scan);
     page_cleanup(&w->pw);
     lua_host_free(w->host);
-    ddb_client_free(w->client);
     dm_arena_free(w->arena);
+    dm_loop_free(w->loop);
 }
 
 void *worker_main(void *arg)
@@ -954,7 +1062,10 @@ void *worker_main(void *arg)
     run_state *r = w.r;
     dm_error err = {0};
     lua_host_options lo = r->lua;
-    w.client = ddb_client_new(r->shared);
+    w.loop = dm_loop_new();
+    w.client = w.loop ? ddb_client_new_on_loop(r->shared, w.loop) : NULL;
+    dm_loop_timer_init(&w.kick, on_kick, &w);
+    engine_register_loop(r, w.loop);
     w.arena = dm_arena_new(256 * 1024);
     w.rng = (uint64_t)dm_now_ms() ^ (uint64_t)(uintptr_t)&w;
     ddb_call_init(&w.scan, "Scan", r->o->table);
@@ -970,7 +1081,6 @@ void *worker_main(void *arg)
     w.wr = (wr_ctx){.table = r->target, .keys = r->target_keys, .n_keys = r->n_target_keys,
                     .version_attr = r->o->version_attribute, .rules = &w.rules};
     w.src = (wr_ctx){.table = r->o->table, .keys = r->keys, .n_keys = r->n_keys};
-    w.rules = r->rules;
     seg_state *s;
     while (!stopping(r) && (s = take_segment(r)) != NULL)
         run_segment(&w, s);
