@@ -32,8 +32,12 @@ static bool is_key(const wplan_rules *r, const dm_str *n)
 /* The plan becomes an item error; fmt has one %s for arg. */
 static int fail(wplan *p, const char *fmt, const char *arg)
 {
+    char text[1280]; /* room for a whole dm_error message */
+    snprintf(text, sizeof text, fmt, arg ? arg : "");
     p->kind = WPLAN_FAIL;
-    snprintf(p->message, sizeof p->message, fmt, arg ? arg : "");
+    p->message = p->arena_ ? dm_arena_strndup(p->arena_, text, strlen(text)) : NULL;
+    if (!p->message)
+        p->message = "the script's item cannot be written (out of memory describing why)";
     return DM_OK;
 }
 
@@ -143,10 +147,8 @@ static int check_final(const wplan_rules *r, wplan *p, bool whole, dm_arena *a)
         }
     }
     dm_error e = {0};
-    if (ddb_item_check(&part, r->schema, &e) != DM_OK) {
-        p->kind = WPLAN_FAIL;
-        dm_strlcpy(p->message, e.message, sizeof p->message);
-    }
+    if (ddb_item_check(&part, r->schema, &e) != DM_OK)
+        return fail(p, "%s", e.message);
     return DM_OK;
 }
 
@@ -389,6 +391,7 @@ static int decide_write(const wplan_rules *r, const ddb_item *read, const ddb_it
 int wplan_decide(const wplan_rules *r, const ddb_item *read, const lua_result *res, dm_arena *a, wplan *out)
 {
     memset(out, 0, sizeof *out);
+    out->arena_ = a;
     out->absent = res->absent;
     out->n_absent = res->n_absent;
     if (r->copy)

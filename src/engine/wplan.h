@@ -78,7 +78,8 @@ typedef struct wplan {
     bool read_first;         /* DELETE/MOVE: read the current item before writing */
     const dm_str *absent;    /* names the script found absent (lua_result) */
     size_t n_absent;
-    char message[256];       /* WPLAN_FAIL */
+    const char *message;     /* WPLAN_FAIL; in the arena (or static) */
+    dm_arena *arena_;        /* private: where decide allocates */
 } wplan;
 
 /* Decides the write for an item read (a scanned page's, or the current one

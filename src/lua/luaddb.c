@@ -527,8 +527,17 @@ static int item_absent_l(lua_State *L)
         x->absent_overflow = true;
         return 0;
     }
-    if (!x->absent && !(x->absent = dm_arena_alloc(x->arena, LUADDB_MAX_ABSENT * sizeof *x->absent)))
-        return luaL_error(L, "not enough memory");
+    /* Most scripts look for one or two names: grow from 4. */
+    if (x->n_absent == x->cap_absent) {
+        size_t cap = x->cap_absent ? 2 * x->cap_absent : 4;
+        dm_str *p = dm_arena_alloc(x->arena, cap * sizeof *p);
+        if (!p)
+            return luaL_error(L, "not enough memory");
+        if (x->n_absent)
+            memcpy(p, x->absent, x->n_absent * sizeof *p);
+        x->absent = p;
+        x->cap_absent = cap;
+    }
     char *copy = dm_arena_strndup(x->arena, k, n);
     if (!copy)
         return luaL_error(L, "not enough memory");

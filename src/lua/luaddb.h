@@ -34,7 +34,7 @@ typedef struct luaddb_extras {
      * must know them, since a writer adding one changes what the script
      * would have done. In the arena; at most LUADDB_MAX_ABSENT. */
     dm_str *absent;
-    size_t n_absent;
+    size_t n_absent, cap_absent;
     bool absent_overflow;
 } luaddb_extras;
 
