@@ -30,6 +30,7 @@ typedef struct worker {
     ddb_client *client;
     lua_host *host;
     wr_ctx wr;            /* the table written */
+    wr_scratch scratch;   /* the writer's buffers, reused */
     wr_ctx src;           /* the table scanned (keys for checkpoints and errors) */
     wplan_rules rules;
     seg_state *seg;
@@ -1048,6 +1049,7 @@ static void worker_cleanup(worker *w)
     task_queue_cleanup(&w->q);
     ddb_call_cleanup(&w->scan);
     page_cleanup(&w->pw);
+    wr_scratch_cleanup(&w->scratch);
     lua_host_free(w->host);
     dm_arena_free(w->arena);
     dm_loop_free(w->loop);
@@ -1079,7 +1081,7 @@ void *worker_main(void *arg)
     w.scan_estimate = r->scan_estimate;
     w.rules = r->rules;
     w.wr = (wr_ctx){.table = r->target, .keys = r->target_keys, .n_keys = r->n_target_keys,
-                    .version_attr = r->o->version_attribute, .rules = &w.rules};
+                    .version_attr = r->o->version_attribute, .rules = &w.rules, .scratch = &w.scratch};
     w.src = (wr_ctx){.table = r->o->table, .keys = r->keys, .n_keys = r->n_keys};
     seg_state *s;
     while (!stopping(r) && (s = take_segment(r)) != NULL)

@@ -8,21 +8,38 @@
 
 /* Expression names and values collected while expressions are written. */
 typedef struct expr {
-    dm_buf names, values;
+    dm_buf *names, *values;
     int n_names, n_values;
 } expr;
 
-static void expr_init(expr *e)
+void wr_scratch_cleanup(wr_scratch *s)
 {
-    memset(e, 0, sizeof *e);
-    dm_buf_init(&e->names, 0);
-    dm_buf_init(&e->values, 0);
+    dm_buf_cleanup(&s->names);
+    dm_buf_cleanup(&s->values);
+    dm_buf_cleanup(&s->ue);
+    dm_buf_cleanup(&s->cond);
+    free(s->slots);
+    memset(s, 0, sizeof *s);
 }
 
-static void expr_cleanup(expr *e)
+/* The buffers for one request: the context's scratch, or *local. */
+static wr_scratch *begin(const wr_ctx *w, wr_scratch *local, expr *e)
 {
-    dm_buf_cleanup(&e->names);
-    dm_buf_cleanup(&e->values);
+    wr_scratch *s = w->scratch ? w->scratch : local;
+    if (s == local)
+        memset(local, 0, sizeof *local);
+    dm_buf_reset(&s->names);
+    dm_buf_reset(&s->values);
+    dm_buf_reset(&s->ue);
+    dm_buf_reset(&s->cond);
+    *e = (expr){.names = &s->names, .values = &s->values};
+    return s;
+}
+
+static void end(wr_scratch *s, wr_scratch *local)
+{
+    if (s == local)
+        wr_scratch_cleanup(local);
 }
 
 /* Appends ,"#n3": (or ,":v3":) to a names or values map being built. */
@@ -37,16 +54,16 @@ static int map_key(dm_buf *map, const char *prefix, int i)
 
 static int name_ref(expr *e, const char *p, size_t n, dm_buf *out)
 {
-    int rc = map_key(&e->names, "#n", e->n_names);
-    rc = rc ? rc : ddb_json_put_string(&e->names, p, n);
+    int rc = map_key(e->names, "#n", e->n_names);
+    rc = rc ? rc : ddb_json_put_string(e->names, p, n);
     rc = rc ? rc : dm_buf_puts(out, "#n");
     return rc ? rc : dm_buf_put_int(out, e->n_names++);
 }
 
 static int value_ref(expr *e, const ddb_value *v, dm_buf *out)
 {
-    int rc = map_key(&e->values, ":v", e->n_values);
-    rc = rc ? rc : ddb_value_encode(v, &e->values);
+    int rc = map_key(e->values, ":v", e->n_values);
+    rc = rc ? rc : ddb_value_encode(v, e->values);
     rc = rc ? rc : dm_buf_puts(out, ":v");
     return rc ? rc : dm_buf_put_int(out, e->n_values++);
 }
@@ -163,12 +180,12 @@ static int tail(expr *e, const dm_buf *cond, dm_buf *out)
     }
     if (!rc && e->n_names) {
         rc = dm_buf_puts(out, ",\"ExpressionAttributeNames\":{");
-        rc = rc ? rc : dm_buf_append(out, e->names.data, e->names.len);
+        rc = rc ? rc : dm_buf_append(out, e->names->data, e->names->len);
         rc = rc ? rc : dm_buf_putc(out, '}');
     }
     if (!rc && e->n_values) {
         rc = dm_buf_puts(out, ",\"ExpressionAttributeValues\":{");
-        rc = rc ? rc : dm_buf_append(out, e->values.data, e->values.len);
+        rc = rc ? rc : dm_buf_append(out, e->values->data, e->values->len);
         rc = rc ? rc : dm_buf_putc(out, '}');
     }
     if (!rc && cond->len)
@@ -196,49 +213,55 @@ static int update_expression(expr *e, const wplan *p, refs *f, dm_buf *ue)
     return rc;
 }
 
+static int *slots_for(wr_scratch *s, size_t n)
+{
+    if (n > s->cap_slots) {
+        int *p = realloc(s->slots, n * sizeof *p);
+        if (!p)
+            return NULL;
+        s->slots = p;
+        s->cap_slots = n;
+    }
+    return s->slots;
+}
+
 /* One request of the plan: Key or Item, expressions and guard. */
 static int request(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *out)
 {
     expr e;
-    dm_buf ue, cond;
-    expr_init(&e);
-    dm_buf_init(&ue, 0);
-    dm_buf_init(&cond, 0);
+    wr_scratch local, *s = begin(w, &local, &e);
+    dm_buf *ue = &s->ue, *cond = &s->cond;
     int rc = head(w, out);
-    int *slots = NULL;
+    int *slots;
     refs f;
     switch (p->kind) {
     case WPLAN_UPDATE:
-        slots = malloc((p->diff.n_set + p->diff.n_remove + 1) * sizeof *slots);
-        if (!slots) {
+        if (!(slots = slots_for(s, p->diff.n_set + p->diff.n_remove + 1))) {
             rc = DM_ERR_NOMEM;
             break;
         }
         f = (refs){slots, slots + p->diff.n_set};
         rc = rc ? rc : key_part(w, read, out);
-        rc = rc ? rc : update_expression(&e, p, &f, &ue);
+        rc = rc ? rc : update_expression(&e, p, &f, ue);
         rc = rc ? rc : dm_buf_puts(out, ",\"UpdateExpression\":");
-        rc = rc ? rc : ddb_json_put_string(out, ue.data, ue.len);
-        rc = rc ? rc : guard(w, p, read, &f, &e, &cond);
+        rc = rc ? rc : ddb_json_put_string(out, ue->data, ue->len);
+        rc = rc ? rc : guard(w, p, read, &f, &e, cond);
         break;
     case WPLAN_PUT:
         rc = rc ? rc : item_part(&p->final, out);
-        rc = rc ? rc : guard(w, p, read, NULL, &e, &cond);
+        rc = rc ? rc : guard(w, p, read, NULL, &e, cond);
         break;
     case WPLAN_DELETE:
     case WPLAN_MOVE: /* its delete half */
         rc = rc ? rc : key_part(w, read, out);
-        rc = rc ? rc : guard(w, p, read, NULL, &e, &cond);
+        rc = rc ? rc : guard(w, p, read, NULL, &e, cond);
         break;
     default:
         rc = rc ? rc : item_part(&p->final, out);
         break;
     }
-    rc = rc ? rc : tail(&e, &cond, out);
-    free(slots);
-    expr_cleanup(&e);
-    dm_buf_cleanup(&ue);
-    dm_buf_cleanup(&cond);
+    rc = rc ? rc : tail(&e, cond, out);
+    end(s, &local);
     return rc;
 }
 
@@ -246,15 +269,12 @@ static int request(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf
 static int move_put(const wr_ctx *w, const wplan *p, dm_buf *out)
 {
     expr e;
-    dm_buf cond;
-    expr_init(&e);
-    dm_buf_init(&cond, 0);
+    wr_scratch local, *s = begin(w, &local, &e);
     int rc = head(w, out);
     rc = rc ? rc : item_part(&p->final, out);
-    rc = rc ? rc : fn_ref(&e, "attribute_not_exists", w->keys[0], strlen(w->keys[0]), &cond);
-    rc = rc ? rc : tail(&e, &cond, out);
-    expr_cleanup(&e);
-    dm_buf_cleanup(&cond);
+    rc = rc ? rc : fn_ref(&e, "attribute_not_exists", w->keys[0], strlen(w->keys[0]), &s->cond);
+    rc = rc ? rc : tail(&e, &s->cond, out);
+    end(s, &local);
     return rc;
 }
 

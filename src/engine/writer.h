@@ -7,12 +7,23 @@
 #include "ddbmig/item.h"
 #include "wplan.h"
 
+/* Buffers reused from one request to the next, so that building a body
+ * allocates nothing once they have grown: one per thread. */
+typedef struct wr_scratch {
+    dm_buf names, values, ue, cond;
+    int *slots;
+    size_t cap_slots;
+} wr_scratch;
+
+void wr_scratch_cleanup(wr_scratch *s);
+
 typedef struct wr_ctx {
     const char *table;            /* where writes go */
     const char *const *keys;      /* the table's key attribute names */
     size_t n_keys;
     const char *version_attr;     /* --version-attribute, or NULL */
     const wplan_rules *rules;     /* the rules the plans were made by (their guard order) */
+    wr_scratch *scratch;          /* borrowed; NULL: buffers of each call's own */
 } wr_ctx;
 
 /* The body of the request a plan needs: UpdateItem (WPLAN_UPDATE),

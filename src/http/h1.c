@@ -46,6 +46,10 @@ struct h1 {
     job *queue, *queue_tail;  /* waiting for a connection */
     dm_loop_timer kick;       /* drains the queue from the loop */
     job *free_jobs;
+    /* The last URL parsed (a client sends to one endpoint over and over):
+     * its text, and the parse with path as an offset into it. */
+    char *url_text;
+    http_url url_parsed;
 };
 
 static void dispatch(h1 *c, job *j);
@@ -554,6 +558,7 @@ static void h1_destroy(void *impl)
         c->free_jobs = j->next;
         free(j);
     }
+    free(c->url_text);
     free(c);
 }
 
@@ -569,11 +574,22 @@ static int h1_start(void *impl, http_request *req)
         c->free_jobs = j;
         return DM_ERR_NOMEM;
     }
-    if (http_url_parse(req->url, &j->url, NULL) != DM_OK) {
+    if (c->url_text && strcmp(req->url, c->url_text) == 0) {
+        j->url = c->url_parsed;
+        j->url.path = req->url + (c->url_parsed.path - c->url_text);
+    } else if (http_url_parse(req->url, &j->url, NULL) != DM_OK) {
         dm_error e;
         http_url_parse(req->url, &j->url, &e);
         job_fail(c, j, HTTP_NET_OTHER, e.message);
         return DM_OK;
+    } else {
+        char *copy = dm_strdup(req->url);
+        if (copy) {
+            free(c->url_text);
+            c->url_text = copy;
+            c->url_parsed = j->url;
+            c->url_parsed.path = copy + (j->url.path - req->url);
+        }
     }
     http_origin_from_url(&j->org, &j->url);
     dispatch(c, j);
