@@ -38,7 +38,6 @@
 #include "ddbmig/creds.h"
 #include "ddbmig/http.h"
 #include "ddbmig/loop.h"
-#include "ddbmig/retry.h"
 
 typedef struct ddb_options {
     const char *endpoint;      /* "https://dynamodb.us-east-1.amazonaws.com";
@@ -47,7 +46,7 @@ typedef struct ddb_options {
     const char *region;        /* signing region */
     creds_provider *creds;     /* borrowed; thread-safe */
     int max_attempts;          /* 0: 10 (bulk work; the SDKs default to 3); throttled ones apart */
-    int max_throttled_attempts; /* 0: RETRY_MAX_THROTTLED */
+    int max_throttled_attempts; /* 0: the retry policy's limit for throttled attempts (50) */
     long connect_timeout_ms;   /* 0: 3000 */
     long timeout_ms;           /* per attempt; 0: 30000 */
     const char *ca_file;       /* PEM bundle instead of the system's; NULL: system */

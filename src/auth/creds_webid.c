@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "creds_impl.h"
-#include "ddbmig/sigv4.h"
+#include "auth/sigv4.h"
 
 typedef struct webid_provider {
     creds_provider base;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "common/crypto.h"
-#include "ddbmig/sigv4.h"
+#include "auth/sigv4.h"
 
 #define MAX_SIGNED_HEADERS 64
 

@@ -9,7 +9,7 @@
 
 #include "ddbmig/ddb_ops.h"
 #include "ddbmig/item.h"
-#include "ddbmig/retry.h"
+#include "http/retry.h"
 
 /* CapacityUnits of every ConsumedCapacity entry: a batch reports one per
  * table, as an array; a single object is taken too. */

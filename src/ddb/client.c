@@ -9,7 +9,8 @@
 #include <time.h>
 
 #include "ddbmig/ddb.h"
-#include "ddbmig/sigv4.h"
+#include "http/retry.h"
+#include "auth/sigv4.h"
 #include "common/crypto.h"
 #include "http/url.h"
 

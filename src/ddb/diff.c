@@ -1,7 +1,7 @@
 /* The difference between an item as scanned and as the script left it. */
 #include <string.h>
 
-#include "ddbmig/diff.h"
+#include "ddb/diff.h"
 
 static bool is_key(const dm_str *name, const char *const *keys, size_t n)
 {

@@ -7,7 +7,7 @@
 
 #include "ddbmig/engine.h"
 #include "ddbmig/loop.h"
-#include "ddbmig/lua_host.h"
+#include "lua/lua_host.h"
 #include "errlog.h"
 #include "ratelimit.h"
 #include "wplan.h"

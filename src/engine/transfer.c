@@ -17,7 +17,7 @@
 
 #include "ddbmig/engine.h"
 #include "ddbmig/item.h"
-#include "ddbmig/retry.h"
+#include "http/retry.h"
 #include "engine_impl.h"
 #include "lines.h"
 

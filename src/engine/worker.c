@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "engine_impl.h"
+#include "http/retry.h"
 #include "page.h"
 #include "task.h"
 

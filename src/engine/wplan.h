@@ -26,10 +26,10 @@
 #ifndef DDBMIG_ENGINE_WPLAN_H
 #define DDBMIG_ENGINE_WPLAN_H
 
-#include "ddbmig/diff.h"
+#include "ddb/diff.h"
 #include "ddbmig/engine.h"
 #include "ddbmig/item.h"
-#include "ddbmig/lua_host.h"
+#include "lua/lua_host.h"
 
 /* What DynamoDB allows in one expression. */
 #define WPLAN_MAX_EXPR_BYTES 4096

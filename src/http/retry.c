@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ddbmig/retry.h"
+#include "http/retry.h"
 
 static bool is_one_of(const char *s, const char *const *list)
 {

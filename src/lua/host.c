@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "budget.h"
-#include "ddbmig/lua_host.h"
+#include "lua/lua_host.h"
 #include "luaddb.h"
 #include "sandbox.h"
 

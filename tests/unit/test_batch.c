@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ddbmig/ddb_ops.h"
-#include "ddbmig/retry.h"
+#include "http/retry.h"
 #include "test.h"
 
 static dm_buf answer(const char *text)

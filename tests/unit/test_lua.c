@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ddbmig/diff.h"
-#include "ddbmig/lua_host.h"
+#include "ddb/diff.h"
+#include "lua/lua_host.h"
 #include "test.h"
 #include "testutil.h"
 

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "ddbmig/ddb_ops.h"
-#include "ddbmig/diff.h"
-#include "ddbmig/lua_host.h"
+#include "ddb/diff.h"
+#include "lua/lua_host.h"
 #include "common/crypto.h"
 #include "lua/budget.h"
 #include "lua/pattern.h"

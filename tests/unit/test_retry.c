@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "ddbmig/ddb.h"
-#include "ddbmig/retry.h"
+#include "http/retry.h"
 #include "test.h"
 #include "testutil.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "common/crypto.h"
-#include "ddbmig/sigv4.h"
+#include "auth/sigv4.h"
 #include "test.h"
 
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
