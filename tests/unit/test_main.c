@@ -1,5 +1,9 @@
 /* Runner for the TEST() harness. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -30,11 +34,21 @@ const char *test_fixture(const char *rel)
     return path;
 }
 
+static char tmpdir_path[256];
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
 const char *test_tmpdir(void)
 {
-    static char dir[256];
+    char *dir = tmpdir_path;
     if (!dir[0]) {
-        snprintf(dir, sizeof(dir), "%s/ddbmig-test.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        snprintf(dir, sizeof tmpdir_path, "%s/ddbmig-test.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
         if (!mkdtemp(dir)) {
             perror("mkdtemp");
             exit(2);
@@ -58,5 +72,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "no test named %s\n", argv[1]);
         return 2;
     }
+    /* A passing case leaves nothing behind; a failing one keeps its files
+     * to look at. */
+    if (tmpdir_path[0] && !test_failures)
+        nftw(tmpdir_path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    else if (tmpdir_path[0])
+        fprintf(stderr, "files of the failed case: %s\n", tmpdir_path);
     return test_failures ? 1 : 0;
 }
