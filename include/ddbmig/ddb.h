@@ -50,6 +50,12 @@ typedef struct ddb_options {
     long connect_timeout_ms;   /* 0: 3000 */
     long timeout_ms;           /* per attempt; 0: 30000 */
     const char *ca_file;       /* PEM bundle instead of the system's; NULL: system */
+    /* Another AWS JSON service over the same client (Application Auto
+     * Scaling: "application-autoscaling", "AnyScaleFrontendService",
+     * "application/x-amz-json-1.1"). NULL: DynamoDB's. */
+    const char *signing_name;  /* SigV4 service name */
+    const char *target_prefix; /* X-Amz-Target is PREFIX.Operation */
+    const char *content_type;
 } ddb_options;
 
 /* Counters over every client of a ddb_shared. */

@@ -64,6 +64,18 @@ typedef struct engine_options {
     double read_price;              /* USD per million read request units */
     double write_price;             /* USD per million write request units */
     const char *resume_command;     /* printed when stopped early */
+    /* Work of the caller's around the first write (capacity pre-warm).
+     * plan: called once the run's plan is made, before the question
+     * (f: where the plan goes; NULL when it is not printed); an error
+     * stops the run with nothing written. before_writes: called after
+     * the go-ahead and the first checkpoint, before the first write; an
+     * error stops the run with nothing written (resumable). Its ceilings
+     * (units per second, 0: none) become the rate limits where
+     * max_read_units / max_write_units are not given. */
+    int (*plan_hook)(void *ud, FILE *f, dm_error *err);
+    int (*before_writes)(void *ud, const char *checkpoint_path, double *read_ceiling, double *write_ceiling,
+                         dm_error *err);
+    void *hook_ud;
 } engine_options;
 
 typedef enum engine_status {

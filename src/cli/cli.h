@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "ddbmig/capacity.h"
 #include "ddbmig/common.h"
 #include "ddbmig/config.h"
 #include "ddbmig/creds.h"
@@ -27,7 +28,8 @@ enum {
     CLI_CMD_EXPORT = 1 << 2,
     CLI_CMD_IMPORT = 1 << 3,
     CLI_CMD_DESCRIBE = 1 << 4,
-    CLI_CMD_ALL = (1 << 5) - 1
+    CLI_CMD_CAPACITY = 1 << 5,
+    CLI_CMD_ALL = (1 << 6) - 1
 };
 
 typedef enum cli_opt_kind {
@@ -112,6 +114,54 @@ int cli_fail(const dm_error *err, int rc);
 int cli_exit_code(const dm_error *err, int rc);
 bool cli_json_output(const cli_globals *g);
 
+/* Capacity pre-warm options, taken by run and capacity (capacity.c). */
+typedef struct cli_prewarm {
+    const char *method;
+    long long read, write, timeout_s;
+    double warm_read_price, warm_write_price;
+} cli_prewarm;
+extern cli_prewarm cli_prewarm_opt;
+
+/* The option table entries of pre-warming, for the commands cmds. */
+#define CLI_PREWARM_OPTIONS(cmds)                                                                                  \
+    {.name = "prewarm-read-units", .kind = CLI_INT, .dest = &cli_prewarm_opt.read, .arg = "R", .imin = 1,        \
+     .imax = 40000000, .commands = (cmds),                                                                       \
+     .help = "pre-warm for R read units a second (default: PREWARM_RCU, else from the table's size)"},            \
+    {.name = "prewarm-write-units", .kind = CLI_INT, .dest = &cli_prewarm_opt.write, .arg = "W", .imin = 1,      \
+     .imax = 40000000, .commands = (cmds),                                                                       \
+     .help = "pre-warm for W write units a second (default: PREWARM_WCU, else from the table's size)"},           \
+    {.name = "prewarm-method", .kind = CLI_CHOICE, .dest = &cli_prewarm_opt.method,                               \
+     .arg = "warm-throughput|provisioned|toggle", .choices = "warm-throughput|provisioned|toggle",                \
+     .commands = (cmds), .help = "how to pre-warm (default: from the table; see docs/CLI.md)"},                   \
+    {.name = "prewarm-timeout", .kind = CLI_INT, .dest = &cli_prewarm_opt.timeout_s, .arg = "S", .imin = 1,      \
+     .imax = 86400, .commands = (cmds), .help = "wait at most S seconds for the table to be ACTIVE (default 1800)"}, \
+    {.name = "warm-read-price", .kind = CLI_NUMBER, .dest = &cli_prewarm_opt.warm_read_price, .arg = "USD",      \
+     .dmin = 0, .dmax = 1e6, .commands = (cmds), .help = "USD per read unit a second of warm throughput raised"},  \
+    {.name = "warm-write-price", .kind = CLI_NUMBER, .dest = &cli_prewarm_opt.warm_write_price, .arg = "USD",    \
+     .dmin = 0, .dmax = 1e6, .commands = (cmds), .help = "USD per write unit a second of warm throughput raised"}
+
+/* What capacity work needs: the DynamoDB client of conn, and one for
+ * Application Auto Scaling. */
+typedef struct cli_cap {
+    cap_clients c;
+    ddb_shared *shared;
+    ddb_client *client;
+    char endpoint[512];
+    char note[300];
+} cli_cap;
+int cli_cap_open(const cli_globals *g, cli_conn *conn, volatile sig_atomic_t *stop, cli_cap *out);
+void cli_cap_close(cli_cap *c);
+/* The pre-warm goal: options, then PREWARM_RCU / PREWARM_WCU, then
+ * cap_default_goal. */
+int cli_cap_goal(const cap_state *s, bool consistent, double max_read, double max_write, cap_goal *out,
+                 dm_error *err);
+/* PREWARM: 1 when it asks for a pre-warm, 0 when not or unset, -1 (with
+ * the message printed) when it is neither. */
+int cli_prewarm_env(void);
+/* Restores from record, telling stderr how it went; the exit code. */
+int cli_cap_restore(cli_cap *c, const char *record, bool quiet);
+
+extern const cli_command cli_cmd_capacity;
 extern const cli_command cli_cmd_describe;
 extern const cli_command cli_cmd_run;
 extern const cli_command cli_cmd_verify;

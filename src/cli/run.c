@@ -15,7 +15,7 @@ static struct {
     const char *filter, *names, *values;
     long long segments, workers, show_diffs, limit, max_errors, page_size;
     double max_read, max_write, read_price, write_price;
-    bool dry_run, resume, consistent, quiet, yes, no_pitr;
+    bool dry_run, resume, consistent, quiet, yes, no_pitr, prewarm;
 } opt = {.read_price = 0.125, .write_price = 0.625};
 
 enum { R = CLI_CMD_RUN, V = CLI_CMD_VERIFY, RV = CLI_CMD_RUN | CLI_CMD_VERIFY };
@@ -85,6 +85,9 @@ static const cli_opt *job_options(void)
          .commands = R, .help = "per million write units, for the plan (default 0.625)"},
         {.name = "quiet", .short_name = 'q', .kind = CLI_FLAG, .dest = &opt.quiet, .commands = RV,
          .help = "no progress output"},
+        {.name = "prewarm", .kind = CLI_FLAG, .dest = &opt.prewarm, .commands = R,
+         .help = "raise capacity before the run, restore it after (also PREWARM=true)"},
+        CLI_PREWARM_OPTIONS(R),
         {0}};
     /* clang-format on */
     return o;
@@ -153,10 +156,77 @@ static char *resume_command(int argc, char **argv)
     return b.data;
 }
 
+/* ---- --prewarm: the engine's hooks around the first write ---- */
+
+typedef struct prewarm_ctx {
+    cli_cap cap;
+    cap_state state;
+    cap_plan *plan;
+    char record[1100];
+    bool attempted;          /* a change may have been made: restore after */
+    const engine_options *e;
+} prewarm_ctx;
+
+static int prewarm_plan(void *ud, FILE *f, dm_error *err)
+{
+    prewarm_ctx *p = ud;
+    cap_goal goal;
+    int rc = cap_describe(&p->cap.c, p->e->table, &p->state, err);
+    if (rc == DM_OK)
+        rc = cli_cap_goal(&p->state, p->e->consistent_read, p->e->max_read_units, p->e->max_write_units, &goal, err);
+    if (rc == DM_OK)
+        rc = cap_plan_prewarm(&p->state, &goal, &p->plan, err);
+    if (rc == DM_OK && f)
+        cap_plan_print(p->plan, "  ", f);
+    return rc;
+}
+
+static int prewarm_start(void *ud, const char *checkpoint, double *read, double *write, dm_error *err)
+{
+    prewarm_ctx *p = ud;
+    if (cap_plan_empty(p->plan))
+        return DM_OK;
+    cap_record_path(checkpoint, p->record, sizeof p->record);
+    p->attempted = true;
+    int rc = cap_prewarm(&p->cap.c, &p->state, p->plan, p->record, err);
+    if (rc == DM_OK)
+        cap_plan_ceiling(p->plan, read, write);
+    return rc;
+}
+
+/* After the run, however it ended: what was raised goes back. A first
+ * interrupt has already been used to stop the run, so the restore runs
+ * to its end unless interrupted again (then the record stays). */
+static int prewarm_finish(prewarm_ctx *p, int run_rc)
+{
+    if (!p->attempted)
+        return run_rc;
+    fprintf(stderr, "ddbmig: restoring capacity (interrupt again to leave it raised; then: ddbmig capacity "
+                    "restore --checkpoint '%s')\n",
+            p->record);
+    p->cap.c.stop = NULL;
+    int rc = cli_cap_restore(&p->cap, p->record, false);
+    /* The run's outcome comes first; a capacity problem only when the
+     * run itself succeeded. */
+    return run_rc == CLI_EXIT_OK || run_rc == CLI_EXIT_ITEMS ? (rc ? rc : run_rc) : run_rc;
+}
+
 static int check_options(const char *command, engine_options *e)
 {
     if (!!opt.script == !!opt.code) {
         fprintf(stderr, "ddbmig %s: give the transform as --script FILE or as -e CODE (one of them)\n", command);
+        return CLI_EXIT_USAGE;
+    }
+    if (!opt.prewarm && e->job == ENGINE_MIGRATE) {
+        int env = cli_prewarm_env();
+        if (env < 0)
+            return CLI_EXIT_USAGE;
+        opt.prewarm = env == 1;
+    }
+    if (opt.prewarm && opt.target) {
+        fprintf(stderr, "ddbmig %s: --prewarm raises the capacity of the table being migrated; with "
+                        "--target-table-name, pre-warm each table first with ddbmig capacity prewarm\n",
+                command);
         return CLI_EXIT_USAGE;
     }
     if (opt.write_mode) {
@@ -218,12 +288,29 @@ static int run_job(engine_job job, const cli_command *cmd, cli_globals *g, int a
         return rc;
     }
     install_signals();
+    prewarm_ctx pw = {.e = &e};
+    if (opt.prewarm && !opt.dry_run) {
+        if ((rc = cli_cap_open(g, &c, &stop_flag, &pw.cap)) != CLI_EXIT_OK) {
+            cli_disconnect(&c);
+            free(resume);
+            return rc;
+        }
+        e.plan_hook = prewarm_plan;
+        e.before_writes = prewarm_start;
+        e.hook_ud = &pw;
+    }
     dm_error err = {0};
     engine_status st = engine_run(&e, c.shared, c.client, &err);
     if (st == ENGINE_CONFIG)
         rc = cli_fail(&err, err.code ? err.code : DM_ERR_CONFIG);
     else
         rc = (int)st;
+    if (opt.prewarm && !opt.dry_run) {
+        rc = prewarm_finish(&pw, rc);
+        cap_plan_free(pw.plan);
+        cap_state_cleanup(&pw.state);
+        cli_cap_close(&pw.cap);
+    }
     cli_disconnect(&c);
     free(resume);
     return rc;

@@ -19,6 +19,7 @@ struct ddb_shared {
     char host[300];       /* authority, for the signed Host header */
     char path[200];       /* endpoint path, usually "/" */
     char region[64];
+    char signing_name[40], target_prefix[48], content_type[40];
     creds_provider *creds;
     int max_attempts, max_throttled;
     http_options http;
@@ -93,6 +94,10 @@ ddb_shared *ddb_shared_new(const ddb_options *o, dm_error *err)
         return NULL;
     }
     dm_strlcpy(s->region, o->region ? o->region : "us-east-1", sizeof s->region);
+    dm_strlcpy(s->signing_name, o->signing_name ? o->signing_name : "dynamodb", sizeof s->signing_name);
+    dm_strlcpy(s->target_prefix, o->target_prefix ? o->target_prefix : "DynamoDB_20120810", sizeof s->target_prefix);
+    dm_strlcpy(s->content_type, o->content_type ? o->content_type : "application/x-amz-json-1.0",
+               sizeof s->content_type);
     s->creds = o->creds;
     s->max_attempts = o->max_attempts > 0 ? o->max_attempts : 10;
     s->max_throttled = o->max_throttled_attempts > 0 ? o->max_throttled_attempts : RETRY_MAX_THROTTLED;
@@ -353,14 +358,14 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
         return rc;
     const aws_creds *cr = &c->creds;
     char target[96];
-    snprintf(target, sizeof target, "DynamoDB_20120810.%s", call->op);
+    snprintf(target, sizeof target, "%s.%s", s->target_prefix, call->op);
     sigv4_header hs[] = {{"host", s->host},
-                         {"content-type", "application/x-amz-json-1.0"},
+                         {"content-type", s->content_type},
                          {"x-amz-target", target}};
     sigv4_request req = {.method = "POST", .path = s->path, .headers = hs, .n_headers = 3,
                          .body = call->body.data, .body_len = call->body.len};
     sigv4_params p = {.access_key_id = cr->access_key_id, .secret_access_key = cr->secret_access_key,
-                      .session_token = cr->session_token, .region = s->region, .service = "dynamodb",
+                      .session_token = cr->session_token, .region = s->region, .service = s->signing_name,
                       .time = time(NULL), .key_cache = c->key, .key_date = c->key_date};
     sigv4_result sr;
     rc = sigv4_sign(&req, &p, &sr);
@@ -374,7 +379,7 @@ static int sign_call(ddb_client *c, ddb_call *call, dm_error *err)
         size_t off[8];
         int n = 0;
         rc = add_header(t, off, &n, "Host", s->host);
-        rc = rc ? rc : add_header(t, off, &n, "Content-Type", "application/x-amz-json-1.0");
+        rc = rc ? rc : add_header(t, off, &n, "Content-Type", s->content_type);
         rc = rc ? rc : add_header(t, off, &n, "X-Amz-Target", target);
         rc = rc ? rc : add_header(t, off, &n, "X-Amz-Date", sr.amz_date);
         rc = rc ? rc : add_header(t, off, &n, "Authorization", dm_buf_cstr(&sr.authorization));

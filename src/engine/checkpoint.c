@@ -48,36 +48,6 @@ static json_t *build(run_state *r, const char *status)
                      o->names_json, "expression_attribute_values", o->values_json, "segments", segs);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static void sync_dir(const char *path)
-{
-    char dir[1024];
-    dm_strlcpy(dir, path, sizeof dir);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        strcpy(dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 int checkpoint_save(run_state *r, const char *status, dm_error *err)
 {
     json_t *doc = build(r, status);
@@ -85,18 +55,12 @@ int checkpoint_save(run_state *r, const char *status, dm_error *err)
     json_decref(doc);
     if (!text)
         return dm_error_set(err, DM_ERR_NOMEM, "out of memory writing the checkpoint");
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", r->checkpoint_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rc = DM_OK;
-    if (fd < 0 || write_all(fd, text, strlen(text)) || write_all(fd, "\n", 1) || fsync(fd))
-        rc = dm_error_set(err, DM_ERR_IO, "cannot write the checkpoint %s: %s", tmp, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    if (rc == DM_OK && rename(tmp, r->checkpoint_path) != 0)
-        rc = dm_error_set(err, DM_ERR_IO, "cannot rename %s to %s: %s", tmp, r->checkpoint_path, strerror(errno));
-    if (rc == DM_OK)
-        sync_dir(r->checkpoint_path);
+    /* A crash leaves the old checkpoint or the new one, never half of one. */
+    size_t len = strlen(text);
+    text[len] = '\n'; /* json_dumps's terminator becomes the last line's end */
+    int rc = dm_write_file_atomic(r->checkpoint_path, text, len + 1, err);
+    if (rc)
+        dm_error_prefix(err, "the checkpoint");
     free(text);
     return rc;
 }

@@ -88,8 +88,11 @@ int plan_and_confirm(run_state *r, ddb_client *c, dm_error *err)
     int rc = pitr_status(c, r->target, pitr, sizeof pitr, err);
     if (rc)
         return rc;
-    if (!r->o->quiet || !r->o->yes)
+    bool shown = !r->o->quiet || !r->o->yes;
+    if (shown)
         print_plan(r, pitr);
+    if (r->o->plan_hook && (rc = r->o->plan_hook(r->o->hook_ud, shown ? stderr : NULL, err)) != DM_OK)
+        return rc;
     if (pitr[0] && strcmp(pitr, "ENABLED") != 0 && !r->o->no_pitr_check)
         return dm_error_set(err, DM_ERR_CONFIG,
                             "point-in-time recovery is off for table %s, so a mistake could not be undone; turn it "

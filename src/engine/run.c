@@ -403,6 +403,28 @@ static void run_workers(run_state *r)
 
 static bool stop_requested(const engine_options *o) { return o->stop && *o->stop; }
 
+/* The caller's work before the first write; its ceilings replace the
+ * limits taken from the table before it was raised. */
+static int before_writes(run_state *r, dm_error *err)
+{
+    const engine_options *o = r->o;
+    double rc_read = 0, rc_write = 0;
+    int rc = o->before_writes(o->hook_ud, r->checkpoint_path, &rc_read, &rc_write, err);
+    if (rc)
+        return rc;
+    if (o->max_read_units <= 0 && rc_read > 0) {
+        rl_destroy(&r->rl_read);
+        rl_init(&r->rl_read, rc_read, NULL);
+        r->rl_read.name = "read";
+    }
+    if (o->max_write_units <= 0 && rc_write > 0) {
+        rl_destroy(&r->rl_write);
+        rl_init(&r->rl_write, rc_write, NULL);
+        r->rl_write.name = "write";
+    }
+    return DM_OK;
+}
+
 /* Everything before the first write, each request given up as soon as the
  * caller asks to stop. The checkpoint is written last, and taken back if
  * a stop came while it was being written, unless it is a resumed run's. */
@@ -424,6 +446,8 @@ static int preflight(run_state *r, ddb_client *c, bool dry, dm_error *err)
             rc = DM_ERR_STOPPED;
         }
     }
+    if (rc == DM_OK && !dry && o->before_writes)
+        rc = before_writes(r, err);
     return rc;
 }
 

@@ -1,0 +1,262 @@
+/* The capacity record on disk (see record.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "capacity/capplan.h"
+#include "capacity/record.h"
+
+static const char *const statuses[] = {"raising", "raised", "restoring", "pending", "restored"};
+
+static bool known_status(const char *s)
+{
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++)
+        if (strcmp(s, statuses[i]) == 0)
+            return true;
+    return false;
+}
+
+void cap_record_cleanup(cap_record *r)
+{
+    cap_state_cleanup(&r->original);
+    memset(r, 0, sizeof *r);
+}
+
+static int get_time(json_t *o, const char *k, int64_t *out)
+{
+    json_t *v = json_object_get(o, k);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return DM_ERR_PARSE;
+    *out = (int64_t)json_integer_value(v);
+    return DM_OK;
+}
+
+static int parse_lists(json_t *doc, cap_record *r, dm_error *err)
+{
+    json_t *sw = json_object_get(doc, "switches_to_on_demand_ms"), *pe = json_object_get(doc, "pending");
+    if (!json_is_array(sw) || json_array_size(sw) > CAP_MAX_SWITCHES)
+        return dm_error_set(err, DM_ERR_PARSE, "switches_to_on_demand_ms is not a list of at most %d times",
+                            CAP_MAX_SWITCHES);
+    if (!json_is_array(pe) || json_array_size(pe) > CAP_MAX_PENDING)
+        return dm_error_set(err, DM_ERR_PARSE, "pending is not a list of at most %d entries", CAP_MAX_PENDING);
+    size_t i;
+    json_t *v;
+    json_array_foreach(sw, i, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return dm_error_set(err, DM_ERR_PARSE, "switches_to_on_demand_ms[%zu] is not a time", i);
+        r->switches_ms[r->n_switches++] = (int64_t)json_integer_value(v);
+    }
+    json_array_foreach(pe, i, v) {
+        cap_pending *p = &r->pending[r->n_pending];
+        const char *what = json_string_value(json_object_get(v, "what"));
+        const char *why = json_string_value(json_object_get(v, "reason"));
+        if (!what || !why || get_time(v, "not_before_ms", &p->not_before_ms))
+            return dm_error_set(err, DM_ERR_PARSE, "pending[%zu] is malformed", i);
+        dm_strlcpy(p->what, what, sizeof p->what);
+        dm_strlcpy(p->reason, why, sizeof p->reason);
+        r->n_pending++;
+    }
+    return DM_OK;
+}
+
+int cap_record_parse(const char *text, size_t len, cap_record *out, dm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        return dm_error_set(err, DM_ERR_PARSE, "not JSON (line %d: %s)", je.line, je.text);
+    int rc = DM_OK;
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    const char *method = json_string_value(json_object_get(doc, "method"));
+    json_t *ver = json_object_get(doc, "ddbmig_capacity_record");
+    cap_method m;
+    if (!json_is_integer(ver) || json_integer_value(ver) != 1)
+        rc = dm_error_set(err, DM_ERR_PARSE, "not a capacity record of this version (ddbmig_capacity_record: 1)");
+    else if (!status || !known_status(status))
+        rc = dm_error_set(err, DM_ERR_PARSE, "status is missing or unknown");
+    else if (!method || cap_method_parse(method, &m) != DM_OK)
+        rc = dm_error_set(err, DM_ERR_PARSE, "method is missing or unknown");
+    else if (get_time(doc, "created_ms", &out->created_ms) || get_time(doc, "updated_ms", &out->updated_ms))
+        rc = dm_error_set(err, DM_ERR_PARSE, "created_ms or updated_ms is not a time");
+    if (rc == DM_OK) {
+        dm_strlcpy(out->status, status, sizeof out->status);
+        dm_strlcpy(out->method, method, sizeof out->method);
+        rc = parse_lists(doc, out, err);
+    }
+    if (rc == DM_OK && (rc = cap_state_from_json(json_object_get(doc, "original"), &out->original, err)) != DM_OK)
+        dm_error_prefix(err, "original");
+    json_decref(doc);
+    if (rc)
+        cap_record_cleanup(out);
+    return rc;
+}
+
+json_t *cap_record_json(const cap_record *r)
+{
+    json_t *sw = json_array(), *pe = json_array();
+    for (int i = 0; sw && i < r->n_switches; i++)
+        json_array_append_new(sw, json_integer(r->switches_ms[i]));
+    for (int i = 0; pe && i < r->n_pending; i++) {
+        char iso[21];
+        dm_format_iso8601(r->pending[i].not_before_ms, iso);
+        json_array_append_new(pe, json_pack("{s:s,s:I,s:s,s:s}", "what", r->pending[i].what, "not_before_ms",
+                                            (json_int_t)r->pending[i].not_before_ms, "not_before", iso, "reason",
+                                            r->pending[i].reason));
+    }
+    return json_pack("{s:i,s:s,s:s,s:s,s:I,s:I,s:o,s:o,s:o}", "ddbmig_capacity_record", 1, "table",
+                     r->original.table, "status", r->status, "method", r->method, "created_ms",
+                     (json_int_t)r->created_ms, "updated_ms", (json_int_t)r->updated_ms, "original",
+                     cap_state_json(&r->original), "switches_to_on_demand_ms", sw, "pending", pe);
+}
+
+static int save(cap_record *r, const char *path, dm_error *err)
+{
+    r->updated_ms = dm_now_ms();
+    json_t *doc = cap_record_json(r);
+    char *text = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    if (!text)
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory writing the capacity record");
+    size_t len = strlen(text);
+    text[len] = '\n';
+    int rc = dm_write_file_atomic(path, text, len + 1, err);
+    free(text);
+    if (rc)
+        dm_error_prefix(err, "the capacity record (the original settings, kept to restore them)");
+    return rc;
+}
+
+static int lock_record(const char *path, int *lock, dm_error *err)
+{
+    char lp[1100];
+    snprintf(lp, sizeof lp, "%s.lock", path);
+    int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return dm_error_set(err, DM_ERR_IO, "cannot open %s: %s", lp, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return dm_error_set(err, DM_ERR_CONFIG, "another ddbmig is changing capacity with the record %s", path);
+    }
+    *lock = fd;
+    return DM_OK;
+}
+
+void cap_record_unlock(int lock)
+{
+    if (lock >= 0)
+        close(lock);
+}
+
+static int read_record(const char *path, cap_record *out, dm_error *err)
+{
+    dm_buf b;
+    dm_buf_init(&b, 16 << 20);
+    int rc = dm_read_file(path, &b, err);
+    if (rc == DM_OK && (rc = cap_record_parse(b.data, b.len, out, err)) != DM_OK)
+        dm_error_prefix(err, "the capacity record %s is not usable", path);
+    dm_buf_cleanup(&b);
+    return rc;
+}
+
+static int copy_state(const cap_state *s, cap_state *out, dm_error *err)
+{
+    json_t *j = cap_state_json(s);
+    int rc = j ? cap_state_from_json(j, out, err) : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    json_decref(j);
+    return rc;
+}
+
+int cap_record_begin(const char *path, const cap_state *s, cap_method m, cap_record *out, int *lock, dm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = lock_record(path, lock, err);
+    if (rc)
+        return rc;
+    if (access(path, F_OK) == 0) {
+        /* Never overwritten unread: it may hold the only copy of the
+         * original settings. */
+        if ((rc = read_record(path, out, err)) != DM_OK) {
+            dm_error_prefix(err, "refusing to change capacity");
+        } else if (strcmp(out->original.table, s->table) != 0) {
+            rc = dm_error_set(err, DM_ERR_CONFIG, "the capacity record %s is of table %s, not %s", path,
+                              out->original.table, s->table);
+        } else if (strcmp(out->status, "restored") != 0) {
+            rc = cap_record_set_status(out, path, "raising", err);
+            if (rc == DM_OK)
+                return DM_OK;
+        }
+        if (rc) {
+            cap_record_cleanup(out);
+            cap_record_unlock(*lock);
+            *lock = -1;
+            return rc;
+        }
+        cap_record_cleanup(out);
+    }
+    dm_strlcpy(out->method, cap_method_name(m), sizeof out->method);
+    out->created_ms = dm_now_ms();
+    if ((rc = copy_state(s, &out->original, err)) == DM_OK)
+        rc = cap_record_set_status(out, path, "raising", err);
+    if (rc) {
+        cap_record_cleanup(out);
+        cap_record_unlock(*lock);
+        *lock = -1;
+    }
+    return rc;
+}
+
+int cap_record_open(const char *path, cap_record *out, int *lock, dm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (access(path, F_OK) != 0)
+        return dm_error_set(err, DM_ERR_IO, "no capacity record at %s: nothing was raised with it", path);
+    int rc = lock_record(path, lock, err);
+    if (rc == DM_OK && (rc = read_record(path, out, err)) != DM_OK) {
+        cap_record_unlock(*lock);
+        *lock = -1;
+    }
+    return rc;
+}
+
+int cap_record_set_status(cap_record *r, const char *path, const char *status, dm_error *err)
+{
+    dm_strlcpy(r->status, status, sizeof r->status);
+    return save(r, path, err);
+}
+
+void cap_record_add_switch(cap_record *r, int64_t at_ms)
+{
+    if (r->n_switches == CAP_MAX_SWITCHES) {
+        memmove(r->switches_ms, r->switches_ms + 1, (CAP_MAX_SWITCHES - 1) * sizeof r->switches_ms[0]);
+        r->n_switches--;
+    }
+    r->switches_ms[r->n_switches++] = at_ms;
+}
+
+void cap_record_clear_pending(cap_record *r) { r->n_pending = 0; }
+
+int cap_record_add_pending(cap_record *r, const char *what, int64_t at, const char *reason, dm_error *err)
+{
+    if (r->n_pending == CAP_MAX_PENDING)
+        return dm_error_set(err, DM_ERR_LIMIT, "more than %d pending restore steps", CAP_MAX_PENDING);
+    cap_pending *p = &r->pending[r->n_pending++];
+    dm_strlcpy(p->what, what, sizeof p->what);
+    dm_strlcpy(p->reason, reason, sizeof p->reason);
+    p->not_before_ms = at;
+    return DM_OK;
+}
+
+void cap_record_print_pending(const cap_record *r, FILE *f)
+{
+    for (int i = 0; i < r->n_pending; i++) {
+        char iso[21];
+        dm_format_iso8601(r->pending[i].not_before_ms, iso);
+        fprintf(f, "ddbmig: pending: %s: DynamoDB allows it from %s (%s)\n", r->pending[i].what, iso,
+                r->pending[i].reason);
+    }
+}

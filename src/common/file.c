@@ -1,0 +1,59 @@
+/* Whole-file writes that a crash cannot leave half done. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ddbmig/common.h"
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The rename is durable only once the directory is synced too. */
+static void sync_dir(const char *path)
+{
+    char dir[1024];
+    dm_strlcpy(dir, path, sizeof dir);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
+    int fd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+int dm_write_file_atomic(const char *path, const char *text, size_t len, dm_error *err)
+{
+    char tmp[1100];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return dm_error_set(err, DM_ERR_IO, "the path '%s' is too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = DM_OK;
+    if (fd < 0 || write_all(fd, text, len) || fsync(fd))
+        rc = dm_error_set(err, DM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    if (rc == DM_OK && rename(tmp, path) != 0)
+        rc = dm_error_set(err, DM_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc == DM_OK)
+        sync_dir(path);
+    else
+        unlink(tmp);
+    return rc;
+}
