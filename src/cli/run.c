@@ -189,9 +189,17 @@ static int prewarm_start(void *ud, const char *checkpoint, double *read, double 
     cap_record_path(checkpoint, p->record, sizeof p->record);
     p->attempted = true;
     int rc = cap_prewarm(&p->cap.c, &p->state, p->plan, p->record, err);
-    if (rc == DM_OK)
-        cap_plan_ceiling(p->plan, read, write);
-    return rc;
+    if (rc != DM_OK)
+        return rc;
+    cap_plan_ceiling(p->plan, read, write);
+    if (!p->e->quiet) {
+        double r = p->e->max_read_units > 0 ? p->e->max_read_units : *read;
+        double w = p->e->max_write_units > 0 ? p->e->max_write_units : *write;
+        fprintf(stderr, "ddbmig: capacity raised (original settings in %s); the run's rate limits: %.0f read, %.0f "
+                        "write units per second (0: none)\n",
+                p->record, r, w);
+    }
+    return DM_OK;
 }
 
 /* After the run, however it ended: what was raised goes back. A first
