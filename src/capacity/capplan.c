@@ -108,6 +108,12 @@ int cap_state_from_table(json_t *t, cap_state *out, dm_error *err)
         dm_strlcpy(r->index, jstr(g, "IndexName"), sizeof r->index);
         dm_strlcpy(r->status, jstr(g, "IndexStatus"), sizeof r->status);
         fill_resource(g, r, &out->warm_reported);
+        for (size_t k = 1; k < i; k++)
+            if (strcmp(out->res[k].index, r->index) == 0) {
+                cap_state_cleanup(out);
+                return dm_error_set(err, DM_ERR_PARSE, "DescribeTable: the index %s appears twice",
+                                    json_string_value(json_object_get(g, "IndexName")));
+            }
     }
     return DM_OK;
 }

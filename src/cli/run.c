@@ -297,6 +297,9 @@ static int run_job(engine_job job, const cli_command *cmd, cli_globals *g, int a
     }
     install_signals();
     prewarm_ctx pw = {.e = &e};
+    if (opt.prewarm && opt.dry_run && !opt.quiet)
+        fprintf(stderr, "ddbmig: --prewarm: a dry run raises nothing (ddbmig capacity prewarm without --yes shows "
+                        "the plan)\n");
     if (opt.prewarm && !opt.dry_run) {
         if ((rc = cli_cap_open(g, &c, &stop_flag, &pw.cap)) != CLI_EXIT_OK) {
             cli_disconnect(&c);

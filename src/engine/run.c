@@ -2,6 +2,7 @@
  * runs the workers and the monitor, and reports. */
 #include <errno.h>
 #include <pthread.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,7 +300,11 @@ static void setup_rates(run_state *r)
     rl_init(&r->rl_write, wcap, NULL);
     r->rl_read.name = "read";
     r->rl_write.name = "write";
-    r->scan_estimate = o->page_size > 0 ? 1 : 128; /* a full 1 MB page, eventually consistent */
+    /* A full 1 MB page, eventually consistent, unless the table is too
+     * small to fill one per segment: reserving 128 units per page on a
+     * small provisioned table would wait for capacity it never uses. */
+    double per_seg = ceil((double)r->desc.size_bytes / 4096.0 / 2.0 / (r->n_segs > 0 ? r->n_segs : 1)) + 1;
+    r->scan_estimate = o->page_size > 0 ? 1 : per_seg < 128 ? per_seg : 128;
 }
 
 /* The client's throttle hook: engine_throttled (worker.c) decides. */
