@@ -116,6 +116,11 @@ struct ddb_call;
  * rate limiter's answer; the backoff applies when longer. */
 typedef int64_t (*ddb_throttle_fn)(void *ud, const struct ddb_call *call, ddb_throttle t);
 DM_API void ddb_shared_on_throttle(ddb_shared *s, ddb_throttle_fn fn, void *ud);
+/* A hard deadline (dm_monotonic_ms; 0: none) for every call of every
+ * client: a retry whose backoff would end past it gives up with
+ * DM_ERR_STOPPED instead of waiting, and no attempt's timeout reaches
+ * past it. */
+DM_API void ddb_shared_set_deadline(ddb_shared *s, int64_t deadline_mono_ms);
 
 typedef struct ddb_client ddb_client;
 

@@ -33,6 +33,19 @@ typedef struct engine_options {
     int show_diffs;
     long long limit;                /* items; 0: all */
     const char *checkpoint_path;    /* NULL: .ddbmig/<table>-<id>.json */
+    /* Cursors in a DynamoDB table shared by many processes instead of the
+     * file: one item per migration and segment, each owned under a lease
+     * by one process at a time (see docs/SCALE.md). Created when missing
+     * (asking, or with yes). */
+    const char *checkpoint_table;
+    int lease_seconds;              /* 0: 60 */
+    /* Only these segments ("0-99,200"); NULL: all. */
+    const char *segments;
+    /* Stop cleanly before this time (ms since the epoch; 0: none): no
+     * Scan or write starts after deadline - margin, a backoff that would
+     * end past the deadline gives up, the cursor is saved. */
+    int64_t deadline_ms;
+    int64_t deadline_margin_ms;     /* 0: 10% of the time left, 2 to 30 s */
     bool resume;
     const char *errors_path;        /* NULL: .ddbmig/<table>-<id>.errors.jsonl */
     long long max_errors;           /* 0: 100 */
@@ -82,7 +95,7 @@ typedef enum engine_status {
     ENGINE_DONE = 0,         /* every item migrated */
     ENGINE_ITEM_ERRORS = 1,  /* finished, some items failed (or, verify: some left) */
     ENGINE_CONFIG = 2,       /* nothing written */
-    ENGINE_STOPPED = 3,      /* stopped early; resumable */
+    ENGINE_STOPPED = 3,      /* stopped early (errors, deadline); resumable */
     ENGINE_INTERRUPTED = 130
 } engine_status;
 

@@ -12,7 +12,8 @@
 
 static struct {
     const char *table, *target, *script, *code, *migration_id, *write_mode, *checkpoint, *errors, *marker, *version_attr;
-    const char *filter, *names, *values;
+    const char *filter, *names, *values, *checkpoint_table, *segment_list;
+    long long time_limit, lease;
     long long segments, workers, show_diffs, limit, max_errors, page_size;
     double max_read, max_write, read_price, write_price;
     bool dry_run, resume, consistent, quiet, yes, no_pitr, prewarm;
@@ -53,6 +54,14 @@ static const cli_opt *job_options(void)
          .commands = R, .help = "process at most N items"},
         {.name = "checkpoint", .kind = CLI_STRING, .dest = &opt.checkpoint, .arg = "FILE", .commands = R,
          .help = "checkpoint file (default .ddbmig/TABLE-ID.json)"},
+        {.name = "checkpoint-table", .kind = CLI_STRING, .dest = &opt.checkpoint_table, .arg = "NAME", .commands = R,
+         .help = "keep cursors in this DynamoDB table, shared by every process of the migration"},
+        {.name = "segments", .kind = CLI_STRING, .dest = &opt.segment_list, .arg = "LIST", .commands = R,
+         .help = "only these segments, as 0-99,200"},
+        {.name = "time-limit", .kind = CLI_INT, .dest = &opt.time_limit, .arg = "S", .imin = 1, .imax = 31536000,
+         .commands = R, .help = "stop cleanly (cursors saved) before S seconds have passed"},
+        {.name = "lease-seconds", .kind = CLI_INT, .dest = &opt.lease, .arg = "S", .imin = 5, .imax = 3600,
+         .commands = R, .help = "with --checkpoint-table: a segment's lease (default 60)"},
         {.name = "resume", .kind = CLI_FLAG, .dest = &opt.resume, .commands = R,
          .help = "continue the run recorded in the checkpoint"},
         {.name = "errors", .kind = CLI_STRING, .dest = &opt.errors, .arg = "FILE", .commands = R,
@@ -265,6 +274,11 @@ static int run_job(engine_job job, const cli_command *cmd, cli_globals *g, int a
     e.show_diffs = (int)opt.show_diffs;
     e.limit = opt.limit;
     e.checkpoint_path = opt.checkpoint;
+    e.checkpoint_table = opt.checkpoint_table;
+    e.segments = opt.segment_list;
+    e.lease_seconds = (int)opt.lease;
+    if (opt.time_limit)
+        e.deadline_ms = dm_now_ms() + opt.time_limit * 1000;
     e.resume = opt.resume;
     e.errors_path = opt.errors;
     e.max_errors = opt.max_errors;

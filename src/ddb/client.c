@@ -28,6 +28,7 @@ struct ddb_shared {
     ddb_stats stats;
     ddb_throttle_fn on_throttle;
     void *on_throttle_ud;
+    _Atomic int64_t deadline_mono;
 };
 
 struct ddb_client {
@@ -129,6 +130,8 @@ void ddb_shared_free(ddb_shared *s)
 ddb_stats *ddb_shared_stats(ddb_shared *s) { return &s->stats; }
 const char *ddb_shared_region(const ddb_shared *s) { return s->region; }
 const char *ddb_shared_endpoint(const ddb_shared *s) { return s->endpoint; }
+
+void ddb_shared_set_deadline(ddb_shared *s, int64_t deadline_mono_ms) { atomic_store(&s->deadline_mono, deadline_mono_ms); }
 
 void ddb_shared_on_throttle(ddb_shared *s, ddb_throttle_fn fn, void *ud)
 {
@@ -415,6 +418,14 @@ static int send_attempt(ddb_client *c, ddb_call *call)
         h->body = call->body.data ? call->body.data : "";
         h->body_len = call->body.len;
         h->user = call;
+        h->timeout_ms = 0;
+        int64_t dl = atomic_load(&c->s->deadline_mono);
+        if (dl) {
+            long whole = c->s->http.timeout_ms > 0 ? c->s->http.timeout_ms : 30000;
+            int64_t left = dl - dm_monotonic_ms();
+            if (left < whole)
+                h->timeout_ms = left > 100 ? (long)left : 100;
+        }
         h->on_done = on_answer;
         h->on_done_ud = call;
         if (dm_log_enabled(DM_LOG_DEBUG)) {
@@ -644,8 +655,17 @@ static bool evaluate(ddb_client *c, ddb_call *call)
     policy.max_throttled = s->max_throttled;
     int cost = 0;
     int64_t delay_ms;
-    if (retry_next(&policy, s->budget, cls, call->attempts, call->throttles, retry_random01(&c->rng), &delay_ms,
-                   &cost)) {
+    bool again = retry_next(&policy, s->budget, cls, call->attempts, call->throttles, retry_random01(&c->rng),
+                            &delay_ms, &cost);
+    int64_t deadline = atomic_load(&s->deadline_mono);
+    if (again && deadline && dm_monotonic_ms() + (hold_ms > delay_ms ? hold_ms : delay_ms) >= deadline) {
+        /* The caller must be done by then: no wait that ends past it. */
+        dm_error_set(&call->err, DM_ERR_STOPPED, "%s: not retried, the deadline comes first", call->op);
+        call->rc = DM_ERR_STOPPED;
+        atomic_fetch_add(&s->stats.calls, 1);
+        return true;
+    }
+    if (again) {
         call->budget_cost_ += cost;
         waiting_add(c, call);
         dm_loop_timer_start(c->loop, &call->retry_timer_, hold_ms > delay_ms ? hold_ms : delay_ms);

@@ -17,7 +17,7 @@
 #include "checkpoint.h"
 #include "engine_impl.h"
 
-static const char *mode_name(engine_write_mode m)
+const char *checkpoint_mode_name(engine_write_mode m)
 {
     return m == ENGINE_WRITE_PUT ? "put" : m == ENGINE_WRITE_BATCH ? "batch" : "update";
 }
@@ -43,7 +43,7 @@ static json_t *build(run_state *r, const char *status)
     return json_pack("{s:i,s:s,s:s,s:s?,s:s,s:s,s:s,s:i,s:{s:s,s:s?,s:s?,s:s?,s:s?,s:s?},s:o}", "version", 1,
                      "status", status, "table", o->table, "target_table", o->target_table, "migration", r->migration,
                      "script_sha256", r->script_hash, "started_at", r->now, "total_segments", r->n_segs, "options",
-                     "write_mode", mode_name(r->mode), "marker", o->marker, "version_attribute",
+                     "write_mode", checkpoint_mode_name(r->mode), "marker", o->marker, "version_attribute",
                      o->version_attribute, "filter_expression", o->filter_expression, "expression_attribute_names",
                      o->names_json, "expression_attribute_values", o->values_json, "segments", segs);
 }
@@ -79,14 +79,14 @@ static void differ(dm_buf *why, const char *opt, const char *was, const char *no
     dm_buf_appendf(why, "%s was '%.80s', now '%.80s'", opt, was, now);
 }
 
-/* The options of the run in doc against this one's. */
-static int check_binding(run_state *r, const checkpoint_doc *d, dm_error *err)
+/* The options of the run in doc (kept in `where`) against this one's. */
+static int check_binding(run_state *r, const checkpoint_doc *d, const char *where, dm_error *err)
 {
     const engine_options *o = r->o;
     dm_buf why;
     dm_buf_init(&why, 0);
     differ(&why, "--target-table-name", d->target_table, o->target_table);
-    differ(&why, "--write-mode", d->write_mode, mode_name(r->mode));
+    differ(&why, "--write-mode", d->write_mode, checkpoint_mode_name(r->mode));
     differ(&why, "--marker", d->marker, o->marker);
     differ(&why, "--version-attribute", d->version_attribute, o->version_attribute);
     differ(&why, "--filter-expression", d->filter_expression, o->filter_expression);
@@ -103,9 +103,9 @@ static int check_binding(run_state *r, const checkpoint_doc *d, dm_error *err)
     int rc = DM_OK;
     if (why.len)
         rc = dm_error_set(err, DM_ERR_CONFIG,
-                          "checkpoint %s belongs to a run with other options (%s); continue it with the same "
-                          "options, or remove the file to start over",
-                          r->checkpoint_path, dm_buf_cstr(&why));
+                          "%s belongs to a run with other options (%s); continue it with the same options, or "
+                          "start over elsewhere",
+                          where, dm_buf_cstr(&why));
     dm_buf_cleanup(&why);
     return rc;
 }
@@ -141,18 +141,16 @@ static int adopt(run_state *r, checkpoint_doc *d, dm_error *err)
     return DM_OK;
 }
 
-static int refuse(run_state *r, const checkpoint_doc *d, dm_error *err)
+int checkpoint_refuse(run_state *r, const checkpoint_doc *d, const char *where, dm_error *err)
 {
     if (strcmp(d->table, r->o->table) != 0)
-        return dm_error_set(err, DM_ERR_CONFIG, "checkpoint %s is for table '%s', not '%s'", r->checkpoint_path,
-                            d->table, r->o->table);
+        return dm_error_set(err, DM_ERR_CONFIG, "%s is for table '%s', not '%s'", where, d->table, r->o->table);
     if (strcmp(d->script_sha256, r->script_hash) != 0)
         return dm_error_set(err, DM_ERR_CONFIG,
-                            "the script changed since checkpoint %s was written (sha256 %.12s..., now %.12s...); "
-                            "resuming with a different script is refused: restore the script, or remove the "
-                            "checkpoint to start over",
-                            r->checkpoint_path, d->script_sha256, r->script_hash);
-    return check_binding(r, d, err);
+                            "the script changed since %s was written (sha256 %.12s..., now %.12s...); going on with "
+                            "a different script is refused: restore the script, or start over elsewhere",
+                            where, d->script_sha256, r->script_hash);
+    return check_binding(r, d, where, err);
 }
 
 int checkpoint_load(run_state *r, bool *found, bool *limited, dm_error *err)
@@ -176,7 +174,9 @@ int checkpoint_load(run_state *r, bool *found, bool *limited, dm_error *err)
                             perr.message);
     /* A finished run does not hold back a new one. */
     if (strcmp(d.status, "complete") != 0) {
-        rc = refuse(r, &d, err);
+        char where[1100];
+        snprintf(where, sizeof where, "checkpoint %s", r->checkpoint_path);
+        rc = checkpoint_refuse(r, &d, where, err);
         if (rc == DM_OK) {
             *found = true;
             *limited = strcmp(d.status, "limited") == 0;

@@ -21,10 +21,18 @@ typedef struct seg_state {
     char *last_key;          /* ExclusiveStartKey of the next page; owned */
     long long scanned, changed, unchanged, deleted, failed, conflicts, pages;
     int64_t started_ms, elapsed_ms, work_ms; /* work_ms: across runs */
+    /* Checkpoint table only (ctable.c): this process owns the segment
+     * under a lease; version is the item's; lost: taken over by another
+     * process (the lease could not be renewed), so work on it stops. */
+    bool owned, seen;
+    bool worked;             /* this process worked on it */
+    atomic_bool lost;
+    long long version;
+    int64_t renewed_ms;      /* monotonic, last lease renewal */
 } seg_state;
 
 typedef enum stop_reason {
-    STOP_NONE, STOP_INTERRUPT, STOP_MAX_ERRORS, STOP_FATAL, STOP_LIMIT
+    STOP_NONE, STOP_INTERRUPT, STOP_MAX_ERRORS, STOP_FATAL, STOP_LIMIT, STOP_DEADLINE
 } stop_reason;
 
 typedef struct counters {
@@ -73,6 +81,10 @@ typedef struct run_state {
     dm_loop **loops;              /* the workers' loops, woken by a stop; under mu */
     int n_loops, cap_loops;
     double scan_estimate;         /* read units a page is expected to take */
+    struct ctable *ct;            /* the checkpoint table, or NULL (file) */
+    int *seg_list;                /* --segments, ascending; NULL: all */
+    int n_seg_list;
+    int64_t deadline_mono;        /* stop from here on (monotonic ms); 0: none */
 } run_state;
 
 /* Two per CPU, 2 to 64: writers mostly wait on the network. */
@@ -87,6 +99,15 @@ int checkpoint_save(run_state *r, const char *status, dm_error *err);
  * of another table, script or options. *found is false when there is
  * none; a completed one counts as none. *limited: it ended at --limit. */
 int checkpoint_load(run_state *r, bool *found, bool *limited, dm_error *err);
+struct checkpoint_doc;
+/* A run recorded in d (kept in `where`, for messages) against this one:
+ * another table, script or bound option is refused, naming each. */
+int checkpoint_refuse(run_state *r, const struct checkpoint_doc *d, const char *where, dm_error *err);
+const char *checkpoint_mode_name(engine_write_mode m);
+
+/* "0-99,200" into the ascending segment numbers it names, each below
+ * total; repeats merge (seglist.c). */
+int seglist_parse(const char *text, int total, int **out, int *n, dm_error *err);
 
 /* Progress line and summary (progress.c). */
 void *monitor_main(void *arg);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ddbmig/json_out.h"
+#include "ctable.h"
 #include "engine_impl.h"
 
 static double elapsed_s(const run_state *r) { return (double)(dm_monotonic_ms() - r->start_ms) / 1000.0; }
@@ -72,11 +73,16 @@ void *monitor_main(void *arg)
     while (!atomic_load(&r->finished)) {
         dm_sleep_ms(tty ? 250 : 200);
         int64_t now = dm_monotonic_ms();
-        if (!r->o->dry_run && r->o->job != ENGINE_VERIFY && now - last_save >= 2000) {
-            dm_error err;
+        if (r->deadline_mono && now >= r->deadline_mono)
+            engine_request_stop(r, STOP_DEADLINE, NULL);
+        /* The checkpoint table is written less often: many processes share it. */
+        int64_t every = r->ct ? 5000 : 2000;
+        if (!r->o->dry_run && r->o->job != ENGINE_VERIFY && now - last_save >= every) {
+            dm_error err = {0};
             /* Progress that cannot be recorded is progress a resume would
              * redo: stop rather than go on blind. */
-            if (checkpoint_save(r, "running", &err) != DM_OK)
+            int rc = r->ct ? ctable_flush(r, ctable_client(r), false, &err) : checkpoint_save(r, "running", &err);
+            if (rc != DM_OK)
                 engine_request_stop(r, STOP_FATAL, &err);
             last_save = now;
         }
@@ -132,6 +138,17 @@ static const char *status_name(engine_status st)
     }
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static bool seg_listed(const run_state *r, int i)
+{
+    return bsearch(&i, r->seg_list, (size_t)r->n_seg_list, sizeof i, cmp_int) != NULL;
+}
+
 static json_t *summary_json(run_state *r, engine_status st, double secs, double sk, long long slowest)
 {
     counters *c = &r->c;
@@ -139,13 +156,24 @@ static json_t *summary_json(run_state *r, engine_status st, double secs, double 
     json_t *segs = json_array();
     for (int i = 0; i < r->n_segs; i++) {
         seg_state *s = &r->segs[i];
-        json_array_append_new(segs, json_pack("{s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "segment", i, "done",
-                                              s->status == SEG_DONE, "scanned", (json_int_t)s->scanned, "changed",
+        /* With --segments or a shared checkpoint table, the segments this
+         * process was given or looked at. */
+        if ((r->seg_list && !seg_listed(r, i)) || (r->ct && !s->seen))
+            continue;
+        json_array_append_new(segs, json_pack("{s:i,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "segment", i, "done",
+                                              s->status == SEG_DONE, "worked", s->worked, "scanned", (json_int_t)s->scanned, "changed",
                                               (json_int_t)s->changed, "unchanged", (json_int_t)s->unchanged,
                                               "failed", (json_int_t)s->failed, "conflicts",
                                               (json_int_t)s->conflicts, "pages", (json_int_t)s->pages, "seconds",
                                               dm_json_quantity((double)s->work_ms / 1000.0, DM_JSON_SECONDS)));
     }
+    /* Done: every segment this process was given (--segments), or all. */
+    int in_scope = 0, scope_done = 0;
+    for (int i = 0; i < r->n_segs; i++)
+        if (!r->seg_list || seg_listed(r, i)) {
+            in_scope++;
+            scope_done += r->segs[i].status == SEG_DONE;
+        }
     long long scanned = atomic_load(&c->scanned);
     json_t *o = json_pack(
         "{s:s,s:s,s:s,s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:I,s:I,s:o,s:o,s:o,s:I,s:o}",
@@ -165,6 +193,7 @@ static json_t *summary_json(run_state *r, engine_status st, double secs, double 
     if (r->o->target_table)
         json_object_set_new(o, "target_table", json_string(r->o->target_table));
     json_object_set_new(o, "writes", json_integer(atomic_load(&c->writes)));
+    json_object_set_new(o, "done", json_boolean(in_scope == scope_done));
     if (r->fatal.message[0])
         json_object_set_new(o, "error", json_string(r->fatal.message));
     if (atomic_load(&c->failed) > 0)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/crypto.h"
+#include "ctable.h"
 #include "engine_impl.h"
 
 static void key_names(const ddb_table_desc *d, const char **keys, size_t *n)
@@ -201,11 +202,36 @@ int engine_default_workers(void)
 /* A new run, or the continuation of the one in the checkpoint: a stopped
  * run needs --resume; a run cut short by --limit goes on by itself, so
  * that the same command twice takes the next items, never the same ones. */
-static int setup_segments(run_state *r, bool *continuing, dm_error *err)
+/* Four per worker, and one per GB at least. */
+static int default_segments(const run_state *r)
+{
+    long long by_size = (long long)(r->desc.size_bytes >> 30) + 1, want = 4LL * r->o->workers;
+    want = by_size > want ? by_size : want;
+    return want > 1000000 ? 1000000 : (int)want;
+}
+
+/* --segments, against the run's segment count. */
+static int setup_seg_list(run_state *r, dm_error *err)
+{
+    if (!r->o->segments)
+        return DM_OK;
+    return seglist_parse(r->o->segments, r->n_segs, &r->seg_list, &r->n_seg_list, err);
+}
+
+static int setup_segments(run_state *r, ddb_client *c, bool *continuing, dm_error *err)
 {
     const engine_options *o = r->o;
     bool found = false, limited = false;
     *continuing = false;
+    if (o->checkpoint_table && !o->dry_run && o->job != ENGINE_VERIFY) {
+        if (o->total_segments > 0)
+            r->n_segs = o->total_segments; /* for a new migration's meta item */
+        else
+            r->n_segs = default_segments(r);
+        int rc = ctable_open(r, c, err);
+        *continuing = true; /* others' errors file lines stay */
+        return rc ? rc : setup_seg_list(r, err);
+    }
     if (!o->dry_run && o->job != ENGINE_VERIFY) {
         int rc = checkpoint_load(r, &found, &limited, err);
         if (rc)
@@ -225,15 +251,9 @@ static int setup_segments(run_state *r, bool *continuing, dm_error *err)
             fprintf(stderr, "ddbmig: continuing after the %lld items of the earlier --limit run (%s)\n",
                     r->resumed_scanned, r->checkpoint_path);
         *continuing = true;
-        return DM_OK;
+        return setup_seg_list(r, err);
     }
-    long long want = o->total_segments;
-    if (want <= 0) {
-        long long by_size = (long long)(r->desc.size_bytes >> 30) + 1;
-        want = 4LL * o->workers;
-        if (by_size > want)
-            want = by_size;
-    }
+    long long want = o->total_segments > 0 ? o->total_segments : default_segments(r);
     if (want < 1 || want > 1000000)
         return dm_error_set(err, DM_ERR_CONFIG, "--total-segments must be from 1 to 1000000");
     r->n_segs = (int)want;
@@ -242,7 +262,7 @@ static int setup_segments(run_state *r, bool *continuing, dm_error *err)
         return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
     for (int i = 0; i < r->n_segs; i++)
         r->segs[i].index = i;
-    return DM_OK;
+    return setup_seg_list(r, err);
 }
 
 static bool same_name(const char *a, const char *b) { return strlen(a) == strlen(b) && strcmp(a, b) == 0; }
@@ -334,8 +354,8 @@ static int prepare(run_state *r, ddb_client *c, dm_error *err)
     bool continuing = false;
     bool dry = o->dry_run || o->job == ENGINE_VERIFY;
     if ((rc = hash_script(r, err)) || (rc = check_script(r, err)) || (rc = check_filter(r, c, err)) ||
-        (rc = paths(r, err)) || (!dry && (rc = lock_checkpoint(r, err))) ||
-        (rc = setup_segments(r, &continuing, err)) || (rc = setup_rules(r, err)) ||
+        (rc = paths(r, err)) || (!dry && !o->checkpoint_table && (rc = lock_checkpoint(r, err))) ||
+        (rc = setup_segments(r, c, &continuing, err)) || (rc = setup_rules(r, err)) ||
         (rc = open_errors(r, continuing, err)))
         return rc;
     setup_rates(r);
@@ -347,6 +367,11 @@ static engine_status finish_status(run_state *r, dm_error *err)
     stop_reason why = (stop_reason)atomic_load(&r->stop);
     if (why == STOP_INTERRUPT)
         return ENGINE_INTERRUPTED;
+    if (why == STOP_DEADLINE) {
+        if (err)
+            dm_error_set(err, DM_ERR_STOPPED, "stopped before the deadline; the cursors are saved");
+        return ENGINE_STOPPED;
+    }
     if (why == STOP_MAX_ERRORS || why == STOP_FATAL) {
         if (err)
             *err = r->fatal;
@@ -362,6 +387,8 @@ static void free_run(run_state *r)
     for (int i = 0; i < r->n_segs && r->segs; i++)
         free(r->segs[i].last_key);
     free(r->segs);
+    free(r->seg_list);
+    ctable_free(r->ct);
     free(r->loops);
     if (r->errors_open)
         errlog_close(&r->errors);
@@ -386,9 +413,27 @@ static void *signal_watch(void *arg)
     return NULL;
 }
 
+/* From --deadline: workers stop starting work at deadline - margin, and
+ * the client gives up a retry that would wait past the deadline. */
+static void setup_deadline(run_state *r)
+{
+    const engine_options *o = r->o;
+    if (o->deadline_ms <= 0)
+        return;
+    int64_t left = o->deadline_ms - dm_now_ms(), margin = o->deadline_margin_ms;
+    if (margin <= 0) {
+        margin = left / 10;
+        margin = margin < 2000 ? 2000 : margin > 30000 ? 30000 : margin;
+    }
+    int64_t now = dm_monotonic_ms();
+    r->deadline_mono = now + (left - margin > 0 ? left - margin : 0);
+    ddb_shared_set_deadline(r->shared, now + (left > 0 ? left : 0));
+}
+
 static void run_workers(run_state *r)
 {
     int n = r->o->workers;
+    setup_deadline(r);
     pthread_t *t = calloc((size_t)n, sizeof *t);
     pthread_t mon, sig;
     r->start_ms = dm_monotonic_ms();
@@ -443,7 +488,7 @@ static int preflight(run_state *r, ddb_client *c, bool dry, dm_error *err)
     ddb_client_set_stop(c, was);
     if (rc == DM_OK && stop_requested(o))
         rc = DM_ERR_STOPPED;
-    if (rc == DM_OK && !dry) {
+    if (rc == DM_OK && !dry && !r->ct) {
         rc = checkpoint_save(r, "running", err); /* fails early when it cannot be written */
         if (rc == DM_OK && stop_requested(o)) {
             if (!o->resume)
@@ -493,7 +538,11 @@ engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_cli
     run_workers(r);
     ddb_shared_on_throttle(shared, NULL, NULL);
     engine_status st = finish_status(r, err);
-    if (!dry) {
+    if (!dry && r->ct) {
+        dm_error cerr = {0};
+        if (ctable_flush(r, ctable_client(r), true, &cerr) != DM_OK)
+            dm_log(DM_LOG_ERROR, "the checkpoint table %s: %s", o.checkpoint_table, cerr.message);
+    } else if (!dry) {
         stop_reason why = (stop_reason)atomic_load(&r->stop);
         const char *cp = r->segs_done == r->n_segs ? "complete" : why == STOP_LIMIT ? "limited" : "stopped";
         dm_error cerr;
@@ -504,9 +553,15 @@ engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_cli
     if ((st == ENGINE_STOPPED || st == ENGINE_INTERRUPTED) && !dry) {
         if (r->fatal.message[0])
             fprintf(stderr, "ddbmig: stopped: %s\n", r->fatal.message);
-        fprintf(stderr, "ddbmig: progress is saved in %s\n", r->checkpoint_path);
-        if (o.resume_command)
+        else if (atomic_load(&r->stop) == STOP_DEADLINE)
+            fprintf(stderr, "ddbmig: stopped before the deadline; writes in flight finished\n");
+        fprintf(stderr, "ddbmig: progress is saved in %s%s\n", r->ct ? "the checkpoint table " : "",
+                r->ct ? o.checkpoint_table : r->checkpoint_path);
+        /* A checkpoint table needs no --resume: the same command goes on. */
+        if (o.resume_command && !r->ct)
             fprintf(stderr, "ddbmig: resume with: %s\n", o.resume_command);
+        else if (r->ct)
+            fprintf(stderr, "ddbmig: continue with the same command\n");
     }
     rl_destroy(&r->rl_read);
     rl_destroy(&r->rl_write);

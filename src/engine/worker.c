@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctable.h"
 #include "engine_impl.h"
 #include "http/retry.h"
 #include "page.h"
@@ -600,7 +601,11 @@ static void on_failure(worker *w, task *t, const ddb_answer *ans)
         return;
     }
     if (!item_level(t)) {
-        engine_request_stop(r, STOP_FATAL, &t->call.err);
+        /* Given up for the deadline (or a stop): unfinished, not failed. */
+        if (t->call.rc == DM_ERR_STOPPED)
+            engine_request_stop(r, r->deadline_mono ? STOP_DEADLINE : STOP_INTERRUPT, NULL);
+        else
+            engine_request_stop(r, STOP_FATAL, &t->call.err);
         if (t->item >= 0)
             page_stick(&w->pw, t->item);
         for (size_t k = 0; k < t->n_items; k++)
@@ -965,11 +970,18 @@ static bool commit_page(worker *w)
     return more;
 }
 
-/* One page: returns false when the segment is finished or the run stops. */
+/* One page: returns false when the segment is finished, the run stops,
+ * or (checkpoint table) the segment may no longer be this process's. */
 static bool page_step(worker *w)
 {
     run_state *r = w->r;
     wait_scan(w);
+    if (r->ct && !ctable_holds(r, w->seg)) {
+        if (!r->o->quiet)
+            fprintf(stderr, "ddbmig: segment %d: the lease could not be kept; leaving it to its next owner\n",
+                    w->seg->index);
+        return false;
+    }
     if (w->scan.rc != DM_OK) {
         engine_request_stop(r, STOP_FATAL, &w->scan.err);
         return false;
@@ -1002,14 +1014,26 @@ static bool page_step(worker *w)
     return more && !stopping(r);
 }
 
-static seg_state *take_segment(run_state *r)
+static seg_state *take_segment(worker *w)
 {
+    run_state *r = w->r;
     seg_state *s = NULL;
+    if (r->ct) {
+        dm_error err = {0};
+        if (ctable_claim(r, w->client, &s, &err) != DM_OK) {
+            engine_request_stop(r, err.code == DM_ERR_STOPPED ? STOP_INTERRUPT : STOP_FATAL, &err);
+            return NULL;
+        }
+        return s;
+    }
+    int n = r->seg_list ? r->n_seg_list : r->n_segs;
     pthread_mutex_lock(&r->mu);
-    while (r->next_seg < r->n_segs && !s) {
-        seg_state *c = &r->segs[r->next_seg++];
+    while (r->next_seg < n && !s) {
+        int at = r->next_seg++;
+        seg_state *c = &r->segs[r->seg_list ? r->seg_list[at] : at];
         if (c->status != SEG_DONE) {
             c->status = SEG_RUNNING;
+            c->worked = true;
             c->started_ms = dm_monotonic_ms();
             s = c;
         }
@@ -1085,7 +1109,7 @@ void *worker_main(void *arg)
                     .version_attr = r->o->version_attribute, .rules = &w.rules, .scratch = &w.scratch};
     w.src = (wr_ctx){.table = r->o->table, .keys = r->keys, .n_keys = r->n_keys};
     seg_state *s;
-    while (!stopping(r) && (s = take_segment(r)) != NULL)
+    while (!stopping(r) && (s = take_segment(&w)) != NULL)
         run_segment(&w, s);
     worker_cleanup(&w);
     this_worker = NULL;

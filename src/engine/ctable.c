@@ -1,0 +1,536 @@
+/* The checkpoint table (see ctable.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "ctable.h"
+#include "ddbmig/ddb_ops.h"
+
+struct ctable {
+    char owner[128];          /* host:pid:random, this process */
+    int64_t lease_ms;
+    pthread_mutex_t claim_mu; /* one claim at a time in this process */
+    int next;                 /* where the next claim looks first */
+    ddb_client *flush_client; /* the monitor thread's */
+};
+
+static const char *table_name(const run_state *r) { return r->o->checkpoint_table; }
+
+static json_t *str(const char *s) { return json_pack("{s:s}", "S", s ? s : ""); }
+
+static json_t *num(long long v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%lld", v);
+    return json_pack("{s:s}", "N", b);
+}
+
+static json_t *key_of(const run_state *r, int seg)
+{
+    char id[128];
+    if (seg < 0)
+        snprintf(id, sizeof id, "%s#meta", r->migration);
+    else
+        snprintf(id, sizeof id, "%s#%d", r->migration, seg);
+    return json_pack("{s:o}", "id", str(id));
+}
+
+static const char *get_s(json_t *item, const char *k)
+{
+    return json_string_value(json_object_get(json_object_get(item, k), "S"));
+}
+
+static long long get_n(json_t *item, const char *k, long long dflt)
+{
+    const char *v = json_string_value(json_object_get(json_object_get(item, k), "N"));
+    if (!v)
+        return dflt;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    return *end ? dflt : n;
+}
+
+static bool conditional_failed(const dm_error *e) { return strcmp(e->type, "ConditionalCheckFailedException") == 0; }
+
+/* ---- opening: the table and the meta item ---- */
+
+static int create_table(run_state *r, ddb_client *c, dm_error *err)
+{
+    const engine_options *o = r->o;
+    if (!o->yes) {
+        char q[400];
+        snprintf(q, sizeof q, "Create the checkpoint table %s (on-demand, key id)?", table_name(r));
+        if (!o->confirm)
+            return dm_error_set(err, DM_ERR_CONFIG,
+                                "the checkpoint table %s does not exist; creating it needs --yes when it cannot be "
+                                "confirmed interactively",
+                                table_name(r));
+        if (!o->confirm(o->confirm_ud, q))
+            return dm_error_set(err, DM_ERR_CONFIG, "the checkpoint table %s was not created", table_name(r));
+    }
+    json_t *req = json_pack("{s:s,s:[{s:s,s:s}],s:[{s:s,s:s}],s:s}", "TableName", table_name(r), "AttributeDefinitions",
+                            "AttributeName", "id", "AttributeType", "S", "KeySchema", "AttributeName", "id", "KeyType",
+                            "HASH", "BillingMode", "PAY_PER_REQUEST");
+    if (!req)
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    dm_error e = {0};
+    int rc = ddb_create_table(c, req, &e);
+    json_decref(req);
+    /* Another process created it first: wait for it instead. */
+    if (rc && strcmp(e.type, "ResourceInUseException") == 0)
+        rc = ddb_wait_table(c, table_name(r), false, 300, &e);
+    if (rc) {
+        *err = e;
+        dm_error_prefix(err, "creating the checkpoint table %s", table_name(r));
+    } else if (!o->quiet) {
+        fprintf(stderr, "ddbmig: created the checkpoint table %s\n", table_name(r));
+    }
+    return rc;
+}
+
+static int ensure_table(run_state *r, ddb_client *c, dm_error *err)
+{
+    ddb_table_desc d;
+    dm_error e = {0};
+    int rc = ddb_describe_table(c, table_name(r), &d, &e);
+    if (rc == DM_OK) {
+        bool ok = strcmp(d.hash.name, "id") == 0 && strcmp(d.hash.type, "S") == 0 && !d.has_range;
+        ddb_table_desc_cleanup(&d);
+        if (!ok)
+            return dm_error_set(err, DM_ERR_CONFIG,
+                                "%s is not a checkpoint table: its key must be the string attribute id alone",
+                                table_name(r));
+        return DM_OK;
+    }
+    if (strcmp(e.type, "ResourceNotFoundException") != 0) {
+        *err = e;
+        return rc;
+    }
+    return create_table(r, c, err);
+}
+
+static void put_opt(json_t *item, const char *k, const char *v)
+{
+    if (v)
+        json_object_set_new(item, k, str(v));
+}
+
+static json_t *meta_item(run_state *r)
+{
+    const engine_options *o = r->o;
+    json_t *item = key_of(r, -1);
+    if (!item)
+        return NULL;
+    json_object_set_new(item, "kind", str("meta"));
+    json_object_set_new(item, "table", str(o->table));
+    json_object_set_new(item, "migration", str(r->migration));
+    json_object_set_new(item, "script_sha256", str(r->script_hash));
+    json_object_set_new(item, "started_at", str(r->now));
+    json_object_set_new(item, "total_segments", num(r->n_segs));
+    json_object_set_new(item, "write_mode", str(checkpoint_mode_name(r->mode)));
+    put_opt(item, "target_table", o->target_table);
+    put_opt(item, "marker", o->marker);
+    put_opt(item, "version_attribute", o->version_attribute);
+    put_opt(item, "filter_expression", o->filter_expression);
+    put_opt(item, "expression_attribute_names", o->names_json);
+    put_opt(item, "expression_attribute_values", o->values_json);
+    return item;
+}
+
+static char *dup_opt(json_t *item, const char *k)
+{
+    const char *v = get_s(item, k);
+    return v ? dm_strdup(v) : NULL;
+}
+
+/* The meta item as a checkpoint document, for checkpoint_refuse. */
+static int meta_doc(json_t *item, checkpoint_doc *d)
+{
+    memset(d, 0, sizeof *d);
+    d->table = dup_opt(item, "table");
+    d->migration = dup_opt(item, "migration");
+    d->script_sha256 = dup_opt(item, "script_sha256");
+    d->started_at = dup_opt(item, "started_at");
+    d->write_mode = dup_opt(item, "write_mode");
+    d->target_table = dup_opt(item, "target_table");
+    d->marker = dup_opt(item, "marker");
+    d->version_attribute = dup_opt(item, "version_attribute");
+    d->filter_expression = dup_opt(item, "filter_expression");
+    d->names_json = dup_opt(item, "expression_attribute_names");
+    d->values_json = dup_opt(item, "expression_attribute_values");
+    long long n = get_n(item, "total_segments", 0);
+    d->n_segs = n >= 1 && n <= 1000000 ? (int)n : 0;
+    return d->table && d->migration && d->script_sha256 && d->started_at && d->write_mode && d->n_segs ? DM_OK
+                                                                                                      : DM_ERR_PARSE;
+}
+
+static int get_item(run_state *r, ddb_client *c, json_t *key, json_t **item, dm_error *err)
+{
+    *item = NULL;
+    json_t *req = json_pack("{s:s,s:o,s:b}", "TableName", table_name(r), "Key", key, "ConsistentRead", 1), *resp = NULL;
+    if (!req)
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    int rc = ddb_request(c, "GetItem", table_name(r), req, &resp, err);
+    json_decref(req);
+    if (rc == DM_OK) {
+        *item = json_incref(json_object_get(resp, "Item"));
+        json_decref(resp);
+    }
+    return rc;
+}
+
+static int adopt_meta(run_state *r, json_t *item, dm_error *err)
+{
+    checkpoint_doc d;
+    char where[400];
+    snprintf(where, sizeof where, "the migration %s in checkpoint table %s", r->migration, table_name(r));
+    int rc = meta_doc(item, &d);
+    if (rc)
+        rc = dm_error_set(err, DM_ERR_CONFIG, "%s: its meta item is malformed", where);
+    else if ((rc = checkpoint_refuse(r, &d, where, err)) == DM_OK) {
+        r->n_segs = d.n_segs;
+        dm_strlcpy(r->now, d.started_at, sizeof r->now);
+    }
+    checkpoint_doc_cleanup(&d);
+    return rc;
+}
+
+static int meta(run_state *r, ddb_client *c, dm_error *err)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        json_t *item;
+        int rc = get_item(r, c, key_of(r, -1), &item, err);
+        if (rc)
+            return rc;
+        if (item) {
+            rc = adopt_meta(r, item, err);
+            json_decref(item);
+            return rc;
+        }
+        json_t *req = json_pack("{s:s,s:o,s:s}", "TableName", table_name(r), "Item", meta_item(r),
+                                "ConditionExpression", "attribute_not_exists(id)");
+        dm_error e = {0};
+        rc = req ? ddb_request(c, "PutItem", table_name(r), req, NULL, &e) : DM_ERR_NOMEM;
+        json_decref(req);
+        if (rc == DM_OK)
+            return DM_OK;
+        if (!conditional_failed(&e)) { /* else another process wrote it first: read it */
+            *err = e;
+            return rc;
+        }
+    }
+    return dm_error_set(err, DM_ERR_SERVICE, "the meta item of %s keeps changing", r->migration);
+}
+
+int ctable_open(run_state *r, ddb_client *c, dm_error *err)
+{
+    ctable *ct = calloc(1, sizeof *ct);
+    if (!ct)
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    r->ct = ct;
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    uint8_t rnd[6] = {0};
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        int64_t t = dm_now_ms();
+        memcpy(rnd, &t, sizeof rnd);
+    }
+    snprintf(ct->owner, sizeof ct->owner, "%.60s:%ld:%02x%02x%02x%02x%02x%02x", host, (long)getpid(), rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5]);
+    ct->lease_ms = (int64_t)(r->o->lease_seconds > 0 ? r->o->lease_seconds : 60) * 1000;
+    ct->next = (int)(((unsigned)rnd[0] << 8 | rnd[1]) % 65536);
+    pthread_mutex_init(&ct->claim_mu, NULL);
+    int rc = ensure_table(r, c, err);
+    if (rc == DM_OK)
+        rc = meta(r, c, err);
+    if (rc)
+        return rc;
+    r->segs = calloc((size_t)r->n_segs, sizeof *r->segs);
+    if (!r->segs)
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < r->n_segs; i++)
+        r->segs[i].index = i;
+    return DM_OK;
+}
+
+void ctable_free(ctable *ct)
+{
+    if (!ct)
+        return;
+    ddb_client_free(ct->flush_client);
+    pthread_mutex_destroy(&ct->claim_mu);
+    free(ct);
+}
+
+ddb_client *ctable_client(run_state *r)
+{
+    if (!r->ct->flush_client)
+        r->ct->flush_client = ddb_client_new(r->shared);
+    return r->ct->flush_client;
+}
+
+/* ---- claiming ---- */
+
+/* The segment's item as it is (consistent), or NULL. */
+static int read_segment(run_state *r, ddb_client *c, int seg, json_t **item, dm_error *err)
+{
+    return get_item(r, c, key_of(r, seg), item, err);
+}
+
+/* Makes the item of a segment nobody has touched: owned by this process. */
+static int create_segment(run_state *r, ddb_client *c, int seg, bool *won, dm_error *err)
+{
+    json_t *item = key_of(r, seg);
+    json_object_set_new(item, "migration", str(r->migration));
+    json_object_set_new(item, "segment", num(seg));
+    json_object_set_new(item, "status", str("running"));
+    json_object_set_new(item, "owner", str(r->ct->owner));
+    json_object_set_new(item, "lease_until", num(dm_now_ms() + r->ct->lease_ms));
+    json_object_set_new(item, "version", num(1));
+    json_t *req = json_pack("{s:s,s:o,s:s}", "TableName", table_name(r), "Item", item, "ConditionExpression",
+                            "attribute_not_exists(id)");
+    dm_error e = {0};
+    int rc = req ? ddb_request(c, "PutItem", table_name(r), req, NULL, &e) : DM_ERR_NOMEM;
+    json_decref(req);
+    *won = rc == DM_OK;
+    if (rc && conditional_failed(&e))
+        return DM_OK;
+    if (rc)
+        *err = e;
+    return rc;
+}
+
+/* Takes over a segment that is free or whose owner's lease has expired:
+ * *item gets the item as it is now (owned by us) when won. */
+static int take_segment_item(run_state *r, ddb_client *c, int seg, long long version, json_t **item, dm_error *err)
+{
+    *item = NULL;
+    json_t *vals = json_pack("{s:o,s:o,s:o,s:o,s:o}", ":me", str(r->ct->owner), ":lease",
+                             num(dm_now_ms() + r->ct->lease_ms), ":v", num(version), ":one", num(1), ":running",
+                             str("running"));
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s},s:o,s:s}", "TableName", table_name(r), "Key",
+                            key_of(r, seg), "UpdateExpression",
+                            "SET #o = :me, lease_until = :lease, version = version + :one, #s = :running",
+                            "ConditionExpression", "version = :v", "ExpressionAttributeNames", "#o", "owner", "#s",
+                            "status", "ExpressionAttributeValues", vals, "ReturnValues", "ALL_NEW");
+    json_t *resp = NULL;
+    dm_error e = {0};
+    int rc = req ? ddb_request(c, "UpdateItem", table_name(r), req, &resp, &e) : DM_ERR_NOMEM;
+    json_decref(req);
+    if (rc == DM_OK)
+        *item = json_incref(json_object_get(resp, "Attributes"));
+    json_decref(resp);
+    if (rc && conditional_failed(&e))
+        return DM_OK;
+    if (rc)
+        *err = e;
+    return rc;
+}
+
+/* Loads a won segment's cursor and counts. */
+static void load_segment(run_state *r, seg_state *s, json_t *item)
+{
+    const char *cursor = get_s(item, "cursor");
+    pthread_mutex_lock(&r->mu);
+    free(s->last_key);
+    s->last_key = cursor && *cursor ? dm_strdup(cursor) : NULL;
+    s->scanned = get_n(item, "scanned", 0);
+    s->changed = get_n(item, "changed", 0);
+    s->unchanged = get_n(item, "unchanged", 0);
+    s->deleted = get_n(item, "deleted", 0);
+    s->failed = get_n(item, "failed", 0);
+    s->conflicts = get_n(item, "conflicts", 0);
+    s->work_ms = get_n(item, "work_ms", 0);
+    s->version = get_n(item, "version", 1);
+    s->owned = true;
+    s->worked = true;
+    atomic_store(&s->lost, false);
+    s->renewed_ms = dm_monotonic_ms();
+    s->status = SEG_RUNNING;
+    s->started_ms = dm_monotonic_ms();
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void mark_done(run_state *r, seg_state *s)
+{
+    pthread_mutex_lock(&r->mu);
+    if (s->status != SEG_DONE) {
+        s->status = SEG_DONE;
+        r->segs_done++;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* One look at segment seg: won (*out set), done, or busy until *busy_until. */
+static int try_segment(run_state *r, ddb_client *c, seg_state *s, seg_state **out, int64_t *busy_until,
+                       dm_error *err)
+{
+    json_t *item;
+    int rc = read_segment(r, c, s->index, &item, err);
+    if (rc)
+        return rc;
+    s->seen = true;
+    if (!item) {
+        bool won;
+        if ((rc = create_segment(r, c, s->index, &won, err)) != DM_OK || !won)
+            return rc;
+        json_t *fresh = json_pack("{s:{s:s}}", "version", "N", "1");
+        load_segment(r, s, fresh);
+        json_decref(fresh);
+        *out = s;
+        return DM_OK;
+    }
+    const char *status = get_s(item, "status"), *owner = get_s(item, "owner");
+    long long lease = get_n(item, "lease_until", 0), version = get_n(item, "version", 0);
+    if (status && strcmp(status, "done") == 0) {
+        mark_done(r, s);
+    } else if (owner && *owner && strcmp(owner, r->ct->owner) != 0 && lease > dm_now_ms()) {
+        if (!*busy_until || lease < *busy_until)
+            *busy_until = lease;
+    } else {
+        json_t *won = NULL;
+        if ((rc = take_segment_item(r, c, s->index, version, &won, err)) == DM_OK && won) {
+            if (owner && *owner && strcmp(owner, r->ct->owner) != 0 && !r->o->quiet)
+                fprintf(stderr, "ddbmig: segment %d: taking over from %s, whose lease expired\n", s->index, owner);
+            load_segment(r, s, won);
+            *out = s;
+        }
+        json_decref(won);
+    }
+    json_decref(item);
+    return rc;
+}
+
+static bool stopping(run_state *r) { return atomic_load(&r->stop) != STOP_NONE; }
+
+int ctable_claim(run_state *r, ddb_client *c, seg_state **out, dm_error *err)
+{
+    *out = NULL;
+    ctable *ct = r->ct;
+    pthread_mutex_lock(&ct->claim_mu);
+    int n = r->seg_list ? r->n_seg_list : r->n_segs, rc = DM_OK;
+    while (rc == DM_OK && !*out && !stopping(r)) {
+        int64_t busy_until = 0;
+        for (int k = 0; k < n && rc == DM_OK && !*out && !stopping(r); k++) {
+            int pos = (ct->next + k) % n;
+            seg_state *s = &r->segs[r->seg_list ? r->seg_list[pos] : pos];
+            pthread_mutex_lock(&r->mu);
+            bool skip = s->status != SEG_PENDING || atomic_load(&s->lost);
+            pthread_mutex_unlock(&r->mu);
+            if (!skip)
+                rc = try_segment(r, c, s, out, &busy_until, err);
+            if (*out)
+                ct->next = pos + 1;
+        }
+        if (rc || *out || !busy_until)
+            break;
+        /* Only segments others hold are left: wait for their leases. */
+        int64_t wait = busy_until - dm_now_ms() + 200;
+        for (int64_t end = dm_monotonic_ms() + (wait > 0 ? wait : 200); dm_monotonic_ms() < end && !stopping(r);)
+            dm_sleep_ms(100);
+        if (r->deadline_mono && dm_monotonic_ms() >= r->deadline_mono)
+            break;
+    }
+    pthread_mutex_unlock(&ct->claim_mu);
+    return rc;
+}
+
+/* ---- progress ---- */
+
+typedef struct snapshot {
+    int index;
+    char *cursor;
+    long long version, scanned, changed, unchanged, deleted, failed, conflicts, work_ms;
+    bool done;
+} snapshot;
+
+static int write_progress(run_state *r, ddb_client *c, const snapshot *p, bool release, bool *lost, dm_error *err)
+{
+    const char *status = p->done ? "done" : release ? "free" : "running";
+    json_t *vals = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", ":me", str(r->ct->owner), ":v",
+                             num(p->version), ":one", num(1), ":st", str(status), ":lease",
+                             num(p->done || release ? 0 : dm_now_ms() + r->ct->lease_ms), ":sc", num(p->scanned),
+                             ":ch", num(p->changed), ":un", num(p->unchanged), ":de", num(p->deleted), ":fa",
+                             num(p->failed), ":co", num(p->conflicts), ":wm", num(p->work_ms));
+    dm_buf ue;
+    dm_buf_init(&ue, 0);
+    dm_buf_puts(&ue, "SET #s = :st, lease_until = :lease, version = version + :one, scanned = :sc, changed = :ch, "
+                     "unchanged = :un, deleted = :de, failed = :fa, conflicts = :co, work_ms = :wm");
+    if (p->cursor) {
+        json_object_set_new(vals, ":cur", str(p->cursor));
+        dm_buf_puts(&ue, ", #c = :cur");
+    }
+    dm_buf_puts(&ue, p->cursor ? (p->done || release ? " REMOVE #o" : "") : (p->done || release ? " REMOVE #c, #o"
+                                                                                                  : " REMOVE #c"));
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:o}", "TableName", table_name(r), "Key",
+                            key_of(r, p->index), "UpdateExpression", dm_buf_cstr(&ue), "ConditionExpression",
+                            "#o = :me AND version = :v", "ExpressionAttributeNames", "#o", "owner", "#s", "status", "#c",
+                            "cursor", "ExpressionAttributeValues", vals);
+    dm_buf_cleanup(&ue);
+    dm_error e = {0};
+    int rc = req ? ddb_request(c, "UpdateItem", table_name(r), req, NULL, &e) : DM_ERR_NOMEM;
+    json_decref(req);
+    *lost = rc && conditional_failed(&e);
+    if (*lost)
+        return DM_OK;
+    if (rc)
+        *err = e;
+    return rc;
+}
+
+int ctable_flush(run_state *r, ddb_client *c, bool final, dm_error *err)
+{
+    int rc = DM_OK;
+    for (int i = 0; i < r->n_segs && rc == DM_OK; i++) {
+        seg_state *s = &r->segs[i];
+        pthread_mutex_lock(&r->mu);
+        bool mine = s->owned && !atomic_load(&s->lost);
+        snapshot p = {.index = i, .cursor = mine && s->last_key ? dm_strdup(s->last_key) : NULL,
+                      .version = s->version, .scanned = s->scanned, .changed = s->changed,
+                      .unchanged = s->unchanged, .deleted = s->deleted, .failed = s->failed,
+                      .conflicts = s->conflicts, .done = s->status == SEG_DONE,
+                      .work_ms = s->work_ms + (s->status == SEG_RUNNING ? dm_monotonic_ms() - s->started_ms : 0)};
+        bool running = s->status == SEG_RUNNING;
+        pthread_mutex_unlock(&r->mu);
+        if (!mine) {
+            free(p.cursor);
+            continue;
+        }
+        bool release = final && !p.done, lost = false;
+        /* A segment still being worked on is not released, only renewed. */
+        if (release && running)
+            release = false;
+        rc = write_progress(r, c, &p, release, &lost, err);
+        free(p.cursor);
+        pthread_mutex_lock(&r->mu);
+        if (rc == DM_OK && lost) {
+            atomic_store(&s->lost, true);
+            s->owned = false;
+            if (!r->o->quiet)
+                fprintf(stderr, "ddbmig: segment %d was taken over by another process; leaving it\n", i);
+        } else if (rc == DM_OK) {
+            s->version = p.version + 1;
+            s->renewed_ms = dm_monotonic_ms();
+            if (p.done || release)
+                s->owned = false;
+        }
+        pthread_mutex_unlock(&r->mu);
+    }
+    return rc;
+}
+
+bool ctable_holds(run_state *r, seg_state *s)
+{
+    if (atomic_load(&s->lost))
+        return false;
+    pthread_mutex_lock(&r->mu);
+    int64_t renewed = s->renewed_ms;
+    pthread_mutex_unlock(&r->mu);
+    /* A lease not renewed for three quarters of its length may be taken
+     * over soon: stop before that can happen. */
+    return dm_monotonic_ms() - renewed < r->ct->lease_ms * 3 / 4;
+}

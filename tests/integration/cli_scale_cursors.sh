@@ -1,0 +1,127 @@
+# Durable cursors shared by many processes: two ddbmig run processes on one
+# migration and checkpoint table share the segments without ever working
+# on the same one; a killed one's segments are taken over after its lease;
+# --segments runs part of a migration; --time-limit stops cleanly with the
+# cursors saved. A counter-increment script with --marker shows every item
+# done exactly once.
+TESTS=${DDBMIG_TESTS_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$TESTS/integration/lib.sh"
+T=scale_cur_$$
+C=scale_ckpt_$$
+cd "$TMP"
+ddb_api CreateTable '{"TableName":"'$T'","AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"}' >/dev/null
+python3 -c '
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(3000):
+        f.write(json.dumps({"pk": {"S": "k%05d" % i}, "n": {"N": "0"}}) + "\n")' "$TMP/items.jsonl"
+"$DDBMIG" import --endpoint-url "$EP" --table-name "$T" --file "$TMP/items.jsonl" >/dev/null 2>"$TMP/err" ||
+  fail "import: $(cat "$TMP/err")"
+INC='item.n = item.n + 1; return item'
+
+# counts_are N: every item's n is N.
+counts_are() {
+  python3 - "$EP" "$T" "$1" <<'PY' || fail "after $2: items are not all at n=$1"
+import json, sys, urllib.request
+ep, table, want = sys.argv[1], sys.argv[2], sys.argv[3]
+seen, key = {}, None
+while True:
+    body = {"TableName": table, "ConsistentRead": True}
+    if key: body["ExclusiveStartKey"] = key
+    req = urllib.request.Request(ep, json.dumps(body).encode(), {"X-Amz-Target": "DynamoDB_20120810.Scan",
+        "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDLOCALTEST/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"})
+    d = json.load(urllib.request.urlopen(req))
+    for it in d["Items"]:
+        seen[it["n"]["N"]] = seen.get(it["n"]["N"], 0) + 1
+    key = d.get("LastEvaluatedKey")
+    if not key: break
+print(seen)
+sys.exit(0 if seen == {want: 3000} else 1)
+PY
+}
+
+# --- two processes, one migration: disjoint segments, each item once ---------
+run_one() {
+  "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _m1 --migration-id m1 \
+    --checkpoint-table "$C" --total-segments 16 --max-write-units 400 --yes --output json "$@"
+}
+run_one >"$TMP/a.json" 2>"$TMP/a.err" &
+A=$!
+sleep 0.5
+run_one >"$TMP/b.json" 2>"$TMP/b.err" || fail "second process: $(tail -3 "$TMP/b.err")"
+wait $A || fail "first process: $(tail -3 "$TMP/a.err")"
+python3 - "$TMP/a.json" "$TMP/b.json" <<'PY' || fail "the two processes overlapped or missed segments"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+wa = {s["segment"] for s in a["per_segment"] if s["worked"]}
+wb = {s["segment"] for s in b["per_segment"] if s["worked"]}
+print(sorted(wa), sorted(wb))
+assert not (wa & wb), wa & wb
+assert wa | wb == set(range(16)), wa | wb
+assert a["done"] and b["done"]
+PY
+counts_are 1 "two processes"
+grep -q 'created the checkpoint table' "$TMP/a.err" "$TMP/b.err" || fail "no process said it created the table"
+
+# The same migration with another script or option is refused.
+expect_exit 2 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e 'item.n = item.n + 2; return item' \
+  --marker _m1 --migration-id m1 --checkpoint-table "$C" --yes
+contains "$TMP/err" "the script changed"
+expect_exit 2 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _other --migration-id m1 \
+  --checkpoint-table "$C" --yes
+contains "$TMP/err" "--marker was '_m1', now '_other'"
+# Done is done: a third process finds nothing left.
+expect_exit 0 run_one
+counts_are 1 "a process after the end"
+
+# --- a killed process: its segments are taken over after its lease ----------
+run_two() {
+  "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _m2 --migration-id m2 \
+    --checkpoint-table "$C" --total-segments 8 --lease-seconds 5 --yes --output json "$@"
+}
+# exec: $! must be ddbmig itself, not a subshell around it.
+(exec "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _m2 --migration-id m2 \
+  --checkpoint-table "$C" --total-segments 8 --lease-seconds 5 --yes --output json --max-write-units 60 \
+  >"$TMP/k.json" 2>"$TMP/k.err") &
+K=$!
+sleep 3
+kill -9 $K
+{ wait $K; } 2>/dev/null
+expect_exit 0 run_two
+grep -q "whose lease expired" "$TMP/err" || fail "no takeover: $(grep -v "^ " "$TMP/k.err" | tail -4) // $(grep -v "^ " "$TMP/err" | tail -4)"
+counts_are 2 "a takeover"
+
+# --- --segments: part of a migration ------------------------------------------
+expect_exit 0 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _m3 --migration-id m3 \
+  --total-segments 8 --segments 0-2,5 --checkpoint "$TMP/part.json" --yes --output json
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sorted(s["segment"] for s in d["per_segment"]) == [0, 1, 2, 5], d["per_segment"]
+assert d["done"] and all(s["done"] for s in d["per_segment"])
+assert 0 < d["scanned"] < 3000, d["scanned"]' "$TMP/out" || fail "--segments ran other segments: $(head -c 400 "$TMP/out")"
+expect_exit 2 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --total-segments 8 --segments 3-9 --yes
+contains "$TMP/err" "segment 9 is past the last one (7)"
+expect_exit 2 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --total-segments 8 --segments 3,x --yes
+contains "$TMP/err" "a segment number is expected"
+expect_exit 0 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _m3 --migration-id m3 \
+  --total-segments 8 --segments 3-4,6-7 --checkpoint "$TMP/part.json" --resume --yes
+counts_are 3 "two parts"
+
+# --- --time-limit: a clean stop, the cursors saved, then the rest -----------
+expect_exit 3 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _m4 --migration-id m4 \
+  --checkpoint-table "$C" --total-segments 4 --max-write-units 300 --time-limit 4 --yes --output json
+contains "$TMP/err" "stopped before the deadline"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["status"] == "stopped" and not d["done"] and 0 < d["changed"] < 3000, (d["status"], d["done"], d["changed"])' \
+  "$TMP/out" || fail "the deadline run: $(head -c 300 "$TMP/out")"
+expect_exit 0 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _m4 --migration-id m4 \
+  --checkpoint-table "$C" --total-segments 4 --yes
+counts_are 4 "a deadline and the rest"
+
+ddb_api DeleteTable '{"TableName":"'$T'"}' >/dev/null
+ddb_api DeleteTable '{"TableName":"'$C'"}' >/dev/null
+finish
