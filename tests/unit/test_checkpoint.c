@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/checkpoint.h"
+#include "engine/engine_impl.h"
 #include "test.h"
 
 static char *fixture(const char *name)
@@ -81,4 +82,20 @@ TEST(refuses_corrupt_checkpoints)
         CHECK(checkpoint_parse(text, n, &d, NULL) != DM_OK);
     }
     free(text);
+}
+
+TEST(segment_lists)
+{
+    int *segs = NULL, n = 0;
+    dm_error err = {0};
+    CHECK_INT(seglist_parse("0-3,2,9,5-5", 10, &segs, &n, &err), DM_OK);
+    CHECK_INT(n, 6);
+    CHECK(segs[0] == 0 && segs[3] == 3 && segs[4] == 5 && segs[5] == 9);
+    free(segs);
+    static const char *const bad[] = {"", "-1", "3-2", "1,,2", "1-", "10", "0-10", "a", "1;2", "99999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT(seglist_parse(bad[i], 10, &segs, &n, &err), DM_ERR_INVALID);
+        CHECK(segs == NULL && n == 0);
+    }
+    CHECK_CONTAINS(err.message, "--segments");
 }
