@@ -85,11 +85,21 @@ typedef struct engine_options {
      * error stops the run with nothing written (resumable). Its ceilings
      * (units per second, 0: none) become the rate limits where
      * max_read_units / max_write_units are not given. */
+    struct engine_result *result;   /* out, when not NULL: filled by engine_run */
     int (*plan_hook)(void *ud, FILE *f, dm_error *err);
     int (*before_writes)(void *ud, const char *checkpoint_path, double *read_ceiling, double *write_ceiling,
                          dm_error *err);
     void *hook_ud;
 } engine_options;
+
+/* What a run did, for callers that report it themselves (the Lambda
+ * handler): this process's counts, and whether every segment it was given
+ * (--segments, else all) is done. */
+typedef struct engine_result {
+    long long scanned, changed, unchanged, deleted, failed, conflicts;
+    int segments, segments_done;
+    bool done;
+} engine_result;
 
 typedef enum engine_status {
     ENGINE_DONE = 0,         /* every item migrated */

@@ -110,6 +110,7 @@ const char *checkpoint_mode_name(engine_write_mode m);
 int seglist_parse(const char *text, int total, int **out, int *n, dm_error *err);
 
 /* Progress line and summary (progress.c). */
+void progress_result(run_state *r, engine_result *out);
 void *monitor_main(void *arg);
 void progress_final(run_state *r, engine_status st);
 

@@ -243,3 +243,21 @@ void progress_final(run_state *r, engine_status st)
         printf("  left       %lld items still to migrate\n", atomic_load(&c->changed) + atomic_load(&c->deleted));
     fflush(stdout);
 }
+
+void progress_result(run_state *r, engine_result *out)
+{
+    memset(out, 0, sizeof *out);
+    counters *c = &r->c;
+    out->scanned = atomic_load(&c->scanned);
+    out->changed = atomic_load(&c->changed);
+    out->unchanged = atomic_load(&c->unchanged);
+    out->deleted = atomic_load(&c->deleted);
+    out->failed = atomic_load(&c->failed);
+    out->conflicts = atomic_load(&c->conflicts);
+    for (int i = 0; i < r->n_segs; i++)
+        if (!r->seg_list || seg_listed(r, i)) {
+            out->segments++;
+            out->segments_done += r->segs[i].status == SEG_DONE;
+        }
+    out->done = out->segments == out->segments_done;
+}

@@ -550,6 +550,8 @@ engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_cli
             dm_log(DM_LOG_ERROR, "%s", cerr.message);
     }
     progress_final(r, st);
+    if (o.result)
+        progress_result(r, o.result);
     if ((st == ENGINE_STOPPED || st == ENGINE_INTERRUPTED) && !dry) {
         if (r->fatal.message[0])
             fprintf(stderr, "ddbmig: stopped: %s\n", r->fatal.message);
