@@ -78,7 +78,9 @@ typedef struct cap_clients {
     const char *scaling_note;   /* why scaling is NULL */
     volatile sig_atomic_t *stop; /* borrowed; waits give up when set */
     int wait_timeout_s;          /* waiting for ACTIVE; 0: 1800 */
-    FILE *progress;              /* waiting messages; NULL: none */
+    FILE *progress;              /* what is done and waited for; NULL: none */
+    FILE *notices;               /* what the user must know (pending steps,
+                                  * warm throughput kept); NULL: progress */
 } cap_clients;
 
 /* DescribeTable plus the scalable targets and policies of the table and
@@ -122,13 +124,15 @@ typedef enum cap_outcome {
     CAP_PENDING = 1,   /* part of a restore must wait: see the record */
 } cap_outcome;
 
-/* Applies a pre-warm plan: records the original state in record_path
- * first (or keeps the original of an unfinished record there, so that a
- * second raise never takes raised values for original ones), then
- * changes the table and waits until it is ACTIVE again. On failure the
- * record stays: cap_restore puts back what was changed. */
-int cap_prewarm(const cap_clients *c, const cap_state *s, const cap_plan *p, const char *record_path,
-                dm_error *err);
+/* Applies a pre-warm plan: under the record's lock, describes the table
+ * again and records that as the original (or keeps the original of an
+ * unfinished record, so that a second raise never takes raised values for
+ * original ones), then changes the table and waits until it is ACTIVE
+ * again. A switch back to on-demand that DynamoDB refuses for its limits
+ * is left pending in the record (the table stays provisioned, raised).
+ * *changed: whether the table or the record may have changed (then
+ * cap_restore puts back what was changed, also after a failure). */
+int cap_prewarm(const cap_clients *c, const cap_plan *p, const char *record_path, bool *changed, dm_error *err);
 
 /* Puts back the settings the record at record_path holds, as far as
  * DynamoDB allows now. *out: CAP_DONE (record marked restored) or
@@ -139,8 +143,9 @@ int cap_restore(const cap_clients *c, const char *record_path, cap_outcome *out,
 /* The record kept beside a run's checkpoint: CHECKPOINT.capacity.json. A
  * path that already names a record is kept. */
 void cap_record_path(const char *checkpoint_or_record, char *out, size_t size);
-/* The status in a record ("raising", "raised", "restoring", "pending",
- * "restored"), or DM_ERR_NOT_FOUND-like DM_ERR_IO when there is none. */
-int cap_record_status(const char *record_path, char *status, size_t size, dm_error *err);
+/* The table and status ("raising", "raised", "restoring", "pending",
+ * "restored") of the record at record_path; DM_ERR_IO when there is
+ * none, DM_ERR_PARSE when it cannot be read. */
+int cap_record_info(const char *record_path, char *table, size_t tsize, char *status, size_t ssize, dm_error *err);
 
 #endif

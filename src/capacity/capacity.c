@@ -209,18 +209,49 @@ static int apply_step(const cap_clients *c, const cap_plan *p, const cap_step *s
     }
 }
 
-int cap_prewarm(const cap_clients *c, const cap_state *s, const cap_plan *p, const char *path, dm_error *err)
+static bool limit_refusal(const dm_error *e) { return strcmp(e->type, "LimitExceededException") == 0; }
+static int64_t possible_at(const cap_clients *c, const cap_plan *p, const cap_step *st, const cap_record *rec);
+
+static FILE *notices(const cap_clients *c) { return c->notices ? c->notices : c->progress; }
+
+int cap_prewarm(const cap_clients *c, const cap_plan *p, const char *path, bool *changed, dm_error *err)
 {
-    cap_record rec;
+    *changed = false;
     int lock = -1;
-    int rc = cap_record_begin(path, s, p->method, &rec, &lock, err);
+    int rc = cap_record_lock(path, &lock, err);
     if (rc)
         return rc;
+    /* The original is the table as it is now, not as it was planned from:
+     * it may have changed while the question waited. */
+    cap_state now = {0};
+    cap_record rec;
+    rc = cap_describe(c, p->table, &now, err);
+    if (rc == DM_OK)
+        rc = cap_record_begin(path, &now, p->method, &rec, err);
+    cap_state_cleanup(&now);
+    if (rc) {
+        cap_record_unlock(lock);
+        return rc;
+    }
+    *changed = true;
     for (int i = 0; rc == DM_OK && i < p->n_steps; i++) {
         const cap_step *st = &p->steps[i];
-        rc = apply_step(c, p, st, err);
+        dm_error e = {0};
+        rc = apply_step(c, p, st, &e);
         if (rc == DM_OK && st->kind == CAP_STEP_BILLING && st->on_demand)
             cap_record_add_switch(&rec, dm_now_ms());
+        if (rc && st->kind == CAP_STEP_BILLING && st->on_demand && limit_refusal(&e)) {
+            /* Raised and provisioned: the run can go on; the switch waits. */
+            char what[400];
+            cap_step_describe(p, st, what, sizeof what);
+            rc = cap_record_add_pending(&rec, what, possible_at(c, p, st, &rec), e.message, err);
+            if (rc == DM_OK && notices(c))
+                fprintf(notices(c), "ddbmig: the switch back to on-demand must wait (%s); the table stays "
+                                    "provisioned, raised, until ddbmig capacity restore does it\n",
+                        e.message);
+        } else if (rc) {
+            *err = e;
+        }
     }
     dm_error e = {0};
     int rc2 = cap_record_set_status(&rec, path, rc == DM_OK ? "raised" : "raising", &e);
@@ -269,17 +300,14 @@ static int64_t possible_at(const cap_clients *c, const cap_plan *p, const cap_st
     return at;
 }
 
-static bool limit_refusal(const dm_error *e)
-{
-    return strcmp(e->type, "LimitExceededException") == 0;
-}
-
 int cap_restore(const cap_clients *c, const char *path, cap_outcome *out, dm_error *err)
 {
     *out = CAP_DONE;
     cap_record rec;
     int lock = -1;
-    int rc = cap_record_open(path, &rec, &lock, err);
+    int rc = cap_record_lock(path, &lock, err);
+    if (rc == DM_OK && (rc = cap_record_open(path, &rec, err)) != DM_OK)
+        cap_record_unlock(lock);
     if (rc)
         return rc;
     if (strcmp(rec.status, "restored") == 0) {
@@ -316,8 +344,8 @@ int cap_restore(const cap_clients *c, const char *path, cap_outcome *out, dm_err
         if ((rc = cap_record_add_pending(&rec, what, possible_at(c, p, st, &rec), e.message, err)) != DM_OK)
             break;
     }
-    for (int i = 0; rc == DM_OK && c->progress && p && i < p->n_notes; i++)
-        fprintf(c->progress, "ddbmig: note: %s\n", p->notes[i]);
+    for (int i = 0; rc == DM_OK && notices(c) && p && i < p->n_notes; i++)
+        fprintf(notices(c), "ddbmig: note: %s\n", p->notes[i]);
     if (rc == DM_OK) {
         *out = rec.n_pending ? CAP_PENDING : CAP_DONE;
         rc = cap_record_set_status(&rec, path, rec.n_pending ? "pending" : "restored", err);
@@ -326,8 +354,8 @@ int cap_restore(const cap_clients *c, const char *path, cap_outcome *out, dm_err
         dm_error e2 = {0};
         cap_record_set_status(&rec, path, "pending", &e2);
     }
-    if (rc == DM_OK && *out == CAP_PENDING && c->progress)
-        cap_record_print_pending(&rec, c->progress);
+    if (rc == DM_OK && *out == CAP_PENDING && notices(c))
+        cap_record_print_pending(&rec, notices(c));
     cap_plan_free(p);
     cap_record_cleanup(&rec);
     cap_record_unlock(lock);

@@ -479,12 +479,39 @@ static void plan_provisioned(cap_plan *p, const cap_state *s)
     p->ceiling_write = 0.8 * (double)max_ll(s->res[0].write, p->write);
 }
 
+/* What an on-demand resource serves at once: its warm throughput where
+ * the endpoint reports it, else what DynamoDB gives a new on-demand table
+ * (12,000 reads, 4,000 writes a second). Switching to provisioned below
+ * that would lower the table, not warm it. */
+static long long od_floor(const cap_resource *r, bool warm_reported, bool write)
+{
+    long long w = write ? r->warm_write : r->warm_read;
+    return warm_reported && w > 0 ? w : write ? 4000 : 12000;
+}
+
+/* Units of a switch to provisioned: the goal, never below the floor. */
 static void plan_switch_units(cap_plan *p, const cap_state *s)
 {
     for (int i = 0; i < s->n; i++) {
-        p->units[2 * i] = p->read;
-        p->units[2 * i + 1] = p->write;
+        long long fr = od_floor(&s->res[i], s->warm_reported, false), fw = od_floor(&s->res[i], s->warm_reported, true);
+        p->units[2 * i] = p->read > fr ? p->read : fr;
+        p->units[2 * i + 1] = p->write > fw ? p->write : fw;
     }
+}
+
+/* An on-demand table that already serves the goal needs no switch. */
+static bool od_enough(const cap_plan *p, const cap_state *s)
+{
+    return p->read <= od_floor(&s->res[0], s->warm_reported, false) &&
+           p->write <= od_floor(&s->res[0], s->warm_reported, true);
+}
+
+/* The run's ceiling on an on-demand table: the goal, within its maximums. */
+static void od_ceiling(cap_plan *p, const cap_state *s)
+{
+    const cap_resource *t = &s->res[0];
+    p->ceiling_read = (double)(t->od_max_read >= 0 && t->od_max_read < p->read ? t->od_max_read : p->read);
+    p->ceiling_write = (double)(t->od_max_write >= 0 && t->od_max_write < p->write ? t->od_max_write : p->write);
 }
 
 static void plan_warm(cap_plan *p, const cap_state *s, const cap_goal *g)
@@ -525,6 +552,8 @@ static void plan_warm(cap_plan *p, const cap_state *s, const cap_goal *g)
                  p->warm_read_added, p->warm_write_added);
     }
     if (on_demand(s)) {
+        od_ceiling(p, s);
+        /* The maximums were lifted to the goal above where lower. */
         p->ceiling_read = (double)p->read;
         p->ceiling_write = (double)p->write;
     } else {
@@ -537,18 +566,25 @@ static void plan_warm(cap_plan *p, const cap_state *s, const cap_goal *g)
 
 static void plan_toggle(cap_plan *p, const cap_state *s)
 {
+    od_ceiling(p, s);
+    if (od_enough(p, s)) {
+        note(p, "on-demand already serves %lld read and %lld write units a second at once: nothing to warm",
+             od_floor(&s->res[0], s->warm_reported, false), od_floor(&s->res[0], s->warm_reported, true));
+        return;
+    }
     plan_switch_units(p, s);
     add_step(p, CAP_STEP_BILLING, -1); /* to provisioned at the goal */
     cap_step *back = add_step(p, CAP_STEP_BILLING, -1);
     back->on_demand = true;
     note(p, "switches to provisioned at the goal and straight back to on-demand: uses one of the 4 switches to "
             "on-demand DynamoDB allows in 24 hours; provisioned capacity is billed for the minutes in between");
-    if (s->last_to_on_demand_ms)
-        note(p, "the table last switched to on-demand at %lld ms since the epoch; if that was one of 4 in the past "
-                "24 hours, the switch back must wait and is recorded as pending",
-             (long long)s->last_to_on_demand_ms);
-    p->ceiling_read = (double)p->read;
-    p->ceiling_write = (double)p->write;
+    if (s->last_to_on_demand_ms) {
+        char iso[21];
+        dm_format_iso8601(s->last_to_on_demand_ms, iso);
+        note(p, "the table last switched to on-demand at %s; if that was one of 4 in the past 24 hours, the switch "
+                "back must wait (the table stays provisioned at the units above meanwhile) and is recorded as pending",
+             iso);
+    }
 }
 
 int cap_plan_prewarm(const cap_state *s, const cap_goal *g, cap_plan **out, dm_error *err)
@@ -578,14 +614,17 @@ int cap_plan_prewarm(const cap_state *s, const cap_goal *g, cap_plan **out, dm_e
         plan_warm(p, s, g);
     } else if (m == CAP_METHOD_TOGGLE) {
         plan_toggle(p, s);
+    } else if (on_demand(s) && od_enough(p, s)) {
+        od_ceiling(p, s);
+        note(p, "on-demand already serves the goal at once: not switched to provisioned");
     } else if (on_demand(s)) {
         /* Provisioned for the run, on-demand again after it. */
         plan_switch_units(p, s);
         add_step(p, CAP_STEP_BILLING, -1);
         note(p, "the table is provisioned for the run and switched back to on-demand after it (one of the 4 "
                 "switches to on-demand allowed in 24 hours)");
-        p->ceiling_read = 0.8 * (double)p->read;
-        p->ceiling_write = 0.8 * (double)p->write;
+        p->ceiling_read = 0.8 * (double)p->units[0];
+        p->ceiling_write = 0.8 * (double)p->units[1];
     } else {
         plan_provisioned(p, s);
     }
@@ -596,6 +635,14 @@ int cap_plan_prewarm(const cap_state *s, const cap_goal *g, cap_plan **out, dm_e
 /* Restore: provisioned units per resource (after its scalable targets, so
  * that scaling does not hold them up), billing mode, on-demand maximums.
  * Warm throughput is never lowered: DynamoDB does not allow it. */
+static const cap_resource *find_res(const cap_state *s, const char *index)
+{
+    for (int k = 0; k < s->n; k++)
+        if (strcmp(s->res[k].index, index) == 0)
+            return &s->res[k];
+    return NULL;
+}
+
 static void restore_provisioned(cap_plan *p, const cap_state *o, const cap_state *now)
 {
     for (int i = 0; i < o->n; i++) {
@@ -641,21 +688,27 @@ int cap_plan_restore(const cap_state *o, const cap_state *now, cap_plan **out, d
     if (on_demand(o) && !on_demand(now)) {
         add_step(p, CAP_STEP_BILLING, -1)->on_demand = true; /* od_units: the original maximums */
     } else if (on_demand(o)) {
-        for (int i = 0; i < o->n && i < now->n; i++) {
-            const cap_resource *a = &o->res[i], *b = &now->res[i];
-            if (strcmp(a->index, b->index) == 0 &&
-                (a->od_max_read != b->od_max_read || a->od_max_write != b->od_max_write)) {
+        for (int i = 0; i < o->n; i++) {
+            const cap_resource *a = &o->res[i], *b = find_res(now, a->index);
+            if (!b) {
+                note(p, "index %s is gone: nothing to restore there", a->index);
+                continue;
+            }
+            if (a->od_max_read != b->od_max_read || a->od_max_write != b->od_max_write) {
                 cap_step *st = add_step(p, CAP_STEP_OD_MAX, i);
                 st->read = a->od_max_read;
                 st->write = a->od_max_write;
             }
         }
     } else if (on_demand(now)) {
+        /* Back to provisioned at the original units, then the scalable
+         * targets (the units' steps find them in place). */
         for (int i = 0; i < o->n; i++) {
             p->units[2 * i] = o->res[i].read;
             p->units[2 * i + 1] = o->res[i].write;
         }
         add_step(p, CAP_STEP_BILLING, -1);
+        restore_provisioned(p, o, now);
     } else {
         restore_provisioned(p, o, now);
     }
@@ -748,6 +801,17 @@ static json_t *billing_request(const cap_plan *p, const cap_step *st, const cap_
             json_object_set_new(req, member, v);
         else
             json_array_append_new(upd, json_pack("{s:{s:s,s:o}}", "Update", "IndexName", p->names[i], member, v));
+    }
+    /* An index made since the plan needs units too, or the switch is refused. */
+    for (int k = 1; !st->on_demand && k < fresh->n; k++) {
+        bool known = false;
+        for (int i = 1; i < p->n_res && !known; i++)
+            known = strcmp(p->names[i], fresh->res[k].index) == 0;
+        if (!known)
+            json_array_append_new(upd, json_pack("{s:{s:s,s:{s:I,s:I}}}", "Update", "IndexName", fresh->res[k].index,
+                                                 "ProvisionedThroughput", "ReadCapacityUnits",
+                                                 (json_int_t)(p->units[0] > 0 ? p->units[0] : 1), "WriteCapacityUnits",
+                                                 (json_int_t)(p->units[1] > 0 ? p->units[1] : 1)));
     }
     if (json_array_size(upd))
         json_object_set_new(req, "GlobalSecondaryIndexUpdates", upd);

@@ -1,10 +1,13 @@
 /* The capacity record on disk (see record.h). */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "capacity/capplan.h"
@@ -131,7 +134,7 @@ static int save(cap_record *r, const char *path, dm_error *err)
     return rc;
 }
 
-static int lock_record(const char *path, int *lock, dm_error *err)
+int cap_record_lock(const char *path, int *lock, dm_error *err)
 {
     char lp[1100];
     snprintf(lp, sizeof lp, "%s.lock", path);
@@ -171,62 +174,163 @@ static int copy_state(const cap_state *s, cap_state *out, dm_error *err)
     return rc;
 }
 
-int cap_record_begin(const char *path, const cap_state *s, cap_method m, cap_record *out, int *lock, dm_error *err)
+/* Another record of the same table, not restored, in dir: its path. */
+static bool active_in(const char *dir, const char *self, const char *table, char *found, size_t size)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    struct dirent *e;
+    bool hit = false;
+    const char *suffix = ".capacity.json";
+    while (!hit && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name), k = strlen(suffix);
+        if (n <= k || strcmp(e->d_name + n - k, suffix) != 0)
+            continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat a, b;
+        if (stat(path, &a) == 0 && stat(self, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+            continue;
+        cap_record r;
+        dm_error ignored = {0};
+        if (read_record(path, &r, &ignored) != DM_OK)
+            continue;
+        if (strcmp(r.original.table, table) == 0 && strcmp(r.status, "restored") != 0) {
+            dm_strlcpy(found, path, size);
+            hit = true;
+        }
+        cap_record_cleanup(&r);
+    }
+    closedir(d);
+    return hit;
+}
+
+/* Where the record now raising a table is noted, whatever directory it
+ * is in (a run's record sits beside its checkpoint). */
+static bool registry_path(const char *table, char *out, size_t size)
+{
+    if (strlen(table) > 200 || strchr(table, '/'))
+        return false;
+    mkdir(".ddbmig", 0755);
+    snprintf(out, size, ".ddbmig/%s.capacity-active", table);
+    return true;
+}
+
+static void registry_note(const char *table, const char *self, bool active)
+{
+    char reg[300], real[PATH_MAX];
+    if (!registry_path(table, reg, sizeof reg) || !realpath(self, real))
+        return;
+    if (active) {
+        dm_error ignored = {0};
+        dm_write_file_atomic(reg, real, strlen(real), &ignored);
+        return;
+    }
+    dm_buf b;
+    dm_buf_init(&b, 4096);
+    if (dm_read_file(reg, &b, NULL) == DM_OK && strcmp(dm_buf_cstr(&b), real) == 0)
+        unlink(reg);
+    dm_buf_cleanup(&b);
+}
+
+static bool registry_other(const char *table, const char *self, char *found, size_t size)
+{
+    char reg[300], real[PATH_MAX] = "";
+    dm_buf b;
+    dm_buf_init(&b, 4096);
+    bool hit = false;
+    if (registry_path(table, reg, sizeof reg) && dm_read_file(reg, &b, NULL) == DM_OK && b.len > 0) {
+        const char *other = dm_buf_cstr(&b);
+        if (!realpath(self, real) || strcmp(other, real) != 0) {
+            cap_record r;
+            dm_error ignored = {0};
+            if (read_record(other, &r, &ignored) == DM_OK) {
+                hit = strcmp(r.original.table, table) == 0 && strcmp(r.status, "restored") != 0;
+                cap_record_cleanup(&r);
+            }
+            if (hit)
+                dm_strlcpy(found, other, size);
+        }
+    }
+    dm_buf_cleanup(&b);
+    return hit;
+}
+
+static bool other_active(const char *self, const char *table, char *found, size_t size)
+{
+    if (registry_other(table, self, found, size))
+        return true;
+    char dir[1100];
+    dm_strlcpy(dir, self, sizeof dir);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
+    return active_in(dir, self, table, found, size) || active_in(".ddbmig", self, table, found, size);
+}
+
+int cap_record_begin(const char *path, const cap_state *s, cap_method m, cap_record *out, dm_error *err)
 {
     memset(out, 0, sizeof *out);
-    int rc = lock_record(path, lock, err);
-    if (rc)
-        return rc;
+    int rc = DM_OK;
+    int n_switches = 0;
+    int64_t switches[CAP_MAX_SWITCHES];
     if (access(path, F_OK) == 0) {
         /* Never overwritten unread: it may hold the only copy of the
          * original settings. */
         if ((rc = read_record(path, out, err)) != DM_OK) {
             dm_error_prefix(err, "refusing to change capacity");
-        } else if (strcmp(out->original.table, s->table) != 0) {
-            rc = dm_error_set(err, DM_ERR_CONFIG, "the capacity record %s is of table %s, not %s", path,
-                              out->original.table, s->table);
-        } else if (strcmp(out->status, "restored") != 0) {
-            rc = cap_record_set_status(out, path, "raising", err);
-            if (rc == DM_OK)
-                return DM_OK;
-        }
-        if (rc) {
-            cap_record_cleanup(out);
-            cap_record_unlock(*lock);
-            *lock = -1;
             return rc;
         }
+        if (strcmp(out->original.table, s->table) != 0) {
+            rc = dm_error_set(err, DM_ERR_CONFIG, "the capacity record %s is of table %s, not %s", path,
+                              out->original.table, s->table);
+            cap_record_cleanup(out);
+            return rc;
+        }
+        if (strcmp(out->status, "restored") != 0)
+            return cap_record_set_status(out, path, "raising", err);
+        n_switches = out->n_switches;
+        memcpy(switches, out->switches_ms, sizeof switches);
         cap_record_cleanup(out);
     }
+    char other[2048];
+    if (other_active(path, s->table, other, sizeof other))
+        return dm_error_set(err, DM_ERR_CONFIG,
+                            "table %s is still raised by the capacity record %s: its original settings are there, "
+                            "not in the table as it is now; restore it first (ddbmig capacity restore --checkpoint "
+                            "'%s')",
+                            s->table, other, other);
     dm_strlcpy(out->method, cap_method_name(m), sizeof out->method);
     out->created_ms = dm_now_ms();
+    out->n_switches = n_switches;
+    memcpy(out->switches_ms, switches, sizeof switches);
     if ((rc = copy_state(s, &out->original, err)) == DM_OK)
         rc = cap_record_set_status(out, path, "raising", err);
-    if (rc) {
+    if (rc)
         cap_record_cleanup(out);
-        cap_record_unlock(*lock);
-        *lock = -1;
-    }
+    else
+        registry_note(s->table, path, true);
     return rc;
 }
 
-int cap_record_open(const char *path, cap_record *out, int *lock, dm_error *err)
+int cap_record_open(const char *path, cap_record *out, dm_error *err)
 {
     memset(out, 0, sizeof *out);
     if (access(path, F_OK) != 0)
         return dm_error_set(err, DM_ERR_IO, "no capacity record at %s: nothing was raised with it", path);
-    int rc = lock_record(path, lock, err);
-    if (rc == DM_OK && (rc = read_record(path, out, err)) != DM_OK) {
-        cap_record_unlock(*lock);
-        *lock = -1;
-    }
-    return rc;
+    return read_record(path, out, err);
 }
 
 int cap_record_set_status(cap_record *r, const char *path, const char *status, dm_error *err)
 {
     dm_strlcpy(r->status, status, sizeof r->status);
-    return save(r, path, err);
+    int rc = save(r, path, err);
+    if (rc == DM_OK && strcmp(status, "restored") == 0)
+        registry_note(r->original.table, path, false);
+    return rc;
 }
 
 void cap_record_add_switch(cap_record *r, int64_t at_ms)
@@ -259,4 +363,16 @@ void cap_record_print_pending(const cap_record *r, FILE *f)
         fprintf(f, "ddbmig: pending: %s: DynamoDB allows it from %s (%s)\n", r->pending[i].what, iso,
                 r->pending[i].reason);
     }
+}
+
+int cap_record_info(const char *path, char *table, size_t tsize, char *status, size_t ssize, dm_error *err)
+{
+    cap_record r;
+    int rc = cap_record_open(path, &r, err);
+    if (rc == DM_OK) {
+        dm_strlcpy(table, r.original.table, tsize);
+        dm_strlcpy(status, r.status, ssize);
+        cap_record_cleanup(&r);
+    }
+    return rc;
 }

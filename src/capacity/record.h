@@ -32,14 +32,18 @@ int cap_record_parse(const char *text, size_t len, cap_record *out, dm_error *er
 json_t *cap_record_json(const cap_record *r);
 void cap_record_cleanup(cap_record *r);
 
-/* Locks and reads path: a record still to restore keeps its original
- * settings (a second raise must not take raised values for the original
- * ones); otherwise a new one is made from s. Saved as "raising" before
- * returning. *lock: release with cap_record_unlock. */
-int cap_record_begin(const char *path, const cap_state *s, cap_method m, cap_record *out, int *lock, dm_error *err);
-/* Locks and reads an existing record. */
-int cap_record_open(const char *path, cap_record *out, int *lock, dm_error *err);
+/* Locks path (RECORD.lock) against other ddbmig processes. */
+int cap_record_lock(const char *path, int *lock, dm_error *err);
 void cap_record_unlock(int lock);
+/* With the lock held: a record still to restore keeps its original
+ * settings (a second raise must not take raised values for the original
+ * ones); otherwise a new one is made from s, the table as it is now,
+ * keeping the switches to on-demand an earlier record counted. Refused
+ * while another record of the same table (beside path or in .ddbmig/) is
+ * not restored. Saved as "raising" before returning. */
+int cap_record_begin(const char *path, const cap_state *s, cap_method m, cap_record *out, dm_error *err);
+/* With the lock held: reads an existing record. */
+int cap_record_open(const char *path, cap_record *out, dm_error *err);
 
 int cap_record_set_status(cap_record *r, const char *path, const char *status, dm_error *err);
 void cap_record_add_switch(cap_record *r, int64_t at_ms);

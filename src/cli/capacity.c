@@ -2,6 +2,7 @@
  * ddbmig run --prewarm shares with it. */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ int cli_cap_open(const cli_globals *g, cli_conn *conn, volatile sig_atomic_t *st
     out->c.stop = stop;
     out->c.wait_timeout_s = (int)cli_prewarm_opt.timeout_s;
     out->c.progress = stderr;
+    out->c.notices = stderr;
     const dm_env *env = conn->settings.env;
     /* A DynamoDB endpoint of its own (DynamoDB Local) says nothing of
      * where Application Auto Scaling is: without one named for it, real
@@ -92,8 +94,8 @@ static int env_units(const char *name, long long *out, dm_error *err)
         return DM_OK;
     char *end;
     errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || end == v || *end || n < 1 || n > 40000000)
+    long long n = *v >= '0' && *v <= '9' ? strtoll(v, &end, 10) : 0;
+    if (errno || n == 0 || *end || n < 1 || n > 40000000)
         return dm_error_set(err, DM_ERR_INVALID, "%s must be a whole number of units from 1 to 40000000", name);
     *out = n;
     return DM_OK;
@@ -105,8 +107,9 @@ int cli_cap_goal(const cap_state *s, bool consistent, double max_read, double ma
     if (cli_prewarm_opt.method && cap_method_parse(cli_prewarm_opt.method, &out->method) != DM_OK)
         return dm_error_set(err, DM_ERR_INVALID, "unknown --prewarm-method");
     cap_default_goal(s->item_count, s->size_bytes, consistent, max_read, max_write, &out->read, &out->write);
-    int rc = env_units("PREWARM_RCU", &out->read, err);
-    if (rc == DM_OK)
+    /* A flag wins over its variable, which is then not even read. */
+    int rc = cli_prewarm_opt.read ? DM_OK : env_units("PREWARM_RCU", &out->read, err);
+    if (rc == DM_OK && !cli_prewarm_opt.write)
         rc = env_units("PREWARM_WCU", &out->write, err);
     if (cli_prewarm_opt.read)
         out->read = cli_prewarm_opt.read;
@@ -139,9 +142,14 @@ int cli_cap_restore(cli_cap *c, const char *record, bool quiet)
     c->c.progress = was;
     if (rc) {
         int code = cli_fail(&err, rc);
-        fprintf(stderr, "ddbmig: capacity is NOT restored; the original settings are in %s; put them back with: "
-                        "ddbmig capacity restore --checkpoint '%s'\n",
-                record, record);
+        /* A record that is missing or unreadable is the problem itself:
+         * repeating the command would not help. */
+        if (rc == DM_ERR_IO || rc == DM_ERR_PARSE)
+            fprintf(stderr, "ddbmig: nothing was restored from %s\n", record);
+        else
+            fprintf(stderr, "ddbmig: capacity is NOT restored; the original settings are in %s; put them back with: "
+                            "ddbmig capacity restore --checkpoint '%s'\n",
+                    record, record);
         return code;
     }
     if (out == CAP_PENDING) {
@@ -193,7 +201,17 @@ static int record_path(char *out, size_t size)
         return CLI_EXIT_USAGE;
     }
     mkdir(".ddbmig", 0755);
-    snprintf(out, size, ".ddbmig/%s.capacity.json", opt.table);
+    size_t n = strlen(opt.table);
+    if (n <= 200) {
+        snprintf(out, size, ".ddbmig/%s.capacity.json", opt.table);
+    } else {
+        /* File names end at 255 bytes: a long table name is shortened,
+         * with a hash of the whole name to keep it apart from others. */
+        uint64_t h = 1469598103934665603ULL;
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ (unsigned char)opt.table[i]) * 1099511628211ULL;
+        snprintf(out, size, ".ddbmig/%.180s-%016llx.capacity.json", opt.table, (unsigned long long)h);
+    }
     return CLI_EXIT_OK;
 }
 
@@ -245,6 +263,7 @@ static int prewarm(cli_cap *cap, const char *record)
     fprintf(stderr, "Capacity of %s:\n", opt.table);
     cap_plan_print(p, "  ", stderr);
     int code = CLI_EXIT_OK;
+    bool changed = false;
     if (!cap_plan_empty(p)) {
         if (!opt.yes && !(isatty(0) && isatty(2))) {
             fprintf(stderr, "ddbmig: error: changing capacity needs --yes when it cannot be confirmed "
@@ -254,10 +273,13 @@ static int prewarm(cli_cap *cap, const char *record)
                                                          : "Change the table's capacity?")) {
             fprintf(stderr, "ddbmig: nothing changed\n");
             code = CLI_EXIT_USAGE;
-        } else if ((rc = cap_prewarm(&cap->c, &s, p, record, &err)) != DM_OK) {
+        } else if ((rc = cap_prewarm(&cap->c, p, record, &changed, &err)) != DM_OK) {
             code = cli_fail(&err, rc);
-            fprintf(stderr, "ddbmig: put back what was changed with: ddbmig capacity restore --checkpoint '%s'\n",
-                    record);
+            if (changed)
+                fprintf(stderr, "ddbmig: put back what was changed with: ddbmig capacity restore --checkpoint '%s'\n",
+                        record);
+            else
+                fprintf(stderr, "ddbmig: nothing was changed\n");
         } else {
             fprintf(stderr, "ddbmig: raised; the original settings are in %s\n"
                             "ddbmig: restore them after the migration with: ddbmig capacity restore --checkpoint "
@@ -268,6 +290,20 @@ static int prewarm(cli_cap *cap, const char *record)
     cap_plan_free(p);
     cap_state_cleanup(&s);
     return code;
+}
+
+/* restore --table-name T --checkpoint F: F must be T's. */
+static int check_record_table(const char *record)
+{
+    char table[256], status[16];
+    dm_error err = {0};
+    if (!opt.table || !opt.checkpoint || cap_record_info(record, table, sizeof table, status, sizeof status, &err))
+        return CLI_EXIT_OK; /* restore itself says what is wrong */
+    if (strcmp(table, opt.table) != 0) {
+        fprintf(stderr, "ddbmig capacity restore: the record %s is of table %s, not %s\n", record, table, opt.table);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
 }
 
 static int capacity_main(cli_globals *g, int argc, char **argv)
@@ -303,7 +339,7 @@ static int capacity_main(cli_globals *g, int argc, char **argv)
             rc = show(g, &cap);
         else if (strcmp(sub, "prewarm") == 0)
             rc = prewarm(&cap, record);
-        else
+        else if ((rc = check_record_table(record)) == CLI_EXIT_OK)
             rc = cli_cap_restore(&cap, record, opt.quiet);
         cli_cap_close(&cap);
     }

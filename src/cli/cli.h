@@ -18,6 +18,7 @@ enum {
     CLI_EXIT_USAGE = 2,       /* usage, configuration, credentials, missing table: nothing written */
     CLI_EXIT_RESUMABLE = 3,   /* stopped early; the checkpoint resumes it */
     CLI_EXIT_AWS = 4,         /* AWS or network failure after retries */
+    CLI_EXIT_CAPACITY = 5,    /* run --prewarm: the work is done, the capacity not (all) restored */
     CLI_EXIT_INTERRUPTED = 130
 };
 

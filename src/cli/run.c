@@ -104,12 +104,20 @@ static const cli_opt *job_options(void)
 
 static volatile sig_atomic_t stop_flag;
 
+/* Said by the signal handler on a second interrupt (written once the
+ * record exists): the only words it can still say. */
+static char second_interrupt_note[1300];
+static volatile sig_atomic_t second_interrupt_len;
+
+
 static void on_signal(int sig)
 {
     (void)sig;
     if (stop_flag) {
         static const char msg[] = "\nddbmig: second interrupt, exiting now\n";
         ssize_t w = write(2, msg, sizeof msg - 1);
+        if (second_interrupt_len > 0)
+            w = write(2, second_interrupt_note, (size_t)second_interrupt_len);
         (void)w;
         _exit(CLI_EXIT_INTERRUPTED);
     }
@@ -185,21 +193,58 @@ static int prewarm_plan(void *ud, FILE *f, dm_error *err)
         rc = cli_cap_goal(&p->state, p->e->consistent_read, p->e->max_read_units, p->e->max_write_units, &goal, err);
     if (rc == DM_OK)
         rc = cap_plan_prewarm(&p->state, &goal, &p->plan, err);
-    if (rc == DM_OK && f)
-        cap_plan_print(p->plan, "  ", f);
-    return rc;
+    if (rc != DM_OK)
+        return rc;
+    /* A charged, permanent change is said even when the plan is not, and
+     * asked about on its own when a person is there to answer. */
+    bool charged = cap_plan_charged(p->plan);
+    if (f || charged)
+        cap_plan_print(p->plan, "  ", f ? f : stderr);
+    if (charged && !p->e->yes) {
+        if (!p->e->confirm)
+            return dm_error_set(err, DM_ERR_CONFIG, "raising warm throughput is charged and permanent: it needs --yes "
+                                                    "when it cannot be confirmed interactively");
+        if (!p->e->confirm(p->e->confirm_ud, "Raise warm throughput (charged once, can never be lowered)?"))
+            return dm_error_set(err, DM_ERR_CONFIG, "warm throughput not raised: not confirmed");
+    }
+    return DM_OK;
+}
+
+/* A record of an earlier run of this checkpoint not yet restored (the run
+ * was killed after its raise): it is restored after this run too, even
+ * when nothing is left to raise. */
+static bool unrestored(const char *record)
+{
+    char table[256], status[16];
+    dm_error err = {0};
+    return cap_record_info(record, table, sizeof table, status, sizeof status, &err) == DM_OK &&
+           strcmp(status, "restored") != 0;
 }
 
 static int prewarm_start(void *ud, const char *checkpoint, double *read, double *write, dm_error *err)
 {
     prewarm_ctx *p = ud;
-    if (cap_plan_empty(p->plan))
-        return DM_OK;
     cap_record_path(checkpoint, p->record, sizeof p->record);
+    int n = snprintf(second_interrupt_note, sizeof second_interrupt_note,
+                     "ddbmig: capacity is left raised; put it back with: ddbmig capacity restore --checkpoint '%s'\n",
+                     p->record);
+    if (cap_plan_empty(p->plan)) {
+        p->attempted = unrestored(p->record);
+        if (p->attempted && !p->e->quiet)
+            fprintf(stderr, "ddbmig: %s holds settings of an earlier raise: they are restored after the run\n",
+                    p->record);
+        if (p->attempted)
+            second_interrupt_len = n;
+        return DM_OK;
+    }
     p->attempted = true;
-    int rc = cap_prewarm(&p->cap.c, &p->state, p->plan, p->record, err);
-    if (rc != DM_OK)
+    second_interrupt_len = n;
+    bool changed = false;
+    int rc = cap_prewarm(&p->cap.c, p->plan, p->record, &changed, err);
+    if (rc != DM_OK) {
+        p->attempted = changed || unrestored(p->record);
         return rc;
+    }
     cap_plan_ceiling(p->plan, read, write);
     if (!p->e->quiet) {
         double r = p->e->max_read_units > 0 ? p->e->max_read_units : *read;
@@ -213,7 +258,9 @@ static int prewarm_start(void *ud, const char *checkpoint, double *read, double 
 
 /* After the run, however it ended: what was raised goes back. A first
  * interrupt has already been used to stop the run, so the restore runs
- * to its end unless interrupted again (then the record stays). */
+ * to its end unless interrupted again (then the record stays). A run
+ * that did its work but could not put the capacity back exits
+ * CLI_EXIT_CAPACITY: its own code would say all is well. */
 static int prewarm_finish(prewarm_ctx *p, int run_rc)
 {
     if (!p->attempted)
@@ -223,10 +270,12 @@ static int prewarm_finish(prewarm_ctx *p, int run_rc)
             p->record);
     p->cap.c.stop = NULL;
     int rc = cli_cap_restore(&p->cap, p->record, false);
-    /* The run's outcome comes first; a capacity problem only when the
-     * run itself succeeded. */
-    return run_rc == CLI_EXIT_OK || run_rc == CLI_EXIT_ITEMS ? (rc ? rc : run_rc) : run_rc;
+    if (rc == CLI_EXIT_OK)
+        return run_rc;
+    return run_rc == CLI_EXIT_OK || run_rc == CLI_EXIT_ITEMS ? CLI_EXIT_CAPACITY : run_rc;
 }
+
+static bool prewarm_from_env;
 
 static int check_options(const char *command, engine_options *e)
 {
@@ -239,11 +288,13 @@ static int check_options(const char *command, engine_options *e)
         if (env < 0)
             return CLI_EXIT_USAGE;
         opt.prewarm = env == 1;
+        prewarm_from_env = opt.prewarm;
     }
     if (opt.prewarm && opt.target) {
-        fprintf(stderr, "ddbmig %s: --prewarm raises the capacity of the table being migrated; with "
-                        "--target-table-name, pre-warm each table first with ddbmig capacity prewarm\n",
-                command);
+        fprintf(stderr, "ddbmig %s: %s raises the capacity of the table being migrated; with "
+                        "--target-table-name, pre-warm each table first with ddbmig capacity prewarm%s\n",
+                command, prewarm_from_env ? "PREWARM=true (from the environment)" : "--prewarm",
+                prewarm_from_env ? ", and unset PREWARM" : "");
         return CLI_EXIT_USAGE;
     }
     if (opt.write_mode) {

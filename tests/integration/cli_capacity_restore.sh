@@ -34,13 +34,18 @@ items "$COLD" "$O" 30
 expect_exit 2 "$DDBMIG" run --endpoint-url "$COLD" --table-name "$O" -e 'return item' --prewarm \
   --prewarm-method warm-throughput --yes
 contains "$TMP/err" "reports no warm throughput"
+# Below what on-demand serves at once (12,000 / 4,000): nothing is switched.
+expect_exit 0 "$DDBMIG" run --endpoint-url "$COLD" --table-name "$O" -e 'item.t = 0; return item' --prewarm \
+  --prewarm-read-units 500 --prewarm-write-units 200 --checkpoint "$TMP/o0.json" --yes
+contains "$TMP/err" "nothing to warm"
+[ ! -e "$TMP/o0.json.capacity.json" ] || fail "a record without a raise"
 expect_exit 0 "$DDBMIG" run --endpoint-url "$COLD" --table-name "$O" -e 'item.t = 1; return item' --prewarm \
-  --prewarm-read-units 500 --prewarm-write-units 200 --checkpoint "$TMP/o.json" --yes
-contains "$TMP/err" "prewarm    toggle, to 500 read and 200 write units per second"
+  --prewarm-read-units 20000 --prewarm-write-units 6000 --checkpoint "$TMP/o.json" --yes
+contains "$TMP/err" "prewarm    toggle, to 20000 read and 6000 write units per second"
 contains "$TMP/err" "uses one of the 4 switches to on-demand"
 FAKE=$COLD state
-n=$(jv "len([c for c in d['calls'] if c['op'] == 'UpdateTable' and c['verdict'] == 'accepted' and c['request'].get('BillingMode') == 'PROVISIONED' and c['request']['ProvisionedThroughput'] == {'ReadCapacityUnits': 500, 'WriteCapacityUnits': 200}])")
-[ "$n" = 1 ] || fail "toggle: no switch to provisioned at 500/200 ($n)"
+n=$(jv "len([c for c in d['calls'] if c['op'] == 'UpdateTable' and c['verdict'] == 'accepted' and c['request'].get('BillingMode') == 'PROVISIONED' and c['request']['ProvisionedThroughput'] == {'ReadCapacityUnits': 20000, 'WriteCapacityUnits': 6000}])")
+[ "$n" = 1 ] || fail "toggle: no switch to provisioned at 20000/6000 ($n)"
 n=$(jv "len([c for c in d['calls'] if c['op'] == 'UpdateTable' and c['verdict'] == 'accepted' and c['request'].get('BillingMode') == 'PAY_PER_REQUEST'])")
 [ "$n" = 1 ] || fail "toggle: expected one switch back to on-demand, saw $n"
 FAKE=$COLD desc "$O"
@@ -90,6 +95,25 @@ settle "$K"
 is "restored after kill -9" "(d['Table']['ProvisionedThroughput']['ReadCapacityUnits'], d['Table']['ProvisionedThroughput']['WriteCapacityUnits'])" "(5, 5)"
 [ "$(record_status "$TMP/k.json.capacity.json")" = restored ] || fail "record not restored after kill -9"
 expect_exit 0 "$DDBMIG" capacity restore --endpoint-url "$FAKE" --checkpoint "$TMP/k.json.capacity.json"
+
+# Killed after the raise, then resumed: the resumed run finds nothing left
+# to raise, and still restores the settings the first one recorded.
+(exec "$DDBMIG" run --endpoint-url "$FAKE" --table-name "$K" -e 'item.v = 1; return item' --prewarm \
+  --prewarm-read-units 100 --prewarm-write-units 100 --max-write-units 2 --page-size 10 --checkpoint "$TMP/k3.json" \
+  --yes >"$TMP/k.out" 2>"$TMP/k.err") &
+RUN=$!
+for _ in $(seq 1 200); do [ "$(record_status "$TMP/k3.json.capacity.json")" = raised ] && break; sleep 0.1; done
+kill -9 $RUN
+{ wait $RUN; } 2>/dev/null
+# Another raise meanwhile would take raised values for original ones.
+expect_exit 2 "$DDBMIG" capacity prewarm --endpoint-url "$FAKE" --table-name "$K" --prewarm-write-units 300 --yes
+contains "$TMP/err" "is still raised by the capacity record"
+expect_exit 0 "$DDBMIG" run --endpoint-url "$FAKE" --table-name "$K" -e 'item.v = 1; return item' --prewarm \
+  --prewarm-read-units 100 --prewarm-write-units 100 --checkpoint "$TMP/k3.json" --resume --yes
+contains "$TMP/err" "holds settings of an earlier raise"
+contains "$TMP/err" "capacity restored"
+desc "$K"
+is "restored after a resumed run" "d['Table']['ProvisionedThroughput']['WriteCapacityUnits']" 5
 
 # An interrupt after the raise: the run stops and puts the capacity back.
 "$DDBMIG" run --endpoint-url "$FAKE" --table-name "$K" -e 'item.u = 1; return item' --prewarm \

@@ -215,15 +215,22 @@ TEST(toggles_through_provisioned_and_keeps_the_maximums)
     cap_state s;
     state_of("capacity/describe_on_demand.json", false, &s);
     s.warm_reported = false;
-    cap_goal g = {.read = 12000, .write = 4000};
+    /* Below what on-demand serves at once: nothing to do, never lower. */
+    cap_goal g = {.read = 100, .write = 4000};
     cap_plan *p;
     CHECK_INT(cap_plan_prewarm(&s, &g, &p, NULL), DM_OK);
+    CHECK_INT(p->method, CAP_METHOD_TOGGLE);
+    CHECK_INT(p->n_steps, 0);
+    cap_plan_free(p);
+    g = (cap_goal){.read = 100, .write = 5000};
+    CHECK_INT(cap_plan_prewarm(&s, &g, &p, NULL), DM_OK);
     CHECK_INT(p->n_steps, 2);
+    CHECK(p->ceiling_write == 2000); /* within the table's on-demand maximum */
     const char *op;
     char *req = request_of(p, 0, &s, &op);
     CHECK_STR(req, "{\"BillingMode\":\"PROVISIONED\",\"GlobalSecondaryIndexUpdates\":[{\"Update\":{\"IndexName\":"
-                   "\"gsi1\",\"ProvisionedThroughput\":{\"ReadCapacityUnits\":12000,\"WriteCapacityUnits\":4000}}}],"
-                   "\"ProvisionedThroughput\":{\"ReadCapacityUnits\":12000,\"WriteCapacityUnits\":4000},"
+                   "\"gsi1\",\"ProvisionedThroughput\":{\"ReadCapacityUnits\":12000,\"WriteCapacityUnits\":5000}}}],"
+                   "\"ProvisionedThroughput\":{\"ReadCapacityUnits\":12000,\"WriteCapacityUnits\":5000},"
                    "\"TableName\":\"events\"}");
     free(req);
     /* The way back, on the table as it is after the first switch. */
@@ -279,6 +286,48 @@ TEST(restores_targets_before_units_and_never_lowers_warm_throughput)
     CHECK_INT(p->n_steps, 0);
     cap_plan_free(p);
     CHECK_INT(cap_plan_restore(&od, &orig, &p, NULL), DM_ERR_INVALID); /* another table */
+    /* On-demand maximums go back by index name, whatever the order. */
+    cap_state od2;
+    state_of("capacity/describe_on_demand.json", false, &od2);
+    od2.res[1].od_max_write = 9000;
+    cap_resource t = od2.res[0];
+    od2.res[0] = od2.res[1];
+    od2.res[1] = t; /* an index listed first cannot happen, but order must not matter */
+    strcpy(od2.res[1].index, "");
+    strcpy(od2.res[0].index, "gsi1");
+    CHECK_INT(cap_plan_restore(&od, &od2, &p, NULL), DM_OK);
+    CHECK_INT(p->n_steps, 1);
+    CHECK(p->steps[0].kind == CAP_STEP_OD_MAX && p->steps[0].res == 1 && p->steps[0].write == 1000);
+    cap_plan_free(p);
+    cap_state_cleanup(&od2);
+    /* Someone switched the raised table to on-demand: back to provisioned,
+     * and the scalable targets too; an index made meanwhile gets units. */
+    cap_state sw;
+    state_of("capacity/describe_provisioned.json", true, &sw);
+    strcpy(sw.billing_mode, "PAY_PER_REQUEST");
+    sw.res[0].write_scaling.min = 300;
+    CHECK_INT(cap_plan_restore(&orig, &sw, &p, NULL), DM_OK);
+    CHECK(p->steps[0].kind == CAP_STEP_BILLING && !p->steps[0].on_demand);
+    bool target = false;
+    for (int i = 1; i < p->n_steps; i++)
+        target = target || (p->steps[i].kind == CAP_STEP_SCALING && p->steps[i].scaling.min == 25);
+    CHECK(target);
+    cap_state grown;
+    state_of("capacity/describe_provisioned.json", false, &grown);
+    strcpy(grown.billing_mode, "PAY_PER_REQUEST");
+    cap_resource *more = realloc(grown.res, (size_t)(grown.n + 1) * sizeof *more);
+    CHECK(more != NULL);
+    grown.res = more;
+    memset(&grown.res[grown.n], 0, sizeof grown.res[0]);
+    strcpy(grown.res[grown.n].index, "added");
+    grown.n++;
+    const char *op2;
+    char *req2 = request_of(p, 0, &grown, &op2);
+    CHECK_CONTAINS(req2, "\"IndexName\":\"added\",\"ProvisionedThroughput\":{\"ReadCapacityUnits\":50,");
+    free(req2);
+    cap_plan_free(p);
+    cap_state_cleanup(&sw);
+    cap_state_cleanup(&grown);
     cap_state_cleanup(&orig);
     cap_state_cleanup(&now);
     cap_state_cleanup(&od);
