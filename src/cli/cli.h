@@ -30,7 +30,8 @@ enum {
     CLI_CMD_IMPORT = 1 << 3,
     CLI_CMD_DESCRIBE = 1 << 4,
     CLI_CMD_CAPACITY = 1 << 5,
-    CLI_CMD_ALL = (1 << 6) - 1
+    CLI_CMD_LAMBDA = 1 << 6,
+    CLI_CMD_ALL = (1 << 7) - 1
 };
 
 typedef enum cli_opt_kind {
@@ -162,7 +163,14 @@ int cli_prewarm_env(void);
 /* Restores from record, telling stderr how it went; the exit code. */
 int cli_cap_restore(cli_cap *c, const char *record, bool quiet);
 
+/* run, verify and lambda share one option table (run.c). */
+struct engine_options;
+const cli_opt *cli_job_options(void);
+/* The engine's options from what cli_parse found for command. */
+int cli_job_engine_options(const char *command, cli_globals *g, struct engine_options *e);
+
 extern const cli_command cli_cmd_capacity;
+extern const cli_command cli_cmd_lambda;
 extern const cli_command cli_cmd_describe;
 extern const cli_command cli_cmd_run;
 extern const cli_command cli_cmd_verify;

@@ -19,34 +19,34 @@ static struct {
     bool dry_run, resume, consistent, quiet, yes, no_pitr, prewarm;
 } opt = {.read_price = 0.125, .write_price = 0.625};
 
-enum { R = CLI_CMD_RUN, V = CLI_CMD_VERIFY, RV = CLI_CMD_RUN | CLI_CMD_VERIFY };
+enum { R = CLI_CMD_RUN, V = CLI_CMD_VERIFY, RV = CLI_CMD_RUN | CLI_CMD_VERIFY, L = CLI_CMD_LAMBDA };
 
 /* One table for both commands; verify takes what reads and transforms,
  * run also what writes. Ranges: DynamoDB allows 1,000,000 scan segments;
  * 1024 workers are far past the point where more help. */
-static const cli_opt *job_options(void)
+const cli_opt *cli_job_options(void)
 {
     /* Tables read best one entry to a line or two. */
     /* clang-format off */
     static const cli_opt o[] = {
-        {.name = "table-name", .kind = CLI_STRING, .dest = &opt.table, .arg = "NAME", .commands = RV, .required = RV,
+        {.name = "table-name", .kind = CLI_STRING, .dest = &opt.table, .arg = "NAME", .commands = RV | L, .required = RV,
          .help = "the table to migrate or check (required)"},
-        {.name = "script", .kind = CLI_STRING, .dest = &opt.script, .arg = "FILE", .commands = RV,
+        {.name = "script", .kind = CLI_STRING, .dest = &opt.script, .arg = "FILE", .commands = RV | L,
          .help = "Lua file defining migrate(item, ctx)"},
-        {.short_name = 'e', .kind = CLI_STRING, .dest = &opt.code, .arg = "CODE", .commands = RV,
+        {.short_name = 'e', .kind = CLI_STRING, .dest = &opt.code, .arg = "CODE", .commands = RV | L,
          .help = "the body of migrate(item, ctx), instead of --script"},
-        {.name = "target-table-name", .kind = CLI_STRING, .dest = &opt.target, .arg = "NAME", .commands = R,
+        {.name = "target-table-name", .kind = CLI_STRING, .dest = &opt.target, .arg = "NAME", .commands = R | L,
          .help = "write the results into another table"},
         {.name = "total-segments", .kind = CLI_INT, .dest = &opt.segments, .arg = "N", .imin = 1, .imax = 1000000,
          .commands = RV, .help = "scan segments (default: 4 x workers, 1 per GB at least)"},
         {.name = "workers", .kind = CLI_INT, .dest = &opt.workers, .arg = "N", .imin = 1, .imax = 1024,
-         .commands = RV, .help = "worker threads (default: 2 x CPUs, at most 64)"},
+         .commands = RV | L, .help = "worker threads (default: 2 x CPUs, at most 64)"},
         {.name = "write-mode", .kind = CLI_CHOICE, .dest = &opt.write_mode, .arg = "update|put|batch",
-         .choices = "update|put|batch", .commands = R, .help = "how changes are written (see docs/CLI.md)"},
+         .choices = "update|put|batch", .commands = R | L, .help = "how changes are written (see docs/CLI.md)"},
         {.name = "max-read-units", .kind = CLI_NUMBER, .dest = &opt.max_read, .arg = "R", .dmin = 0, .dmin_open = true,
-         .dmax = 1e9, .commands = RV, .help = "read capacity units per second at most"},
+         .dmax = 1e9, .commands = RV | L, .help = "read capacity units per second at most"},
         {.name = "max-write-units", .kind = CLI_NUMBER, .dest = &opt.max_write, .arg = "U", .dmin = 0,
-         .dmin_open = true, .dmax = 1e9, .commands = R, .help = "write capacity units per second at most"},
+         .dmin_open = true, .dmax = 1e9, .commands = R | L, .help = "write capacity units per second at most"},
         {.name = "dry-run", .kind = CLI_FLAG, .dest = &opt.dry_run, .commands = R, .help = "do everything but write"},
         {.name = "show-diffs", .kind = CLI_INT, .dest = &opt.show_diffs, .arg = "K", .imin = 0, .imax = 1000000,
          .commands = RV, .help = "print the first K changes (verify: of the items still to migrate)"},
@@ -54,45 +54,45 @@ static const cli_opt *job_options(void)
          .commands = R, .help = "process at most N items"},
         {.name = "checkpoint", .kind = CLI_STRING, .dest = &opt.checkpoint, .arg = "FILE", .commands = R,
          .help = "checkpoint file (default .ddbmig/TABLE-ID.json)"},
-        {.name = "checkpoint-table", .kind = CLI_STRING, .dest = &opt.checkpoint_table, .arg = "NAME", .commands = R,
+        {.name = "checkpoint-table", .kind = CLI_STRING, .dest = &opt.checkpoint_table, .arg = "NAME", .commands = R | L,
          .help = "keep cursors in this DynamoDB table, shared by every process of the migration"},
         {.name = "segments", .kind = CLI_STRING, .dest = &opt.segment_list, .arg = "LIST", .commands = R,
          .help = "only these segments, as 0-99,200"},
         {.name = "time-limit", .kind = CLI_INT, .dest = &opt.time_limit, .arg = "S", .imin = 1, .imax = 31536000,
          .commands = R, .help = "stop cleanly (cursors saved) before S seconds have passed"},
         {.name = "lease-seconds", .kind = CLI_INT, .dest = &opt.lease, .arg = "S", .imin = 5, .imax = 3600,
-         .commands = R, .help = "with --checkpoint-table: a segment's lease (default 60)"},
+         .commands = R | L, .help = "with --checkpoint-table: a segment's lease (default 60)"},
         {.name = "resume", .kind = CLI_FLAG, .dest = &opt.resume, .commands = R,
          .help = "continue the run recorded in the checkpoint"},
-        {.name = "errors", .kind = CLI_STRING, .dest = &opt.errors, .arg = "FILE", .commands = R,
+        {.name = "errors", .kind = CLI_STRING, .dest = &opt.errors, .arg = "FILE", .commands = R | L,
          .help = "per-item errors, JSON lines (default .ddbmig/...)"},
         {.name = "max-errors", .kind = CLI_INT, .dest = &opt.max_errors, .arg = "N", .imin = 1, .imax = LLONG_MAX,
-         .commands = R, .help = "stop (resumably) after N per-item errors (default 100)"},
-        {.name = "marker", .kind = CLI_STRING, .dest = &opt.marker, .arg = "ATTR", .commands = RV,
+         .commands = R | L, .help = "stop (resumably) after N per-item errors (default 100)"},
+        {.name = "marker", .kind = CLI_STRING, .dest = &opt.marker, .arg = "ATTR", .commands = RV | L,
          .help = "mark migrated items; skip marked ones (exactly once)"},
-        {.name = "version-attribute", .kind = CLI_STRING, .dest = &opt.version_attr, .arg = "ATTR", .commands = R,
+        {.name = "version-attribute", .kind = CLI_STRING, .dest = &opt.version_attr, .arg = "ATTR", .commands = R | L,
          .help = "guard writes on this whole-number attribute, which every writer bumps; bump it too"},
-        {.name = "migration-id", .kind = CLI_STRING, .dest = &opt.migration_id, .arg = "ID", .commands = RV,
+        {.name = "migration-id", .kind = CLI_STRING, .dest = &opt.migration_id, .arg = "ID", .commands = RV | L,
          .help = "the run's id, the marker's value (default: from the script's hash)"},
-        {.name = "filter-expression", .kind = CLI_STRING, .dest = &opt.filter, .arg = "EXPR", .commands = RV,
+        {.name = "filter-expression", .kind = CLI_STRING, .dest = &opt.filter, .arg = "EXPR", .commands = RV | L,
          .help = "only items matching this Scan filter"},
-        {.name = "expression-attribute-names", .kind = CLI_STRING, .dest = &opt.names, .arg = "JSON", .commands = RV,
+        {.name = "expression-attribute-names", .kind = CLI_STRING, .dest = &opt.names, .arg = "JSON", .commands = RV | L,
          .help = "names for the filter, as {\"#n\": \"name\"}"},
         {.name = "expression-attribute-values", .kind = CLI_STRING, .dest = &opt.values, .arg = "JSON",
-         .commands = RV, .help = "values for the filter, as {\":v\": {\"S\": \"x\"}}"},
-        {.name = "consistent-read", .kind = CLI_FLAG, .dest = &opt.consistent, .commands = RV,
+         .commands = RV | L, .help = "values for the filter, as {\":v\": {\"S\": \"x\"}}"},
+        {.name = "consistent-read", .kind = CLI_FLAG, .dest = &opt.consistent, .commands = RV | L,
          .help = "strongly consistent scan (twice the read units)"},
         {.name = "page-size", .kind = CLI_INT, .dest = &opt.page_size, .arg = "N", .imin = 1, .imax = 1000000,
-         .commands = RV, .help = "items per Scan page (default: 1 MB pages)"},
+         .commands = RV | L, .help = "items per Scan page (default: 1 MB pages)"},
         {.name = "yes", .short_name = 'y', .kind = CLI_FLAG, .dest = &opt.yes, .commands = R,
          .help = "do not ask before writing"},
-        {.name = "no-pitr-check", .kind = CLI_FLAG, .dest = &opt.no_pitr, .commands = R,
+        {.name = "no-pitr-check", .kind = CLI_FLAG, .dest = &opt.no_pitr, .commands = R | L,
          .help = "write even though point-in-time recovery is off"},
         {.name = "read-price", .kind = CLI_NUMBER, .dest = &opt.read_price, .arg = "USD", .dmin = 0, .dmax = 1e6,
          .commands = R, .help = "per million read units, for the plan (default 0.125)"},
         {.name = "write-price", .kind = CLI_NUMBER, .dest = &opt.write_price, .arg = "USD", .dmin = 0, .dmax = 1e6,
          .commands = R, .help = "per million write units, for the plan (default 0.625)"},
-        {.name = "quiet", .short_name = 'q', .kind = CLI_FLAG, .dest = &opt.quiet, .commands = RV,
+        {.name = "quiet", .short_name = 'q', .kind = CLI_FLAG, .dest = &opt.quiet, .commands = RV | L,
          .help = "no progress output"},
         {.name = "prewarm", .kind = CLI_FLAG, .dest = &opt.prewarm, .commands = R,
          .help = "raise capacity before the run, restore it after (also PREWARM=true)"},
@@ -306,53 +306,62 @@ static int check_options(const char *command, engine_options *e)
     return 0;
 }
 
+/* The engine's options from the parsed command line. */
+int cli_job_engine_options(const char *command, cli_globals *g, engine_options *e)
+{
+    int rc = check_options(command, e);
+    if (rc)
+        return rc;
+    e->table = opt.table;
+    e->target_table = opt.target;
+    e->script_path = opt.script;
+    e->code = opt.code;
+    e->migration_id = opt.migration_id;
+    e->total_segments = (int)opt.segments;
+    e->workers = (int)opt.workers;
+    e->dry_run = opt.dry_run;
+    e->show_diffs = (int)opt.show_diffs;
+    e->limit = opt.limit;
+    e->checkpoint_path = opt.checkpoint;
+    e->checkpoint_table = opt.checkpoint_table;
+    e->segments = opt.segment_list;
+    e->lease_seconds = (int)opt.lease;
+    if (opt.time_limit)
+        e->deadline_ms = dm_now_ms() + opt.time_limit * 1000;
+    e->resume = opt.resume;
+    e->errors_path = opt.errors;
+    e->max_errors = opt.max_errors;
+    e->marker = opt.marker;
+    e->version_attribute = opt.version_attr;
+    e->filter_expression = opt.filter;
+    e->names_json = opt.names;
+    e->values_json = opt.values;
+    e->consistent_read = opt.consistent;
+    e->json_output = cli_json_output(g);
+    e->quiet = opt.quiet;
+    e->page_size = (int)opt.page_size;
+    e->yes = opt.yes;
+    e->confirm = isatty(0) && isatty(2) ? ask : NULL;
+    e->no_pitr_check = opt.no_pitr;
+    e->max_read_units = opt.max_read;
+    e->max_write_units = opt.max_write;
+    e->read_price = opt.read_price;
+    e->write_price = opt.write_price;
+    e->diff_out = e->json_output ? stderr : stdout;
+    if (e->job == ENGINE_VERIFY && !e->show_diffs)
+        e->diff_out = NULL;
+    return CLI_EXIT_OK;
+}
+
 static int run_job(engine_job job, const cli_command *cmd, cli_globals *g, int argc, char **argv)
 {
     int rc = cli_parse(cmd, argc, argv, g);
     if (rc)
         return rc;
     engine_options e = {.job = job};
-    if ((rc = check_options(cmd->name, &e)) != 0)
+    if ((rc = cli_job_engine_options(cmd->name, g, &e)) != 0)
         return rc;
-    e.table = opt.table;
-    e.target_table = opt.target;
-    e.script_path = opt.script;
-    e.code = opt.code;
-    e.migration_id = opt.migration_id;
-    e.total_segments = (int)opt.segments;
-    e.workers = (int)opt.workers;
-    e.dry_run = opt.dry_run;
-    e.show_diffs = (int)opt.show_diffs;
-    e.limit = opt.limit;
-    e.checkpoint_path = opt.checkpoint;
-    e.checkpoint_table = opt.checkpoint_table;
-    e.segments = opt.segment_list;
-    e.lease_seconds = (int)opt.lease;
-    if (opt.time_limit)
-        e.deadline_ms = dm_now_ms() + opt.time_limit * 1000;
-    e.resume = opt.resume;
-    e.errors_path = opt.errors;
-    e.max_errors = opt.max_errors;
-    e.marker = opt.marker;
-    e.version_attribute = opt.version_attr;
-    e.filter_expression = opt.filter;
-    e.names_json = opt.names;
-    e.values_json = opt.values;
-    e.consistent_read = opt.consistent;
-    e.json_output = cli_json_output(g);
-    e.quiet = opt.quiet;
-    e.page_size = (int)opt.page_size;
-    e.yes = opt.yes;
-    e.confirm = isatty(0) && isatty(2) ? ask : NULL;
-    e.no_pitr_check = opt.no_pitr;
-    e.max_read_units = opt.max_read;
-    e.max_write_units = opt.max_write;
-    e.read_price = opt.read_price;
-    e.write_price = opt.write_price;
     e.stop = &stop_flag;
-    e.diff_out = e.json_output ? stderr : stdout;
-    if (job == ENGINE_VERIFY && !e.show_diffs)
-        e.diff_out = NULL;
     char *resume = resume_command(argc, argv);
     e.resume_command = resume;
     cli_conn c;
@@ -404,7 +413,7 @@ static int verify_main(cli_globals *g, int argc, char **argv)
 
 const cli_command cli_cmd_run = {
     "run", CLI_CMD_RUN, "migrate every item of a table with a Lua script",
-    "ddbmig run --table-name NAME (--script FILE | -e CODE) [options]", job_options, run_main,
+    "ddbmig run --table-name NAME (--script FILE | -e CODE) [options]", cli_job_options, run_main,
     "Scans the table in parallel segments, runs migrate(item, ctx) on each item, and\n"
     "writes only what changed, guarded so that concurrent writes are never lost.\n"
     "Progress is checkpointed; an interrupted run continues with --resume.\n\n"
@@ -417,7 +426,7 @@ const cli_command cli_cmd_run = {
 
 const cli_command cli_cmd_verify = {
     "verify", CLI_CMD_VERIFY, "count the items a script would still change",
-    "ddbmig verify --table-name NAME (--script FILE | -e CODE) [options]", job_options, verify_main,
+    "ddbmig verify --table-name NAME (--script FILE | -e CODE) [options]", cli_job_options, verify_main,
     "Runs the script on every item without writing and counts the items it would\n"
     "still change or delete. Exit 0 when none are left, 1 when some are.\n\n"
     "Examples:\n"

@@ -430,7 +430,10 @@ int ctable_claim(run_state *r, ddb_client *c, seg_state **out, dm_error *err)
             break;
         /* Only segments others hold are left: wait for their leases. */
         int64_t wait = busy_until - dm_now_ms() + 200;
-        for (int64_t end = dm_monotonic_ms() + (wait > 0 ? wait : 200); dm_monotonic_ms() < end && !stopping(r);)
+        int64_t end = dm_monotonic_ms() + (wait > 0 ? wait : 200);
+        if (r->deadline_mono && end > r->deadline_mono)
+            end = r->deadline_mono; /* the deadline comes first */
+        while (dm_monotonic_ms() < end && !stopping(r))
             dm_sleep_ms(100);
         if (r->deadline_mono && dm_monotonic_ms() >= r->deadline_mono)
             break;
