@@ -188,14 +188,17 @@ static int set_value(const char *command, const cli_opt *o, const char *v)
     return 0;
 }
 
-/* Names the commands of a bit set: "run", "run and verify". */
+/* Names the commands of a bit set: "run", "run and verify". lambda is
+ * run inside AWS Lambda: named only when no other command takes it. */
 static void command_names(unsigned bits, char *out, size_t size)
 {
-    static const char *names[] = {"run", "verify", "export", "import", "describe"};
+    static const char *names[] = {"run", "verify", "export", "import", "describe", "capacity", "lambda"};
+    if (bits != CLI_CMD_LAMBDA)
+        bits &= ~(unsigned)CLI_CMD_LAMBDA;
     size_t o = 0;
     int left = __builtin_popcount(bits);
     out[0] = '\0';
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 7; i++) {
         if (!(bits & (1u << i)))
             continue;
         left--;

@@ -147,8 +147,9 @@ int checkpoint_refuse(run_state *r, const checkpoint_doc *d, const char *where, 
         return dm_error_set(err, DM_ERR_CONFIG, "%s is for table '%s', not '%s'", where, d->table, r->o->table);
     if (strcmp(d->script_sha256, r->script_hash) != 0)
         return dm_error_set(err, DM_ERR_CONFIG,
-                            "the script changed since %s was written (sha256 %.12s..., now %.12s...); going on with "
-                            "a different script is refused: restore the script, or start over elsewhere",
+                            "the script changed since %s was written (sha256 %.12s..., now %.12s...); resuming with "
+                            "a different script is refused: restore the script, or start over (another "
+                            "--migration-id, or without the old checkpoint)",
                             where, d->script_sha256, r->script_hash);
     return check_binding(r, d, where, err);
 }
