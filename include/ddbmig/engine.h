@@ -113,6 +113,10 @@ typedef enum engine_status {
  * over c's shared state). Prints progress to stderr and the summary to
  * stdout (JSON with json_output). Returns the status; err has the reason
  * for ENGINE_CONFIG and ENGINE_STOPPED. */
+/* The default migration id of a script: "m-" and 12 hex digits of its
+ * SHA-256 (what run uses without --migration-id). */
+DM_API void engine_migration_id(const char *script, size_t len, char out[80]);
+
 DM_API engine_status engine_run(const engine_options *o, ddb_shared *shared, ddb_client *c, dm_error *err);
 
 /* ---- export and import --------------------------------------------------- */

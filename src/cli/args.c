@@ -192,13 +192,13 @@ static int set_value(const char *command, const cli_opt *o, const char *v)
  * run inside AWS Lambda: named only when no other command takes it. */
 static void command_names(unsigned bits, char *out, size_t size)
 {
-    static const char *names[] = {"run", "verify", "export", "import", "describe", "capacity", "lambda"};
+    static const char *names[] = {"run", "verify", "export", "import", "describe", "capacity", "lambda", "aws"};
     if (bits != CLI_CMD_LAMBDA)
         bits &= ~(unsigned)CLI_CMD_LAMBDA;
     size_t o = 0;
     int left = __builtin_popcount(bits);
     out[0] = '\0';
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         if (!(bits & (1u << i)))
             continue;
         left--;

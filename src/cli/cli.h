@@ -31,7 +31,8 @@ enum {
     CLI_CMD_DESCRIBE = 1 << 4,
     CLI_CMD_CAPACITY = 1 << 5,
     CLI_CMD_LAMBDA = 1 << 6,
-    CLI_CMD_ALL = (1 << 7) - 1
+    CLI_CMD_AWS = 1 << 7,
+    CLI_CMD_ALL = (1 << 8) - 1
 };
 
 typedef enum cli_opt_kind {
@@ -171,6 +172,7 @@ int cli_job_engine_options(const char *command, cli_globals *g, struct engine_op
 
 extern const cli_command cli_cmd_capacity;
 extern const cli_command cli_cmd_lambda;
+extern const cli_command cli_cmd_aws;
 extern const cli_command cli_cmd_describe;
 extern const cli_command cli_cmd_run;
 extern const cli_command cli_cmd_verify;

@@ -14,6 +14,8 @@
 #include "ddbmig/engine.h"
 #include "ddbmig/lambda.h"
 
+#include <jansson.h>
+
 static volatile sig_atomic_t stop_flag;
 
 /* Lambda sends SIGTERM before it shuts a runtime down: the running
@@ -91,6 +93,25 @@ static int lambda_main(cli_globals *g, int argc, char **argv)
     lambda_rt *rt = lambda_rt_new(getenv("AWS_LAMBDA_RUNTIME_API"), &err);
     if (!rt)
         return cli_fail(&err, err.code);
+    /* The stack's function gets its options in DDBMIG_LAMBDA_ARGS (a JSON
+     * array of strings): the bootstrap needs no quoting. */
+    char **env_argv = NULL;
+    if (argc == 0 && getenv("DDBMIG_LAMBDA_ARGS")) {
+        json_t *a = json_loads(getenv("DDBMIG_LAMBDA_ARGS"), 0, NULL);
+        size_t n = json_is_array(a) ? json_array_size(a) : 0;
+        env_argv = n ? calloc(n + 1, sizeof *env_argv) : NULL;
+        for (size_t i = 0; env_argv && i < n; i++) {
+            const char *v = json_string_value(json_array_get(a, i));
+            env_argv[argc++] = dm_strdup(v ? v : "");
+        }
+        json_decref(a);
+        if (!env_argv) {
+            report(rt, NULL, LAMBDA_ERR_CONFIG, "DDBMIG_LAMBDA_ARGS is not a JSON array of strings");
+            lambda_rt_free(rt);
+            return CLI_EXIT_USAGE;
+        }
+        argv = env_argv; /* kept for the process's life: options point into it */
+    }
     /* Bad options are an initialisation error Lambda shows for the
      * function; the log has cli_parse's message. */
     int rc = cli_parse(&cli_cmd_lambda, argc, argv, g);

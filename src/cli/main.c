@@ -6,7 +6,7 @@
 #include "cli.h"
 
 static const cli_command *const commands[] = {&cli_cmd_run, &cli_cmd_verify, &cli_cmd_export, &cli_cmd_import,
-                                                     &cli_cmd_describe, &cli_cmd_capacity, &cli_cmd_lambda, NULL};
+                                                     &cli_cmd_describe, &cli_cmd_capacity, &cli_cmd_lambda, &cli_cmd_aws, NULL};
 
 static const cli_command *find_command(const char *name)
 {

@@ -52,6 +52,13 @@ static int hash_script(run_state *r, dm_error *err)
     return DM_OK;
 }
 
+void engine_migration_id(const char *script, size_t len, char out[80])
+{
+    char hash[65];
+    dm_sha256_hex(script, len, hash);
+    snprintf(out, 80, "m-%.12s", hash);
+}
+
 static int check_script(run_state *r, dm_error *err)
 {
     r->lua = (lua_host_options){.script = dm_buf_cstr(&r->script), .script_len = r->script.len,

@@ -1,0 +1,148 @@
+/* ddbmig aws: the stack that runs a migration on Lambda under a Step
+ * Functions Distributed Map. `template` writes its CloudFormation
+ * template (docs/SCALE.md). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ddbmig/engine.h"
+#include "ddbmig/stack.h"
+
+static struct {
+    const char *table, *target, *script, *code, *migration_id, *write_mode, *marker, *version_attr;
+    const char *filter, *names, *values, *output;
+    long long segments, concurrency, max_errors;
+    double tolerated, max_read, max_write;
+} opt;
+
+static const cli_opt *aws_options(void)
+{
+    enum { A = CLI_CMD_AWS };
+    /* clang-format off */
+    static const cli_opt o[] = {
+        {.name = "table-name", .kind = CLI_STRING, .dest = &opt.table, .arg = "NAME", .commands = A,
+         .required = A, .help = "the table to migrate (required)"},
+        {.name = "script", .kind = CLI_STRING, .dest = &opt.script, .arg = "FILE", .commands = A,
+         .help = "Lua file defining migrate(item, ctx) (packaged as script.lua)"},
+        {.short_name = 'e', .kind = CLI_STRING, .dest = &opt.code, .arg = "CODE", .commands = A,
+         .help = "the body of migrate(item, ctx), instead of --script"},
+        {.name = "target-table-name", .kind = CLI_STRING, .dest = &opt.target, .arg = "NAME", .commands = A,
+         .help = "write the results into another table"},
+        {.name = "migration-id", .kind = CLI_STRING, .dest = &opt.migration_id, .arg = "ID", .commands = A,
+         .help = "the migration's id (default: from the script's hash)"},
+        {.name = "write-mode", .kind = CLI_CHOICE, .dest = &opt.write_mode, .arg = "update|put|batch",
+         .choices = "update|put|batch", .commands = A, .help = "how changes are written"},
+        {.name = "marker", .kind = CLI_STRING, .dest = &opt.marker, .arg = "ATTR", .commands = A,
+         .help = "mark migrated items; skip marked ones (exactly once)"},
+        {.name = "version-attribute", .kind = CLI_STRING, .dest = &opt.version_attr, .arg = "ATTR", .commands = A,
+         .help = "guard writes on this whole-number attribute"},
+        {.name = "filter-expression", .kind = CLI_STRING, .dest = &opt.filter, .arg = "EXPR", .commands = A,
+         .help = "only items matching this Scan filter"},
+        {.name = "expression-attribute-names", .kind = CLI_STRING, .dest = &opt.names, .arg = "JSON", .commands = A,
+         .help = "names for the filter"},
+        {.name = "expression-attribute-values", .kind = CLI_STRING, .dest = &opt.values, .arg = "JSON",
+         .commands = A, .help = "values for the filter"},
+        {.name = "total-segments", .kind = CLI_INT, .dest = &opt.segments, .arg = "N", .imin = 1, .imax = 1000000,
+         .commands = A, .help = "scan segments, one Map item each (default 1000)"},
+        {.name = "max-concurrency", .kind = CLI_INT, .dest = &opt.concurrency, .arg = "N", .imin = 1,
+         .imax = 10000, .commands = A, .help = "children at once (default: segments, at most 1000)"},
+        {.name = "tolerated-failure-percentage", .kind = CLI_NUMBER, .dest = &opt.tolerated, .arg = "P",
+         .dmin = 0, .dmax = 100, .commands = A, .help = "segments that may fail before the Map does (default 0)"},
+        {.name = "max-read-units", .kind = CLI_NUMBER, .dest = &opt.max_read, .arg = "R", .dmin = 0,
+         .dmin_open = true, .dmax = 1e9, .commands = A, .help = "read units a second for the whole run"},
+        {.name = "max-write-units", .kind = CLI_NUMBER, .dest = &opt.max_write, .arg = "U", .dmin = 0,
+         .dmin_open = true, .dmax = 1e9, .commands = A, .help = "write units a second for the whole run"},
+        {.name = "max-errors", .kind = CLI_INT, .dest = &opt.max_errors, .arg = "N", .imin = 1, .imax = 1000000000,
+         .commands = A, .help = "per child: stop after N per-item errors"},
+        {.name = "output", .kind = CLI_STRING, .dest = &opt.output, .arg = "FILE", .commands = A,
+         .help = "write the template here (default: standard output)"},
+        {0}};
+    /* clang-format on */
+    return o;
+}
+
+static int write_out(const char *text)
+{
+    if (!opt.output) {
+        fputs(text, stdout);
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    dm_error err = {0};
+    int rc = dm_write_file_atomic(opt.output, text, strlen(text), &err);
+    return rc ? cli_fail(&err, rc) : CLI_EXIT_OK;
+}
+
+static int template_main(void)
+{
+    if (!!opt.script == !!opt.code) {
+        fprintf(stderr, "ddbmig aws template: give the transform as --script FILE or as -e CODE (one of them)\n");
+        return CLI_EXIT_USAGE;
+    }
+    char id[80];
+    if (!opt.migration_id) {
+        /* The same id a run of the same script gets. */
+        dm_buf b;
+        dm_buf_init(&b, 16 << 20);
+        dm_error err = {0};
+        int rc = opt.script ? dm_read_file(opt.script, &b, &err) : dm_buf_puts(&b, opt.code);
+        if (rc) {
+            dm_buf_cleanup(&b);
+            return cli_fail(&err, DM_ERR_CONFIG);
+        }
+        engine_migration_id(dm_buf_cstr(&b), b.len, id);
+        dm_buf_cleanup(&b);
+    }
+    stack_options so = {.table = opt.table, .target_table = opt.target, .script_file = opt.script != NULL,
+                        .code = opt.code, .migration_id = opt.migration_id ? opt.migration_id : id,
+                        .write_mode = opt.write_mode, .marker = opt.marker, .version_attribute = opt.version_attr,
+                        .filter_expression = opt.filter, .names_json = opt.names, .values_json = opt.values,
+                        .total_segments = opt.segments ? (int)opt.segments : 1000,
+                        .max_concurrency = (int)opt.concurrency, .tolerated_failure_percentage = opt.tolerated,
+                        .max_read_units = opt.max_read, .max_write_units = opt.max_write,
+                        .max_errors = (int)opt.max_errors};
+    json_t *t = NULL;
+    dm_error err = {0};
+    int rc = stack_template(&so, &t, &err);
+    if (rc)
+        return cli_fail(&err, rc);
+    char *text = json_dumps(t, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(t);
+    if (!text)
+        return cli_fail(NULL, DM_ERR_NOMEM);
+    size_t n = strlen(text);
+    char *with_nl = realloc(text, n + 2);
+    if (!with_nl) {
+        free(text);
+        return cli_fail(NULL, DM_ERR_NOMEM);
+    }
+    with_nl[n] = '\n';
+    with_nl[n + 1] = '\0';
+    rc = write_out(with_nl);
+    free(with_nl);
+    return rc;
+}
+
+static int aws_main(cli_globals *g, int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "template") != 0) {
+        fprintf(stderr, "usage: %s\n", cli_cmd_aws.usage);
+        return CLI_EXIT_USAGE;
+    }
+    int rc = cli_parse(&cli_cmd_aws, argc - 1, argv + 1, g);
+    return rc ? rc : template_main();
+}
+
+const cli_command cli_cmd_aws = {
+    "aws", CLI_CMD_AWS, "the Lambda and Step Functions stack that runs a migration",
+    "ddbmig aws template --table-name T (--script FILE | -e CODE) [options] [--output FILE]", aws_options, aws_main,
+    "template  the CloudFormation template (JSON): the function (provided.al2023, ddbmig\n"
+    "          lambda, 900 s), the checkpoint table, a bucket for the segment list and\n"
+    "          results, least-privilege roles, and the state machine: a Distributed Map\n"
+    "          of STANDARD children over the segment list in S3, each invoking the\n"
+    "          function until its segment is done, retrying only retryable errors.\n"
+    "          Rate caps are totals: each child gets its share. See docs/SCALE.md.\n\n"
+    "Examples:\n"
+    "  ddbmig aws template --table-name orders --script fix.lua --marker _mig \\\n"
+    "      --total-segments 4000 --max-concurrency 400 --max-write-units 40000 --output stack.json\n"};
