@@ -41,4 +41,14 @@ DM_API json_t *stack_segment_list(const stack_options *o);
 /* The execution's input: where the list is. */
 DM_API json_t *stack_start_input(const char *bucket, const char *key);
 
+/* A zip archive built in memory (the Lambda deployment package). */
+typedef struct stack_zip stack_zip;
+DM_API stack_zip *stack_zip_new(void);
+DM_API void stack_zip_free(stack_zip *z);
+/* Adds a file (deflated) with Unix mode bits (0755 for bootstrap). */
+DM_API int stack_zip_add(stack_zip *z, const char *name, const void *data, size_t len, unsigned mode,
+                         dm_error *err);
+/* The whole archive into *out (owned by the caller); z is spent. */
+DM_API int stack_zip_finish(stack_zip *z, dm_buf *out, dm_error *err);
+
 #endif

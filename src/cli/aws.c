@@ -1,7 +1,9 @@
 /* ddbmig aws: the stack that runs a migration on Lambda under a Step
  * Functions Distributed Map. `template` writes its CloudFormation
  * template (docs/SCALE.md). */
+#define _GNU_SOURCE 1
 #include <errno.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,7 @@ static const cli_opt *aws_options(void)
     /* clang-format off */
     static const cli_opt o[] = {
         {.name = "table-name", .kind = CLI_STRING, .dest = &opt.table, .arg = "NAME", .commands = A,
-         .required = A, .help = "the table to migrate (required)"},
+         .help = "the table to migrate (template: required)"},
         {.name = "script", .kind = CLI_STRING, .dest = &opt.script, .arg = "FILE", .commands = A,
          .help = "Lua file defining migrate(item, ctx) (packaged as script.lua)"},
         {.short_name = 'e', .kind = CLI_STRING, .dest = &opt.code, .arg = "CODE", .commands = A,
@@ -57,7 +59,7 @@ static const cli_opt *aws_options(void)
         {.name = "max-errors", .kind = CLI_INT, .dest = &opt.max_errors, .arg = "N", .imin = 1, .imax = 1000000000,
          .commands = A, .help = "per child: stop after N per-item errors"},
         {.name = "output", .kind = CLI_STRING, .dest = &opt.output, .arg = "FILE", .commands = A,
-         .help = "write the template here (default: standard output)"},
+         .help = "template: write it here (default: standard output); package: the zip (required)"},
         {0}};
     /* clang-format on */
     return o;
@@ -124,25 +126,137 @@ static int template_main(void)
     return rc;
 }
 
+/* ---- package ---- */
+
+/* The C library's own objects come from the system Lambda runs on (glibc
+ * 2.34 on provided.al2023); every other shared library travels in lib/. */
+static bool from_libc(const char *base)
+{
+    static const char *const libc[] = {"libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so", "ld-linux",
+                                       "libresolv.so", "libutil.so", "libanl.so", "libnss_", "libBrokenLocale.so",
+                                       "linux-vdso", "linux-gate", "libmvec.so"};
+    for (size_t i = 0; i < sizeof libc / sizeof libc[0]; i++)
+        if (strncmp(base, libc[i], strlen(libc[i])) == 0)
+            return true;
+    return false;
+}
+
+typedef struct pkg {
+    stack_zip *zip;
+    int rc;
+    dm_error err;
+    int libs;
+} pkg;
+
+static int add_file(pkg *p, const char *path, const char *name, unsigned mode)
+{
+    dm_buf b;
+    dm_buf_init(&b, (size_t)200 << 20);
+    int rc = dm_read_file(path, &b, &p->err);
+    if (rc == DM_OK)
+        rc = stack_zip_add(p->zip, name, b.data ? b.data : "", b.len, mode, &p->err);
+    dm_buf_cleanup(&b);
+    return rc;
+}
+
+static int each_library(struct dl_phdr_info *info, size_t size, void *ud)
+{
+    (void)size;
+    pkg *p = ud;
+    const char *path = info->dlpi_name;
+    if (p->rc || !path || !*path)
+        return 0;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (from_libc(base))
+        return 0;
+    char name[300];
+    snprintf(name, sizeof name, "lib/%s", base);
+    p->rc = add_file(p, path, name, 0644);
+    p->libs++;
+    return 0;
+}
+
+/* Lambda runs bootstrap with an environment of its own: no PATH is
+ * assumed, and the system's CA bundle is named for OpenSSL and libcurl. */
+static const char bootstrap[] =
+    "#!/bin/sh\n"
+    "# ddbmig on AWS Lambda (provided.al2023): the shared libraries it was built\n"
+    "# with are in lib/, the C library is the system's. Without arguments it\n"
+    "# serves invocations (ddbmig lambda, options in DDBMIG_LAMBDA_ARGS).\n"
+    "case \"$0\" in */*) here=${0%/*} ;; *) here=. ;; esac\n"
+    "LD_LIBRARY_PATH=\"$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\"\n"
+    "export LD_LIBRARY_PATH\n"
+    "for ca in /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/certs/ca-certificates.crt; do\n"
+    "  if [ -z \"${SSL_CERT_FILE:-}\" ] && [ -f \"$ca\" ]; then SSL_CERT_FILE=$ca; export SSL_CERT_FILE; fi\n"
+    "done\n"
+    "if [ -n \"${SSL_CERT_FILE:-}\" ] && [ -z \"${CURL_CA_BUNDLE:-}\" ]; then CURL_CA_BUNDLE=$SSL_CERT_FILE; export CURL_CA_BUNDLE; fi\n"
+    "if [ $# -eq 0 ]; then set -- lambda; fi\n"
+    "exec \"$here/ddbmig\" \"$@\"\n";
+
+static int package_main(void)
+{
+    if (!opt.output) {
+        fprintf(stderr, "ddbmig aws package: --output FILE.zip is required\n");
+        return CLI_EXIT_USAGE;
+    }
+    pkg p = {.zip = stack_zip_new()};
+    if (!p.zip)
+        return cli_fail(NULL, DM_ERR_NOMEM);
+    p.rc = stack_zip_add(p.zip, "bootstrap", bootstrap, sizeof bootstrap - 1, 0755, &p.err);
+    if (p.rc == DM_OK)
+        p.rc = add_file(&p, "/proc/self/exe", "ddbmig", 0755);
+    if (p.rc == DM_OK && opt.script)
+        p.rc = add_file(&p, opt.script, "script.lua", 0644);
+    if (p.rc == DM_OK)
+        dl_iterate_phdr(each_library, &p);
+    dm_buf zip;
+    dm_buf_init(&zip, 0);
+    if (p.rc == DM_OK)
+        p.rc = stack_zip_finish(p.zip, &zip, &p.err);
+    stack_zip_free(p.zip);
+    if (p.rc == DM_OK)
+        p.rc = dm_write_file_atomic(opt.output, zip.data, zip.len, &p.err);
+    size_t size = zip.len;
+    dm_buf_cleanup(&zip);
+    if (p.rc)
+        return cli_fail(&p.err, p.rc);
+    fprintf(stderr, "ddbmig: wrote %s (%zu bytes): bootstrap, ddbmig, %d shared libraries%s\n", opt.output, size,
+            p.libs, opt.script ? ", script.lua" : "");
+    return CLI_EXIT_OK;
+}
+
 static int aws_main(cli_globals *g, int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "template") != 0) {
+    const char *sub = argc > 0 ? argv[0] : "";
+    if (strcmp(sub, "template") != 0 && strcmp(sub, "package") != 0) {
         fprintf(stderr, "usage: %s\n", cli_cmd_aws.usage);
         return CLI_EXIT_USAGE;
     }
     int rc = cli_parse(&cli_cmd_aws, argc - 1, argv + 1, g);
-    return rc ? rc : template_main();
+    if (rc)
+        return rc;
+    if (strcmp(sub, "package") == 0)
+        return package_main();
+    if (!opt.table) {
+        fprintf(stderr, "ddbmig aws template: --table-name is required\n");
+        return CLI_EXIT_USAGE;
+    }
+    return template_main();
 }
 
 const cli_command cli_cmd_aws = {
     "aws", CLI_CMD_AWS, "the Lambda and Step Functions stack that runs a migration",
-    "ddbmig aws template --table-name T (--script FILE | -e CODE) [options] [--output FILE]", aws_options, aws_main,
+    "ddbmig aws template|package [options]", aws_options, aws_main,
     "template  the CloudFormation template (JSON): the function (provided.al2023, ddbmig\n"
     "          lambda, 900 s), the checkpoint table, a bucket for the segment list and\n"
     "          results, least-privilege roles, and the state machine: a Distributed Map\n"
     "          of STANDARD children over the segment list in S3, each invoking the\n"
     "          function until its segment is done, retrying only retryable errors.\n"
-    "          Rate caps are totals: each child gets its share. See docs/SCALE.md.\n\n"
+    "          Rate caps are totals: each child gets its share. See docs/SCALE.md.\n"
+    "package   the function's zip: bootstrap, this ddbmig, the shared libraries it\n"
+    "          uses (the C library excepted: provided.al2023 has glibc 2.34, which is\n"
+    "          all ddbmig needs), and --script FILE as script.lua.\n\n"
     "Examples:\n"
     "  ddbmig aws template --table-name orders --script fix.lua --marker _mig \\\n"
-    "      --total-segments 4000 --max-concurrency 400 --max-write-units 40000 --output stack.json\n"};
+    "      --total-segments 4000 --max-concurrency 400 --max-write-units 40000 --output stack.json\n"
+    "  ddbmig aws package --script fix.lua --output ddbmig-lambda.zip\n"};
