@@ -106,6 +106,20 @@ void cap_default_goal(long long item_count, long long size_bytes, bool consisten
 
 typedef struct cap_plan cap_plan; /* capplan.h */
 
+/* Where a capacity record is kept: a file (a run's CHECKPOINT.capacity.json,
+ * locked while in use), or the item "<migration>#capacity" of a checkpoint
+ * table (for processes on many machines, Lambda: every write conditional
+ * on the version read). */
+typedef struct cap_where {
+    const char *path;        /* a file; NULL: the checkpoint table */
+    ddb_client *ddb;         /* the table's client */
+    const char *table;       /* the checkpoint table */
+    const char *migration;
+} cap_where;
+
+/* For messages: the file, or "TABLE (MIGRATION#capacity)". */
+void cap_where_name(const cap_where *w, char *out, size_t size);
+
 /* Plans a pre-warm of s toward goal: the method, the steps, the charge.
  * DM_ERR_CONFIG with the reason when the method cannot apply (warm
  * throughput on an endpoint without it, toggle on a provisioned table). */
@@ -132,13 +146,13 @@ typedef enum cap_outcome {
  * is left pending in the record (the table stays provisioned, raised).
  * *changed: whether the table or the record may have changed (then
  * cap_restore puts back what was changed, also after a failure). */
-int cap_prewarm(const cap_clients *c, const cap_plan *p, const char *record_path, bool *changed, dm_error *err);
+int cap_prewarm(const cap_clients *c, const cap_plan *p, const cap_where *w, bool *changed, dm_error *err);
 
 /* Puts back the settings the record at record_path holds, as far as
  * DynamoDB allows now. *out: CAP_DONE (record marked restored) or
  * CAP_PENDING (what waits and until when is in the record and printed to
  * c->progress). A record already restored is CAP_DONE at once. */
-int cap_restore(const cap_clients *c, const char *record_path, cap_outcome *out, dm_error *err);
+int cap_restore(const cap_clients *c, const cap_where *w, cap_outcome *out, dm_error *err);
 
 /* The record kept beside a run's checkpoint: CHECKPOINT.capacity.json. A
  * path that already names a record is kept. */
@@ -146,6 +160,6 @@ void cap_record_path(const char *checkpoint_or_record, char *out, size_t size);
 /* The table and status ("raising", "raised", "restoring", "pending",
  * "restored") of the record at record_path; DM_ERR_IO when there is
  * none, DM_ERR_PARSE when it cannot be read. */
-int cap_record_info(const char *record_path, char *table, size_t tsize, char *status, size_t ssize, dm_error *err);
+int cap_record_info(const cap_where *w, char *table, size_t tsize, char *status, size_t ssize, dm_error *err);
 
 #endif

@@ -214,11 +214,11 @@ static int64_t possible_at(const cap_clients *c, const cap_plan *p, const cap_st
 
 static FILE *notices(const cap_clients *c) { return c->notices ? c->notices : c->progress; }
 
-int cap_prewarm(const cap_clients *c, const cap_plan *p, const char *path, bool *changed, dm_error *err)
+int cap_prewarm(const cap_clients *c, const cap_plan *p, const cap_where *w, bool *changed, dm_error *err)
 {
     *changed = false;
     int lock = -1;
-    int rc = cap_record_lock(path, &lock, err);
+    int rc = cap_record_lock(w, &lock, err);
     if (rc)
         return rc;
     /* The original is the table as it is now, not as it was planned from:
@@ -227,7 +227,7 @@ int cap_prewarm(const cap_clients *c, const cap_plan *p, const char *path, bool 
     cap_record rec;
     rc = cap_describe(c, p->table, &now, err);
     if (rc == DM_OK)
-        rc = cap_record_begin(path, &now, p->method, &rec, err);
+        rc = cap_record_begin(w, &now, p->method, &rec, err);
     cap_state_cleanup(&now);
     if (rc) {
         cap_record_unlock(lock);
@@ -254,7 +254,7 @@ int cap_prewarm(const cap_clients *c, const cap_plan *p, const char *path, bool 
         }
     }
     dm_error e = {0};
-    int rc2 = cap_record_set_status(&rec, path, rc == DM_OK ? "raised" : "raising", &e);
+    int rc2 = cap_record_set_status(&rec, w, rc == DM_OK ? "raised" : "raising", &e);
     if (rc == DM_OK && rc2 != DM_OK) {
         *err = e;
         rc = rc2;
@@ -300,13 +300,13 @@ static int64_t possible_at(const cap_clients *c, const cap_plan *p, const cap_st
     return at;
 }
 
-int cap_restore(const cap_clients *c, const char *path, cap_outcome *out, dm_error *err)
+int cap_restore(const cap_clients *c, const cap_where *w, cap_outcome *out, dm_error *err)
 {
     *out = CAP_DONE;
     cap_record rec;
     int lock = -1;
-    int rc = cap_record_lock(path, &lock, err);
-    if (rc == DM_OK && (rc = cap_record_open(path, &rec, err)) != DM_OK)
+    int rc = cap_record_lock(w, &lock, err);
+    if (rc == DM_OK && (rc = cap_record_open(w, &rec, err)) != DM_OK)
         cap_record_unlock(lock);
     if (rc)
         return rc;
@@ -322,7 +322,7 @@ int cap_restore(const cap_clients *c, const char *path, cap_outcome *out, dm_err
         rc = cap_plan_restore(&rec.original, &now, &p, err);
     cap_state_cleanup(&now);
     if (rc == DM_OK)
-        rc = cap_record_set_status(&rec, path, "restoring", err);
+        rc = cap_record_set_status(&rec, w, "restoring", err);
     cap_record_clear_pending(&rec);
     for (int i = 0; rc == DM_OK && i < p->n_steps; i++) {
         const cap_step *st = &p->steps[i];
@@ -348,11 +348,11 @@ int cap_restore(const cap_clients *c, const char *path, cap_outcome *out, dm_err
         fprintf(notices(c), "ddbmig: note: %s\n", p->notes[i]);
     if (rc == DM_OK) {
         *out = rec.n_pending ? CAP_PENDING : CAP_DONE;
-        rc = cap_record_set_status(&rec, path, rec.n_pending ? "pending" : "restored", err);
+        rc = cap_record_set_status(&rec, w, rec.n_pending ? "pending" : "restored", err);
     } else {
         /* Left as it was for the next restore; the error says why. */
         dm_error e2 = {0};
-        cap_record_set_status(&rec, path, "pending", &e2);
+        cap_record_set_status(&rec, w, "pending", &e2);
     }
     if (rc == DM_OK && *out == CAP_PENDING && notices(c))
         cap_record_print_pending(&rec, notices(c));

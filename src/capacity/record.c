@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "capacity/capplan.h"
+#include "ddbmig/ddb.h"
 #include "capacity/record.h"
 
 static const char *const statuses[] = {"raising", "raised", "restoring", "pending", "restored"};
@@ -117,7 +118,51 @@ json_t *cap_record_json(const cap_record *r)
                      cap_state_json(&r->original), "switches_to_on_demand_ms", sw, "pending", pe);
 }
 
-static int save(cap_record *r, const char *path, dm_error *err)
+void cap_where_name(const cap_where *w, char *out, size_t size)
+{
+    if (w->path)
+        dm_strlcpy(out, w->path, size);
+    else
+        snprintf(out, size, "the checkpoint table %s (%s#capacity)", w->table, w->migration);
+}
+
+static json_t *table_key(const cap_where *w)
+{
+    char id[200];
+    snprintf(id, sizeof id, "%s#capacity", w->migration);
+    return json_pack("{s:{s:s}}", "id", "S", id);
+}
+
+/* The record in the checkpoint table: replaced only if nobody wrote it
+ * since it was read (its version), or created if it was not there. */
+static int save_table(const cap_where *w, cap_record *r, const char *text, dm_error *err)
+{
+    char v[32], next[32];
+    snprintf(v, sizeof v, "%lld", r->store_version);
+    snprintf(next, sizeof next, "%lld", r->store_version + 1);
+    json_t *item = table_key(w);
+    json_object_set_new(item, "record", json_pack("{s:s}", "S", text));
+    json_object_set_new(item, "version", json_pack("{s:s}", "N", next));
+    json_object_set_new(item, "kind", json_pack("{s:s}", "S", "capacity"));
+    json_t *req = r->store_version ? json_pack("{s:s,s:o,s:s,s:{s:{s:s}}}", "TableName", w->table, "Item", item,
+                                               "ConditionExpression", "version = :v", "ExpressionAttributeValues",
+                                               ":v", "N", v)
+                                   : json_pack("{s:s,s:o,s:s}", "TableName", w->table, "Item", item,
+                                               "ConditionExpression", "attribute_not_exists(id)");
+    dm_error e = {0};
+    int rc = req ? ddb_request(w->ddb, "PutItem", w->table, req, NULL, &e) : DM_ERR_NOMEM;
+    json_decref(req);
+    if (rc == DM_OK) {
+        r->store_version++;
+        return DM_OK;
+    }
+    if (strcmp(e.type, "ConditionalCheckFailedException") == 0)
+        return dm_error_set(err, DM_ERR_CONFIG, "another process changed the capacity record meanwhile");
+    *err = e;
+    return rc;
+}
+
+static int save(cap_record *r, const cap_where *w, dm_error *err)
 {
     r->updated_ms = dm_now_ms();
     json_t *doc = cap_record_json(r);
@@ -126,16 +171,25 @@ static int save(cap_record *r, const char *path, dm_error *err)
     if (!text)
         return dm_error_set(err, DM_ERR_NOMEM, "out of memory writing the capacity record");
     size_t len = strlen(text);
-    text[len] = '\n';
-    int rc = dm_write_file_atomic(path, text, len + 1, err);
+    int rc;
+    if (w->path) {
+        text[len] = '\n';
+        rc = dm_write_file_atomic(w->path, text, len + 1, err);
+    } else {
+        rc = save_table(w, r, text, err);
+    }
     free(text);
     if (rc)
         dm_error_prefix(err, "the capacity record (the original settings, kept to restore them)");
     return rc;
 }
 
-int cap_record_lock(const char *path, int *lock, dm_error *err)
+int cap_record_lock(const cap_where *w, int *lock, dm_error *err)
 {
+    *lock = -1;
+    if (!w->path)
+        return DM_OK; /* the table's writes are conditional instead */
+    const char *path = w->path;
     char lp[1100];
     snprintf(lp, sizeof lp, "%s.lock", path);
     int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -153,6 +207,30 @@ void cap_record_unlock(int lock)
 {
     if (lock >= 0)
         close(lock);
+}
+
+/* The record in the checkpoint table; *found false when there is none. */
+static int read_table(const cap_where *w, cap_record *out, bool *found, dm_error *err)
+{
+    *found = false;
+    json_t *req = json_pack("{s:s,s:o,s:b}", "TableName", w->table, "Key", table_key(w), "ConsistentRead", 1);
+    json_t *resp = NULL;
+    int rc = req ? ddb_request(w->ddb, "GetItem", w->table, req, &resp, err) : DM_ERR_NOMEM;
+    json_decref(req);
+    json_t *item = json_object_get(resp, "Item");
+    if (rc == DM_OK && item) {
+        const char *text = json_string_value(json_object_get(json_object_get(item, "record"), "S"));
+        const char *v = json_string_value(json_object_get(json_object_get(item, "version"), "N"));
+        *found = true;
+        if (!text || !v)
+            rc = dm_error_set(err, DM_ERR_PARSE, "the capacity item of %s in %s is malformed", w->migration, w->table);
+        else if ((rc = cap_record_parse(text, strlen(text), out, err)) != DM_OK)
+            dm_error_prefix(err, "the capacity record of %s in %s is not usable", w->migration, w->table);
+        else
+            out->store_version = atoll(v);
+    }
+    json_decref(resp);
+    return rc;
 }
 
 static int read_record(const char *path, cap_record *out, dm_error *err)
@@ -271,33 +349,49 @@ static bool other_active(const char *self, const char *table, char *found, size_
     return active_in(dir, self, table, found, size) || active_in(".ddbmig", self, table, found, size);
 }
 
-int cap_record_begin(const char *path, const cap_state *s, cap_method m, cap_record *out, dm_error *err)
+/* Reads the record at w: *found false when there is none. */
+static int read_where(const cap_where *w, cap_record *out, bool *found, dm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!w->path)
+        return read_table(w, out, found, err);
+    *found = access(w->path, F_OK) == 0;
+    return *found ? read_record(w->path, out, err) : DM_OK;
+}
+
+int cap_record_begin(const cap_where *w, const cap_state *s, cap_method m, cap_record *out, dm_error *err)
 {
     memset(out, 0, sizeof *out);
     int rc = DM_OK;
     int n_switches = 0;
     int64_t switches[CAP_MAX_SWITCHES];
-    if (access(path, F_OK) == 0) {
-        /* Never overwritten unread: it may hold the only copy of the
-         * original settings. */
-        if ((rc = read_record(path, out, err)) != DM_OK) {
-            dm_error_prefix(err, "refusing to change capacity");
-            return rc;
-        }
+    long long version = 0;
+    char name[600];
+    cap_where_name(w, name, sizeof name);
+    bool found;
+    /* Never overwritten unread: it may hold the only copy of the original
+     * settings. */
+    if ((rc = read_where(w, out, &found, err)) != DM_OK) {
+        dm_error_prefix(err, "refusing to change capacity");
+        return rc;
+    }
+    if (found) {
         if (strcmp(out->original.table, s->table) != 0) {
-            rc = dm_error_set(err, DM_ERR_CONFIG, "the capacity record %s is of table %s, not %s", path,
+            rc = dm_error_set(err, DM_ERR_CONFIG, "the capacity record %s is of table %s, not %s", name,
                               out->original.table, s->table);
             cap_record_cleanup(out);
             return rc;
         }
         if (strcmp(out->status, "restored") != 0)
-            return cap_record_set_status(out, path, "raising", err);
+            return cap_record_set_status(out, w, "raising", err);
         n_switches = out->n_switches;
         memcpy(switches, out->switches_ms, sizeof switches);
+        version = out->store_version;
         cap_record_cleanup(out);
     }
+    const char *path = w->path;
     char other[2048];
-    if (other_active(path, s->table, other, sizeof other))
+    if (path && other_active(path, s->table, other, sizeof other))
         return dm_error_set(err, DM_ERR_CONFIG,
                             "table %s is still raised by the capacity record %s: its original settings are there, "
                             "not in the table as it is now; restore it first (ddbmig capacity restore --checkpoint "
@@ -306,30 +400,35 @@ int cap_record_begin(const char *path, const cap_state *s, cap_method m, cap_rec
     dm_strlcpy(out->method, cap_method_name(m), sizeof out->method);
     out->created_ms = dm_now_ms();
     out->n_switches = n_switches;
+    out->store_version = version;
     memcpy(out->switches_ms, switches, sizeof switches);
     if ((rc = copy_state(s, &out->original, err)) == DM_OK)
-        rc = cap_record_set_status(out, path, "raising", err);
+        rc = cap_record_set_status(out, w, "raising", err);
     if (rc)
         cap_record_cleanup(out);
-    else
+    else if (path)
         registry_note(s->table, path, true);
     return rc;
 }
 
-int cap_record_open(const char *path, cap_record *out, dm_error *err)
+int cap_record_open(const cap_where *w, cap_record *out, dm_error *err)
 {
-    memset(out, 0, sizeof *out);
-    if (access(path, F_OK) != 0)
-        return dm_error_set(err, DM_ERR_IO, "no capacity record at %s: nothing was raised with it", path);
-    return read_record(path, out, err);
+    bool found;
+    int rc = read_where(w, out, &found, err);
+    if (rc == DM_OK && !found) {
+        char name[600];
+        cap_where_name(w, name, sizeof name);
+        return dm_error_set(err, DM_ERR_IO, "no capacity record at %s: nothing was raised with it", name);
+    }
+    return rc;
 }
 
-int cap_record_set_status(cap_record *r, const char *path, const char *status, dm_error *err)
+int cap_record_set_status(cap_record *r, const cap_where *w, const char *status, dm_error *err)
 {
     dm_strlcpy(r->status, status, sizeof r->status);
-    int rc = save(r, path, err);
-    if (rc == DM_OK && strcmp(status, "restored") == 0)
-        registry_note(r->original.table, path, false);
+    int rc = save(r, w, err);
+    if (rc == DM_OK && w->path && strcmp(status, "restored") == 0)
+        registry_note(r->original.table, w->path, false);
     return rc;
 }
 
@@ -365,10 +464,10 @@ void cap_record_print_pending(const cap_record *r, FILE *f)
     }
 }
 
-int cap_record_info(const char *path, char *table, size_t tsize, char *status, size_t ssize, dm_error *err)
+int cap_record_info(const cap_where *w, char *table, size_t tsize, char *status, size_t ssize, dm_error *err)
 {
     cap_record r;
-    int rc = cap_record_open(path, &r, err);
+    int rc = cap_record_open(w, &r, err);
     if (rc == DM_OK) {
         dm_strlcpy(table, r.original.table, tsize);
         dm_strlcpy(status, r.status, ssize);

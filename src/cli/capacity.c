@@ -16,7 +16,7 @@
 cli_prewarm cli_prewarm_opt;
 
 static struct {
-    const char *table, *checkpoint;
+    const char *table, *checkpoint, *checkpoint_table, *migration_id;
     bool yes, quiet;
 } opt;
 
@@ -28,6 +28,10 @@ static const cli_opt *capacity_options(void)
          .help = "the table (show, prewarm; restore: finds .ddbmig/NAME.capacity.json)"},
         {.name = "checkpoint", .kind = CLI_STRING, .dest = &opt.checkpoint, .arg = "FILE", .commands = C,
          .help = "a run's checkpoint, or a capacity record: where the original settings are kept"},
+        {.name = "checkpoint-table", .kind = CLI_STRING, .dest = &opt.checkpoint_table, .arg = "NAME",
+         .commands = C, .help = "keep the record in this checkpoint table (with --migration-id), as Lambda runs do"},
+        {.name = "migration-id", .kind = CLI_STRING, .dest = &opt.migration_id, .arg = "ID", .commands = C,
+         .help = "with --checkpoint-table: the migration whose record it is"},
         {.name = "yes", .short_name = 'y', .kind = CLI_FLAG, .dest = &opt.yes, .commands = C,
          .help = "do not ask before changing capacity"},
         {.name = "quiet", .short_name = 'q', .kind = CLI_FLAG, .dest = &opt.quiet, .commands = C,
@@ -131,14 +135,27 @@ int cli_prewarm_env(void)
     return -1;
 }
 
-int cli_cap_restore(cli_cap *c, const char *record, bool quiet)
+/* The command that restores from w, for messages. */
+static void restore_command(const cap_where *w, char *out, size_t size)
+{
+    if (w->path)
+        snprintf(out, size, "ddbmig capacity restore --checkpoint '%s'", w->path);
+    else
+        snprintf(out, size, "ddbmig capacity restore --checkpoint-table '%s' --migration-id '%s'", w->table,
+                 w->migration);
+}
+
+int cli_cap_restore(cli_cap *c, const cap_where *w, bool quiet)
 {
     cap_outcome out;
     dm_error err = {0};
+    char record[700], again[1400];
+    cap_where_name(w, record, sizeof record);
+    restore_command(w, again, sizeof again);
     FILE *was = c->c.progress;
     if (quiet)
         c->c.progress = NULL;
-    int rc = cap_restore(&c->c, record, &out, &err);
+    int rc = cap_restore(&c->c, w, &out, &err);
     c->c.progress = was;
     if (rc) {
         int code = cli_fail(&err, rc);
@@ -148,14 +165,14 @@ int cli_cap_restore(cli_cap *c, const char *record, bool quiet)
             fprintf(stderr, "ddbmig: nothing was restored from %s\n", record);
         else
             fprintf(stderr, "ddbmig: capacity is NOT restored; the original settings are in %s; put them back with: "
-                            "ddbmig capacity restore --checkpoint '%s'\n",
-                    record, record);
+                            "%s\n",
+                    record, again);
         return code;
     }
     if (out == CAP_PENDING) {
         fprintf(stderr, "ddbmig: capacity partly restored; DynamoDB's limits hold the rest back (above). Finish "
-                        "later with: ddbmig capacity restore --checkpoint '%s'\n",
-                record);
+                        "later with: %s\n",
+                again);
         return CLI_EXIT_RESUMABLE;
     }
     if (!quiet)
@@ -188,6 +205,10 @@ static void install_signals(void)
 /* The record's path: from --checkpoint, else .ddbmig/TABLE.capacity.json. */
 static int record_path(char *out, size_t size)
 {
+    if (opt.checkpoint_table) {
+        out[0] = '\0';
+        return CLI_EXIT_OK;
+    }
     if (opt.checkpoint) {
         cap_record_path(opt.checkpoint, out, size);
         return CLI_EXIT_OK;
@@ -247,8 +268,10 @@ static bool ask(const char *question)
     return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
 }
 
-static int prewarm(cli_cap *cap, const char *record)
+static int prewarm(cli_cap *cap, const cap_where *w)
 {
+    char record[700];
+    cap_where_name(w, record, sizeof record);
     cap_state s;
     dm_error err = {0};
     int rc = cap_describe(&cap->c, opt.table, &s, &err);
@@ -273,18 +296,20 @@ static int prewarm(cli_cap *cap, const char *record)
                                                          : "Change the table's capacity?")) {
             fprintf(stderr, "ddbmig: nothing changed\n");
             code = CLI_EXIT_USAGE;
-        } else if ((rc = cap_prewarm(&cap->c, p, record, &changed, &err)) != DM_OK) {
+        } else if ((rc = cap_prewarm(&cap->c, p, w, &changed, &err)) != DM_OK) {
             code = cli_fail(&err, rc);
+            char again[1400];
+            restore_command(w, again, sizeof again);
             if (changed)
-                fprintf(stderr, "ddbmig: put back what was changed with: ddbmig capacity restore --checkpoint '%s'\n",
-                        record);
+                fprintf(stderr, "ddbmig: put back what was changed with: %s\n", again);
             else
                 fprintf(stderr, "ddbmig: nothing was changed\n");
         } else {
+            char again[1400];
+            restore_command(w, again, sizeof again);
             fprintf(stderr, "ddbmig: raised; the original settings are in %s\n"
-                            "ddbmig: restore them after the migration with: ddbmig capacity restore --checkpoint "
-                            "'%s'\n",
-                    record, record);
+                            "ddbmig: restore them after the migration with: %s\n",
+                    record, again);
         }
     }
     cap_plan_free(p);
@@ -293,12 +318,14 @@ static int prewarm(cli_cap *cap, const char *record)
 }
 
 /* restore --table-name T --checkpoint F: F must be T's. */
-static int check_record_table(const char *record)
+static int check_record_table(const cap_where *w)
 {
-    char table[256], status[16];
+    char table[256], status[16], record[700];
     dm_error err = {0};
-    if (!opt.table || !opt.checkpoint || cap_record_info(record, table, sizeof table, status, sizeof status, &err))
+    if (!opt.table || (!opt.checkpoint && !opt.checkpoint_table) ||
+        cap_record_info(w, table, sizeof table, status, sizeof status, &err))
         return CLI_EXIT_OK; /* restore itself says what is wrong */
+    cap_where_name(w, record, sizeof record);
     if (strcmp(table, opt.table) != 0) {
         fprintf(stderr, "ddbmig capacity restore: the record %s is of table %s, not %s\n", record, table, opt.table);
         return CLI_EXIT_USAGE;
@@ -324,6 +351,12 @@ static int capacity_main(cli_globals *g, int argc, char **argv)
         fprintf(stderr, "ddbmig capacity %s: --table-name is required\n", sub);
         return CLI_EXIT_USAGE;
     }
+    if (!!opt.checkpoint_table != !!opt.migration_id || (opt.checkpoint_table && opt.checkpoint)) {
+        fprintf(stderr, "ddbmig capacity %s: the record is in a file (--checkpoint) or in a checkpoint table "
+                        "(--checkpoint-table with --migration-id)\n",
+                sub);
+        return CLI_EXIT_USAGE;
+    }
     char record[1100] = "";
     if (strcmp(sub, "show") != 0 && (rc = record_path(record, sizeof record)) != CLI_EXIT_OK)
         return rc;
@@ -332,15 +365,17 @@ static int capacity_main(cli_globals *g, int argc, char **argv)
         return rc;
     install_signals();
     cli_cap cap;
+    cap_where w = {.path = opt.checkpoint_table ? NULL : record, .ddb = c.client, .table = opt.checkpoint_table,
+                   .migration = opt.migration_id};
     if ((rc = cli_cap_open(g, &c, &stop_flag, &cap)) == CLI_EXIT_OK) {
         if (opt.quiet)
             cap.c.progress = NULL;
         if (strcmp(sub, "show") == 0)
             rc = show(g, &cap);
         else if (strcmp(sub, "prewarm") == 0)
-            rc = prewarm(&cap, record);
-        else if ((rc = check_record_table(record)) == CLI_EXIT_OK)
-            rc = cli_cap_restore(&cap, record, opt.quiet);
+            rc = prewarm(&cap, &w);
+        else if ((rc = check_record_table(&w)) == CLI_EXIT_OK)
+            rc = cli_cap_restore(&cap, &w, opt.quiet);
         cli_cap_close(&cap);
     }
     cli_disconnect(&c);

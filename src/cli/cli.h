@@ -162,7 +162,7 @@ int cli_cap_goal(const cap_state *s, bool consistent, double max_read, double ma
  * the message printed) when it is neither. */
 int cli_prewarm_env(void);
 /* Restores from record, telling stderr how it went; the exit code. */
-int cli_cap_restore(cli_cap *c, const char *record, bool quiet);
+int cli_cap_restore(cli_cap *c, const cap_where *w, bool quiet);
 
 /* run, verify and lambda share one option table (run.c). */
 struct engine_options;

@@ -217,7 +217,8 @@ static bool unrestored(const char *record)
 {
     char table[256], status[16];
     dm_error err = {0};
-    return cap_record_info(record, table, sizeof table, status, sizeof status, &err) == DM_OK &&
+    cap_where w = {.path = record};
+    return cap_record_info(&w, table, sizeof table, status, sizeof status, &err) == DM_OK &&
            strcmp(status, "restored") != 0;
 }
 
@@ -240,7 +241,8 @@ static int prewarm_start(void *ud, const char *checkpoint, double *read, double 
     p->attempted = true;
     second_interrupt_len = n;
     bool changed = false;
-    int rc = cap_prewarm(&p->cap.c, p->plan, p->record, &changed, err);
+    cap_where where = {.path = p->record};
+    int rc = cap_prewarm(&p->cap.c, p->plan, &where, &changed, err);
     if (rc != DM_OK) {
         p->attempted = changed || unrestored(p->record);
         return rc;
@@ -269,7 +271,8 @@ static int prewarm_finish(prewarm_ctx *p, int run_rc)
                     "restore --checkpoint '%s')\n",
             p->record);
     p->cap.c.stop = NULL;
-    int rc = cli_cap_restore(&p->cap, p->record, false);
+    cap_where w = {.path = p->record};
+    int rc = cli_cap_restore(&p->cap, &w, false);
     if (rc == CLI_EXIT_OK)
         return run_rc;
     return run_rc == CLI_EXIT_OK || run_rc == CLI_EXIT_ITEMS ? CLI_EXIT_CAPACITY : run_rc;
