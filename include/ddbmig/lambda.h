@@ -16,9 +16,18 @@
 #include "ddbmig/common.h"
 #include "ddbmig/engine.h"
 
+typedef enum lambda_action {
+    LAMBDA_SEGMENT = 0, /* {"segment", "totalSegments", "tableName"} */
+    LAMBDA_PREWARM,     /* {"action": "prewarm", "tableName", "readUnits"?, "writeUnits"?, "method"?} */
+    LAMBDA_RESTORE      /* {"action": "restore", "tableName"} */
+} lambda_action;
+
 typedef struct lambda_event {
+    lambda_action action;
     int segment, total_segments;
     char table[256];
+    long long read_units, write_units; /* prewarm; 0: from the table */
+    char method[24];                   /* prewarm; "": chosen from the table */
 } lambda_event;
 
 /* DM_ERR_INVALID with the reason when text is not such an event. */

@@ -24,6 +24,11 @@ typedef struct stack_options {
     double tolerated_failure_percentage; /* 0..100 */
     double max_read_units, max_write_units; /* totals for the whole run; 0: none */
     int max_errors;                /* per child; 0: the engine's default */
+    /* Pre-warm before the Map and restore after it, on success and on
+     * failure (the function's prewarm and restore events). */
+    bool prewarm;
+    long long prewarm_read, prewarm_write; /* 0: from the table */
+    const char *prewarm_method;            /* NULL: from the table */
 } stack_options;
 
 /* The template; DM_ERR_INVALID with the reason for options that cannot

@@ -17,6 +17,7 @@ static struct {
     const char *filter, *names, *values, *output;
     long long segments, concurrency, max_errors;
     double tolerated, max_read, max_write;
+    bool prewarm;
 } opt;
 
 static const cli_opt *aws_options(void)
@@ -58,6 +59,9 @@ static const cli_opt *aws_options(void)
          .dmin_open = true, .dmax = 1e9, .commands = A, .help = "write units a second for the whole run"},
         {.name = "max-errors", .kind = CLI_INT, .dest = &opt.max_errors, .arg = "N", .imin = 1, .imax = 1000000000,
          .commands = A, .help = "per child: stop after N per-item errors"},
+        {.name = "prewarm", .kind = CLI_FLAG, .dest = &opt.prewarm, .commands = A,
+         .help = "pre-warm before the Map, restore after it (on success and on failure)"},
+        CLI_PREWARM_OPTIONS(A),
         {.name = "output", .kind = CLI_STRING, .dest = &opt.output, .arg = "FILE", .commands = A,
          .help = "template: write it here (default: standard output); package: the zip (required)"},
         {0}};
@@ -103,7 +107,9 @@ static int template_main(void)
                         .total_segments = opt.segments ? (int)opt.segments : 1000,
                         .max_concurrency = (int)opt.concurrency, .tolerated_failure_percentage = opt.tolerated,
                         .max_read_units = opt.max_read, .max_write_units = opt.max_write,
-                        .max_errors = (int)opt.max_errors};
+                        .max_errors = (int)opt.max_errors, .prewarm = opt.prewarm,
+                        .prewarm_read = cli_prewarm_opt.read, .prewarm_write = cli_prewarm_opt.write,
+                        .prewarm_method = cli_prewarm_opt.method};
     json_t *t = NULL;
     dm_error err = {0};
     int rc = stack_template(&so, &t, &err);

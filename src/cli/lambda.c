@@ -49,13 +49,114 @@ static int report(lambda_rt *rt, const char *id, const char *type, const char *m
     return 0;
 }
 
+static int answer(lambda_rt *rt, const char *id, json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    dm_error err = {0};
+    int rc = text ? lambda_rt_respond(rt, id, text, &err) : DM_ERR_NOMEM;
+    free(text);
+    if (rc)
+        fprintf(stderr, "ddbmig lambda: %s\n", err.message[0] ? err.message : "out of memory");
+    return rc ? -1 : 0;
+}
+
+/* The migration's id, as the segments' items have it. */
+static const char *migration_of(const engine_options *base, char id[80])
+{
+    if (base->migration_id)
+        return base->migration_id;
+    dm_buf b;
+    dm_buf_init(&b, 16 << 20);
+    if (base->script_path ? dm_read_file(base->script_path, &b, NULL) == DM_OK : dm_buf_puts(&b, base->code) == DM_OK)
+        engine_migration_id(dm_buf_cstr(&b), b.len, id);
+    else
+        dm_strlcpy(id, "unknown", 80);
+    dm_buf_cleanup(&b);
+    return id;
+}
+
+/* prewarm / restore: the stack's steps around the Map, through the same
+ * code as ddbmig capacity, the record in the checkpoint table. A change
+ * that is still becoming ACTIVE at the deadline answers "waiting": the
+ * state machine calls again, and the plan then starts from the table as
+ * it is. */
+static int capacity_event(lambda_rt *rt, cli_globals *g, const engine_options *base, cli_conn *c,
+                          const lambda_invocation *inv, const lambda_event *ev)
+{
+    cli_cap cap;
+    if (cli_cap_open(g, c, &stop_flag, &cap) != CLI_EXIT_OK)
+        return report(rt, inv->request_id, LAMBDA_ERR_CONFIG, "cannot reach Application Auto Scaling (see the log)");
+    int64_t left = inv->deadline_ms - dm_now_ms() - 5000;
+    cap.c.wait_timeout_s = left > 1000 ? (int)(left / 1000) : 1;
+    char id[80];
+    cap_where w = {.ddb = c->client, .table = base->checkpoint_table, .migration = migration_of(base, id)};
+    dm_error err = {0};
+    int rc;
+    json_t *o = NULL;
+    char rec_table[256], rec_status[16];
+    if (ev->action == LAMBDA_RESTORE &&
+        cap_record_info(&w, rec_table, sizeof rec_table, rec_status, sizeof rec_status, &err) == DM_OK &&
+        strcmp(rec_table, ev->table) != 0) {
+        cli_cap_close(&cap);
+        char msg[700];
+        snprintf(msg, sizeof msg, "the capacity record of migration %s is of table %s, not %s", w.migration, rec_table,
+                 ev->table);
+        return report(rt, inv->request_id, LAMBDA_ERR_CONFIG, msg);
+    }
+    if (ev->action == LAMBDA_RESTORE) {
+        cap_outcome out;
+        rc = cap_restore(&cap.c, &w, &out, &err);
+        if (rc == DM_OK)
+            o = json_pack("{s:s,s:s}", "action", "restore", "status", out == CAP_DONE ? "restored" : "pending");
+    } else {
+        cap_state s;
+        cap_goal goal;
+        cap_plan *p = NULL;
+        rc = cap_describe(&cap.c, ev->table, &s, &err);
+        if (rc == DM_OK && (rc = cli_cap_goal(&s, base->consistent_read, 0, 0, &goal, &err)) == DM_OK) {
+            goal.read = ev->read_units ? ev->read_units : goal.read;
+            goal.write = ev->write_units ? ev->write_units : goal.write;
+            if (ev->method[0])
+                cap_method_parse(ev->method, &goal.method);
+            rc = cap_plan_prewarm(&s, &goal, &p, &err);
+        }
+        bool changed = false;
+        if (rc == DM_OK && !cap_plan_empty(p))
+            rc = cap_prewarm(&cap.c, p, &w, &changed, &err);
+        const char *status = rc == DM_OK ? (p && cap_plan_empty(p) ? "nothing to raise" : "raised") : "waiting";
+        if (rc == DM_ERR_LIMIT) /* not ACTIVE yet when the time ran out */
+            rc = DM_OK;
+        if (rc == DM_OK)
+            o = json_pack("{s:s,s:s}", "action", "prewarm", "status", status);
+        cap_plan_free(p);
+        cap_state_cleanup(&s);
+    }
+    cli_cap_close(&cap);
+    if (rc == DM_OK)
+        return answer(rt, inv->request_id, o);
+    json_decref(o);
+    const char *type = rc == DM_ERR_CONFIG || rc == DM_ERR_INVALID || rc == DM_ERR_PARSE || rc == DM_ERR_IO
+                           ? LAMBDA_ERR_CONFIG
+                           : lambda_error_type(ENGINE_STOPPED, &err);
+    return report(rt, inv->request_id, type, err.message[0] ? err.message : "capacity change failed");
+}
+
 /* One invocation: the event's segment, to its end or the deadline. */
-static int invoke(lambda_rt *rt, const engine_options *base, cli_conn *c, const lambda_invocation *inv)
+static int invoke(lambda_rt *rt, cli_globals *g, const engine_options *base, cli_conn *c,
+                  const lambda_invocation *inv)
 {
     lambda_event ev;
     dm_error err = {0};
     if (lambda_event_parse(inv->event.data ? inv->event.data : "", inv->event.len, &ev, &err) != DM_OK)
         return report(rt, inv->request_id, LAMBDA_ERR_EVENT, err.message);
+    if (base->table && strcmp(base->table, ev.table) != 0) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "the event names table %s; this function migrates %s", ev.table, base->table);
+        return report(rt, inv->request_id, LAMBDA_ERR_CONFIG, msg);
+    }
+    if (ev.action != LAMBDA_SEGMENT)
+        return capacity_event(rt, g, base, c, inv, &ev);
     if (base->table && strcmp(base->table, ev.table) != 0) {
         char msg[700];
         snprintf(msg, sizeof msg, "the event names table %s; this function migrates %s", ev.table, base->table);
@@ -165,7 +266,7 @@ static int lambda_main(cli_globals *g, int argc, char **argv)
             setenv("_X_AMZN_TRACE_ID", inv.trace_id, 1);
         else
             unsetenv("_X_AMZN_TRACE_ID");
-        int r = invoke(rt, &base, &c, &inv);
+        int r = invoke(rt, g, &base, &c, &inv);
         lambda_invocation_cleanup(&inv);
         if (r != 0) {
             rc = CLI_EXIT_AWS;

@@ -39,6 +39,31 @@ static bool table_name_ok(const char *s)
     return true;
 }
 
+/* {"action": "prewarm" | "restore", "tableName", ...}: the stack's steps
+ * around the Map. */
+static int capacity_event(json_t *doc, json_t *action, lambda_event *out, dm_error *err)
+{
+    const char *a = json_string_value(action), *table = json_string_value(json_object_get(doc, "tableName"));
+    if (!a || (strcmp(a, "prewarm") != 0 && strcmp(a, "restore") != 0))
+        return dm_error_set(err, DM_ERR_INVALID, "the event's action is neither prewarm nor restore");
+    if (!table || !table_name_ok(table))
+        return dm_error_set(err, DM_ERR_INVALID, "the event's tableName is not a DynamoDB table name");
+    out->action = strcmp(a, "prewarm") == 0 ? LAMBDA_PREWARM : LAMBDA_RESTORE;
+    dm_strlcpy(out->table, table, sizeof out->table);
+    json_t *r = json_object_get(doc, "readUnits"), *w = json_object_get(doc, "writeUnits");
+    if ((r && whole(r, 1, 40000000, &out->read_units) != DM_OK) ||
+        (w && whole(w, 1, 40000000, &out->write_units) != DM_OK))
+        return dm_error_set(err, DM_ERR_INVALID, "the event's readUnits or writeUnits is not 1 to 40000000");
+    json_t *m = json_object_get(doc, "method");
+    if (m) {
+        const char *v = json_string_value(m);
+        if (!v || (strcmp(v, "warm-throughput") != 0 && strcmp(v, "provisioned") != 0 && strcmp(v, "toggle") != 0))
+            return dm_error_set(err, DM_ERR_INVALID, "the event's method is not warm-throughput, provisioned or toggle");
+        dm_strlcpy(out->method, v, sizeof out->method);
+    }
+    return DM_OK;
+}
+
 int lambda_event_parse(const char *text, size_t len, lambda_event *out, dm_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -51,7 +76,13 @@ int lambda_event_parse(const char *text, size_t len, lambda_event *out, dm_error
     }
     long long seg, total;
     const char *table = json_string_value(json_object_get(doc, "tableName"));
+    json_t *action = json_object_get(doc, "action");
     int rc = DM_OK;
+    if (action) {
+        rc = capacity_event(doc, action, out, err);
+        json_decref(doc);
+        return rc;
+    }
     if (whole(json_object_get(doc, "totalSegments"), 1, 1000000, &total) != DM_OK)
         rc = dm_error_set(err, DM_ERR_INVALID, "the event's totalSegments is not a whole number from 1 to 1000000");
     else if (whole(json_object_get(doc, "segment"), 0, total - 1, &seg) != DM_OK)
@@ -59,6 +90,7 @@ int lambda_event_parse(const char *text, size_t len, lambda_event *out, dm_error
     else if (!table || !table_name_ok(table))
         rc = dm_error_set(err, DM_ERR_INVALID, "the event's tableName is not a DynamoDB table name");
     if (rc == DM_OK) {
+        out->action = LAMBDA_SEGMENT;
         out->segment = (int)seg;
         out->total_segments = (int)total;
         dm_strlcpy(out->table, table, sizeof out->table);

@@ -55,6 +55,45 @@ static json_t *child(void)
                      "Segment finished", fin);
 }
 
+static json_t *capacity_task(const stack_options *o, const char *action, const char *result, const char *next,
+                             const char *on_error)
+{
+    json_t *payload = json_pack("{s:s,s:s}", "action", action, "tableName", o->table);
+    if (strcmp(action, "prewarm") == 0) {
+        if (o->prewarm_read)
+            json_object_set_new(payload, "readUnits", json_integer(o->prewarm_read));
+        if (o->prewarm_write)
+            json_object_set_new(payload, "writeUnits", json_integer(o->prewarm_write));
+        if (o->prewarm_method)
+            json_object_set_new(payload, "method", json_string(o->prewarm_method));
+    }
+    return json_pack("{s:s,s:s,s:{s:s,s:o},s:{s:s},s:s,s:s,s:[{s:o,s:i,s:i,s:f,s:s}],s:[{s:[s],s:s,s:s}]}", "Type",
+                     "Task", "Resource", "arn:aws:states:::lambda:invoke", "Parameters", "FunctionName",
+                     "${FunctionArn}", "Payload", payload, "ResultSelector", "status.$", "$.Payload.status",
+                     "ResultPath", result, "Next", next, "Retry", "ErrorEquals", retryable(), "IntervalSeconds", 10,
+                     "MaxAttempts", 10, "BackoffRate", 2.0, "JitterStrategy", "FULL", "Catch", "ErrorEquals",
+                     "States.ALL", "ResultPath", "$.capacityError", "Next", on_error);
+}
+
+/* Before the Map: pre-warm, again while the table is still becoming
+ * ACTIVE. After it, on success and on failure: restore. */
+static void capacity_states(const stack_options *o, json_t *states, json_t *map)
+{
+    json_object_set_new(states, "Prewarm", capacity_task(o, "prewarm", "$.prewarm", "Prewarmed?", "Restore after failure"));
+    json_object_set_new(states, "Prewarmed?",
+                        json_pack("{s:s,s:[{s:s,s:s,s:s}],s:s}", "Type", "Choice", "Choices", "Variable",
+                                  "$.prewarm.status", "StringEquals", "waiting", "Next", "Wait for capacity",
+                                  "Default", "Segments"));
+    json_object_set_new(states, "Wait for capacity",
+                        json_pack("{s:s,s:i,s:s}", "Type", "Wait", "Seconds", 30, "Next", "Prewarm"));
+    json_object_set_new(states, "Restore", capacity_task(o, "restore", "$.restore", "Done", "Failed"));
+    json_object_set_new(states, "Restore after failure",
+                        capacity_task(o, "restore", "$.restore", "Failed", "Failed"));
+    json_object_set_new(map, "Next", json_string("Restore"));
+    json_t *c = json_array_get(json_object_get(map, "Catch"), 0);
+    json_object_set_new(c, "Next", json_string("Restore after failure"));
+}
+
 json_t *stack_definition(const stack_options *o)
 {
     char comment[400];
@@ -69,10 +108,14 @@ json_t *stack_definition(const stack_options *o)
         o->tolerated_failure_percentage, "ResultWriter", "Resource", "arn:aws:states:::s3:putObject", "Parameters",
         "Bucket.$", "$.bucket", "Prefix.$", "$.resultsPrefix", "ResultPath", "$.map", "Catch", "ErrorEquals",
         "States.ALL", "ResultPath", "$.error", "Next", "Failed", "Next", "Done");
-    return json_pack("{s:s,s:s,s:{s:o,s:{s:s},s:{s:s,s:s,s:s}}}", "Comment", comment, "StartAt", "Segments", "States",
-                     "Segments", map, "Done", "Type", "Succeed", "Failed", "Type", "Fail", "Error",
-                     "Ddbmig.MigrationFailed", "Cause", "segments failed beyond the tolerated share: see the results "
-                     "in S3 and redrive the execution");
+    json_t *def = json_pack("{s:s,s:s,s:{s:o,s:{s:s},s:{s:s,s:s,s:s}}}", "Comment", comment, "StartAt",
+                            o->prewarm ? "Prewarm" : "Segments", "States", "Segments", map, "Done", "Type",
+                            "Succeed", "Failed", "Type", "Fail", "Error", "Ddbmig.MigrationFailed", "Cause",
+                            "the migration or a capacity step failed: see the execution's events and the results "
+                            "in S3; redrive the execution to go on");
+    if (def && o->prewarm)
+        capacity_states(o, json_object_get(def, "States"), map);
+    return def;
 }
 
 static void add(json_t *a, const char *flag, const char *value)
@@ -154,6 +197,16 @@ static json_t *function_role(const stack_options *o)
         getatt("CheckpointTable", "Arn"), "Effect", "Allow", "Action", "logs:CreateLogStream", "logs:PutLogEvents",
         "Resource",
         sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/" FUNCTION_NAME ":*"));
+    if (o->prewarm) {
+        /* Capacity: the table's own settings, and Application Auto Scaling,
+         * whose Describe calls take no resource. */
+        json_array_append_new(st, json_pack("{s:s,s:[s],s:o}", "Effect", "Allow", "Action", "dynamodb:UpdateTable",
+                                            "Resource", table_arn(o->table)));
+        json_array_append_new(st, json_pack("{s:s,s:[s,s,s],s:s}", "Effect", "Allow", "Action",
+                                            "application-autoscaling:DescribeScalableTargets",
+                                            "application-autoscaling:DescribeScalingPolicies",
+                                            "application-autoscaling:RegisterScalableTarget", "Resource", "*"));
+    }
     return json_pack("{s:s,s:{s:{s:s,s:[{s:s,s:{s:s},s:s}]},s:[o]}}", "Type", "AWS::IAM::Role", "Properties",
                      "AssumeRolePolicyDocument", "Version", "2012-10-17", "Statement", "Effect", "Allow", "Principal",
                      "Service", "lambda.amazonaws.com", "Action", "sts:AssumeRole", "Policies",

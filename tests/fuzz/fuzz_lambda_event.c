@@ -15,6 +15,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (lambda_event_parse((const char *)data, size, &ev, NULL) != DM_OK)
         return 0;
     size_t n = strlen(ev.table);
+    if (ev.action != LAMBDA_SEGMENT) {
+        if (n < 3 || n > 255 || ev.read_units < 0 || ev.write_units < 0 || ev.read_units > 40000000 ||
+            ev.write_units > 40000000)
+            abort();
+        return 0;
+    }
     if (ev.total_segments < 1 || ev.total_segments > 1000000 || ev.segment < 0 || ev.segment >= ev.total_segments ||
         n < 3 || n > 255)
         abort();

@@ -33,6 +33,17 @@ check full --table-name orders --script "$TMP/m.lua" --target-table-name orders_
   --marker _mig --filter-expression 'attribute_exists(#s)' --expression-attribute-names '{"#s":"status"}' \
   --total-segments 10000 --max-concurrency 10000 --tolerated-failure-percentage 2 --max-write-units 40000 \
   --max-read-units 80000 --max-errors 50 --migration-id orders-2026
+check prewarm --table-name orders -e 'return item' --prewarm --prewarm-write-units 4000 --prewarm-method provisioned
+python3 - "$TMP/prewarm.asl.json" <<'PY' || fail "prewarm: the capacity steps are not around the Map"
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d["States"]
+assert d["StartAt"] == "Prewarm" and s["Segments"]["Next"] == "Restore", d["StartAt"]
+assert s["Segments"]["Catch"][0]["Next"] == "Restore after failure"
+assert s["Prewarm"]["Parameters"]["Payload"] == {"action": "prewarm", "tableName": "orders", "writeUnits": 4000,
+                                                 "method": "provisioned"}, s["Prewarm"]["Parameters"]
+assert s["Restore after failure"]["Next"] == "Failed" and s["Restore"]["Next"] == "Done"
+PY
 # To standard output by default; bad options are refused with exit 2.
 "$DDBMIG" aws template --table-name orders -e 'return item' | python3 -c 'import json,sys; json.load(sys.stdin)' ||
   fail "stdout is not JSON"
