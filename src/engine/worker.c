@@ -65,6 +65,13 @@ static bool abandon_queued(run_state *r)
     return s != STOP_NONE && s != STOP_LIMIT;
 }
 
+/* Checkpoint table: the segment may be another process's now (its lease
+ * could not be renewed): nothing more of it is started here. */
+static bool segment_lost(worker *w)
+{
+    return w->r->ct && w->seg && !ctable_holds(w->r, w->seg);
+}
+
 static bool dry(const run_state *r) { return r->o->dry_run || r->o->job == ENGINE_VERIFY; }
 
 static int max_in_flight(const worker *w)
@@ -428,7 +435,7 @@ static void feed_items(worker *w)
     if (!w->feeding || (int)w->q.n > max_in_flight(w) / 4)
         return;
     while (pw->fed < pw->pg.n_items && (int)w->q.n < 2 * max_in_flight(w)) {
-        if (stopping(r)) {
+        if (stopping(r) || segment_lost(w)) {
             w->feeding = false;
             return;
         }
@@ -879,7 +886,7 @@ static void work_page(worker *w)
 {
     for (;;) {
         feed_items(w);
-        if (abandon_queued(w->r) && (w->q.head || w->feeding || w->delayed)) {
+        if ((abandon_queued(w->r) || segment_lost(w)) && (w->q.head || w->feeding || w->delayed)) {
             /* Stop: nothing new goes out; in-flight writes finish. */
             task *t;
             while ((t = task_pop(&w->q)) != NULL)
