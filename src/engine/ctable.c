@@ -331,6 +331,18 @@ static int take_segment_item(run_state *r, ddb_client *c, int seg, long long ver
     return rc;
 }
 
+/* A cursor is an ExclusiveStartKey: a JSON object, or none. */
+static bool cursor_ok(json_t *item)
+{
+    const char *cursor = get_s(item, "cursor");
+    if (!cursor || !*cursor)
+        return true;
+    json_t *k = json_loads(cursor, 0, NULL);
+    bool ok = json_is_object(k) && json_object_size(k) > 0;
+    json_decref(k);
+    return ok;
+}
+
 /* Loads a won segment's cursor and counts. */
 static void load_segment(run_state *r, seg_state *s, json_t *item)
 {
@@ -393,7 +405,12 @@ static int try_segment(run_state *r, ddb_client *c, seg_state *s, seg_state **ou
             *busy_until = lease;
     } else {
         json_t *won = NULL;
-        if ((rc = take_segment_item(r, c, s->index, version, &won, err)) == DM_OK && won) {
+        if (!cursor_ok(item) || version < 1)
+            rc = dm_error_set(err, DM_ERR_PARSE,
+                              "segment %d's item in the checkpoint table %s is malformed (cursor or version); "
+                              "fix or delete the item %s#%d",
+                              s->index, table_name(r), r->migration, s->index);
+        else if ((rc = take_segment_item(r, c, s->index, version, &won, err)) == DM_OK && won) {
             if (owner && *owner && strcmp(owner, r->ct->owner) != 0 && !r->o->quiet)
                 fprintf(stderr, "ddbmig: segment %d: taking over from %s, whose lease expired\n", s->index, owner);
             load_segment(r, s, won);

@@ -386,6 +386,16 @@ static engine_status finish_status(run_state *r, dm_error *err)
     }
     if (r->o->job == ENGINE_VERIFY)
         return atomic_load(&r->c.changed) + atomic_load(&r->c.deleted) > 0 ? ENGINE_ITEM_ERRORS : ENGINE_DONE;
+    /* With a checkpoint table, a segment this process could not take (its
+     * owner still renewing at the deadline, say) is not done: said so. */
+    engine_result res;
+    progress_result(r, &res);
+    if (r->ct && !res.done) {
+        if (err)
+            dm_error_set(err, DM_ERR_STOPPED, "%d of %d segments are not done yet (other processes hold them)",
+                         res.segments - res.segments_done, res.segments);
+        return ENGINE_STOPPED;
+    }
     return atomic_load(&r->c.failed) > 0 ? ENGINE_ITEM_ERRORS : ENGINE_DONE;
 }
 
@@ -564,6 +574,8 @@ engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_cli
             fprintf(stderr, "ddbmig: stopped: %s\n", r->fatal.message);
         else if (atomic_load(&r->stop) == STOP_DEADLINE)
             fprintf(stderr, "ddbmig: stopped before the deadline; writes in flight finished\n");
+        else if (err && err->message[0] && st == ENGINE_STOPPED)
+            fprintf(stderr, "ddbmig: %s\n", err->message);
         fprintf(stderr, "ddbmig: progress is saved in %s%s\n", r->ct ? "the checkpoint table " : "",
                 r->ct ? o.checkpoint_table : r->checkpoint_path);
         /* A checkpoint table needs no --resume: the same command goes on. */
