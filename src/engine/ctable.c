@@ -12,6 +12,7 @@
 struct ctable {
     char owner[128];          /* host:pid:random, this process */
     int64_t lease_ms;
+    bool meta_pending;        /* a new migration: its meta item is written at commit */
     pthread_mutex_t claim_mu; /* one claim at a time in this process */
     int next;                 /* where the next claim looks first */
     ddb_client *flush_client; /* the monitor thread's */
@@ -198,31 +199,55 @@ static int adopt_meta(run_state *r, json_t *item, dm_error *err)
     return rc;
 }
 
+/* Reads the meta item: a migration already begun is adopted (or refused
+ * for other options); a new one is written by ctable_commit, after the
+ * go-ahead, so that a refused or unconfirmed run binds nothing. */
 static int meta(run_state *r, ddb_client *c, dm_error *err)
 {
-    for (int attempt = 0; attempt < 3; attempt++) {
-        json_t *item;
-        int rc = get_item(r, c, key_of(r, -1), &item, err);
-        if (rc)
-            return rc;
-        if (item) {
-            rc = adopt_meta(r, item, err);
-            json_decref(item);
-            return rc;
-        }
-        json_t *req = json_pack("{s:s,s:o,s:s}", "TableName", table_name(r), "Item", meta_item(r),
-                                "ConditionExpression", "attribute_not_exists(id)");
-        dm_error e = {0};
-        rc = req ? ddb_request(c, "PutItem", table_name(r), req, NULL, &e) : DM_ERR_NOMEM;
-        json_decref(req);
-        if (rc == DM_OK)
-            return DM_OK;
-        if (!conditional_failed(&e)) { /* else another process wrote it first: read it */
-            *err = e;
-            return rc;
-        }
+    json_t *item;
+    int rc = get_item(r, c, key_of(r, -1), &item, err);
+    if (rc)
+        return rc;
+    r->ct->meta_pending = item == NULL;
+    if (item) {
+        rc = adopt_meta(r, item, err);
+        json_decref(item);
     }
-    return dm_error_set(err, DM_ERR_SERVICE, "the meta item of %s keeps changing", r->migration);
+    return rc;
+}
+
+int ctable_commit(run_state *r, ddb_client *c, dm_error *err)
+{
+    if (!r->ct->meta_pending)
+        return DM_OK;
+    json_t *req = json_pack("{s:s,s:o,s:s}", "TableName", table_name(r), "Item", meta_item(r), "ConditionExpression",
+                            "attribute_not_exists(id)");
+    dm_error e = {0};
+    int rc = req ? ddb_request(c, "PutItem", table_name(r), req, NULL, &e) : DM_ERR_NOMEM;
+    json_decref(req);
+    if (rc == DM_OK) {
+        r->ct->meta_pending = false;
+        return DM_OK;
+    }
+    if (!conditional_failed(&e)) {
+        *err = e;
+        return rc;
+    }
+    /* Another process began the same migration meanwhile: its options
+     * must be these, its segment count too. */
+    int n = r->n_segs;
+    json_t *item = NULL;
+    if ((rc = get_item(r, c, key_of(r, -1), &item, err)) != DM_OK)
+        return rc;
+    rc = item ? adopt_meta(r, item, err) : dm_error_set(err, DM_ERR_SERVICE, "the meta item vanished");
+    json_decref(item);
+    if (rc == DM_OK && r->n_segs != n)
+        rc = dm_error_set(err, DM_ERR_CONFIG,
+                          "another process began migration %s meanwhile with %d segments, not %d: run again (or "
+                          "give --total-segments %d)",
+                          r->migration, r->n_segs, n, r->n_segs);
+    r->ct->meta_pending = false;
+    return rc;
 }
 
 int ctable_open(run_state *r, ddb_client *c, dm_error *err)
@@ -281,6 +306,28 @@ static int read_segment(run_state *r, ddb_client *c, int seg, json_t **item, dm_
     return get_item(r, c, key_of(r, seg), item, err);
 }
 
+/* A conditional write whose first answer was lost is retried by the
+ * client, and the retry fails its condition because the first one
+ * applied. The item tells: owned by this process at the version the
+ * write made means it did. *item gets the item when so. */
+static bool applied(run_state *r, ddb_client *c, int seg, long long version, bool owner_gone, json_t **item)
+{
+    json_t *it = NULL;
+    dm_error ignored = {0};
+    if (read_segment(r, c, seg, &it, &ignored) != DM_OK || !it)
+        return false;
+    const char *owner = get_s(it, "owner");
+    /* Versions only grow through writes conditional on them: the version
+     * this write made, with the owner it left, is this write. */
+    bool mine = get_n(it, "version", -1) == version &&
+                (owner_gone ? !owner || !*owner : owner && strcmp(owner, r->ct->owner) == 0);
+    if (mine && item)
+        *item = it;
+    else
+        json_decref(it);
+    return mine;
+}
+
 /* Makes the item of a segment nobody has touched: owned by this process. */
 static int create_segment(run_state *r, ddb_client *c, int seg, bool *won, dm_error *err)
 {
@@ -297,8 +344,10 @@ static int create_segment(run_state *r, ddb_client *c, int seg, bool *won, dm_er
     int rc = req ? ddb_request(c, "PutItem", table_name(r), req, NULL, &e) : DM_ERR_NOMEM;
     json_decref(req);
     *won = rc == DM_OK;
-    if (rc && conditional_failed(&e))
+    if (rc && conditional_failed(&e)) {
+        *won = applied(r, c, seg, 1, false, NULL);
         return DM_OK;
+    }
     if (rc)
         *err = e;
     return rc;
@@ -324,8 +373,10 @@ static int take_segment_item(run_state *r, ddb_client *c, int seg, long long ver
     if (rc == DM_OK)
         *item = json_incref(json_object_get(resp, "Attributes"));
     json_decref(resp);
-    if (rc && conditional_failed(&e))
+    if (rc && conditional_failed(&e)) {
+        applied(r, c, seg, version + 1, false, item);
         return DM_OK;
+    }
     if (rc)
         *err = e;
     return rc;
@@ -436,7 +487,7 @@ int ctable_claim(run_state *r, ddb_client *c, seg_state **out, dm_error *err)
             int pos = (ct->next + k) % n;
             seg_state *s = &r->segs[r->seg_list ? r->seg_list[pos] : pos];
             pthread_mutex_lock(&r->mu);
-            bool skip = s->status != SEG_PENDING || atomic_load(&s->lost);
+            bool skip = s->status != SEG_PENDING;
             pthread_mutex_unlock(&r->mu);
             if (!skip)
                 rc = try_segment(r, c, s, out, &busy_until, err);
@@ -446,7 +497,10 @@ int ctable_claim(run_state *r, ddb_client *c, seg_state **out, dm_error *err)
         if (rc || *out || !busy_until)
             break;
         /* Only segments others hold are left: wait for their leases. */
+        /* Looked at again every few seconds: an owner may finish its
+         * segments long before its lease would end. */
         int64_t wait = busy_until - dm_now_ms() + 200;
+        wait = wait > 5000 ? 5000 : wait;
         int64_t end = dm_monotonic_ms() + (wait > 0 ? wait : 200);
         if (r->deadline_mono && end > r->deadline_mono)
             end = r->deadline_mono; /* the deadline comes first */
@@ -494,8 +548,9 @@ static int write_progress(run_state *r, ddb_client *c, const snapshot *p, bool r
     dm_error e = {0};
     int rc = req ? ddb_request(c, "UpdateItem", table_name(r), req, NULL, &e) : DM_ERR_NOMEM;
     json_decref(req);
-    *lost = rc && conditional_failed(&e);
-    if (*lost)
+    /* Lost only when the item is not as this write would have left it. */
+    *lost = rc && conditional_failed(&e) && !applied(r, c, p->index, p->version + 1, p->done || release, NULL);
+    if (rc && conditional_failed(&e))
         return DM_OK;
     if (rc)
         *err = e;
@@ -521,6 +576,7 @@ int ctable_flush(run_state *r, ddb_client *c, bool final, dm_error *err)
             continue;
         }
         bool release = final && !p.done, lost = false;
+        int64_t sent = dm_monotonic_ms(); /* the lease runs from here, not from the answer */
         /* A segment still being worked on is not released, only renewed. */
         if (release && running)
             release = false;
@@ -534,7 +590,7 @@ int ctable_flush(run_state *r, ddb_client *c, bool final, dm_error *err)
                 fprintf(stderr, "ddbmig: segment %d was taken over by another process; leaving it\n", i);
         } else if (rc == DM_OK) {
             s->version = p.version + 1;
-            s->renewed_ms = dm_monotonic_ms();
+            s->renewed_ms = sent;
             if (p.done || release)
                 s->owned = false;
         }
@@ -553,4 +609,10 @@ bool ctable_holds(run_state *r, seg_state *s)
     /* A lease not renewed for three quarters of its length may be taken
      * over soon: stop before that can happen. */
     return dm_monotonic_ms() - renewed < r->ct->lease_ms * 3 / 4;
+}
+
+int64_t ctable_flush_every_ms(const run_state *r)
+{
+    int64_t third = r->ct->lease_ms / 3;
+    return third < 5000 ? third : 5000;
 }

@@ -20,10 +20,14 @@
 typedef struct ctable ctable;
 
 /* Makes sure the table exists (creating it, asked or with --yes), checks
- * or writes the meta item, and sets up r->segs (all pending: segments are
+ * the meta item of a migration already begun, and sets up r->segs (all pending: segments are
  * claimed one by one). r->n_segs comes from the meta item when it exists. */
 int ctable_open(run_state *r, ddb_client *c, dm_error *err);
 void ctable_free(ctable *ct);
+/* After the go-ahead, before the first write: writes the meta item of a
+ * new migration (refusing, if another process began it meanwhile, other
+ * options or another segment count). */
+int ctable_commit(run_state *r, ddb_client *c, dm_error *err);
 
 /* Claims a segment for this process (from r->seg_list or all): *out, or
  * NULL when every one is done or the run stops. Waits for the leases of
@@ -38,6 +42,9 @@ int ctable_flush(run_state *r, ddb_client *c, bool final, dm_error *err);
 /* Whether this process may go on working on s: not taken over, and its
  * lease renewed recently enough. */
 bool ctable_holds(run_state *r, seg_state *s);
+
+/* How often progress is written and leases renewed: well within a lease. */
+int64_t ctable_flush_every_ms(const run_state *r);
 
 /* A client for the flushes of the monitor thread. */
 ddb_client *ctable_client(run_state *r);

@@ -85,6 +85,7 @@ typedef struct run_state {
     int *seg_list;                /* --segments, ascending; NULL: all */
     int n_seg_list;
     int64_t deadline_mono;        /* stop from here on (monotonic ms); 0: none */
+    int64_t deadline_end;         /* the deadline itself (monotonic ms) */
 } run_state;
 
 /* Two per CPU, 2 to 64: writers mostly wait on the network. */

@@ -76,7 +76,7 @@ void *monitor_main(void *arg)
         if (r->deadline_mono && now >= r->deadline_mono)
             engine_request_stop(r, STOP_DEADLINE, NULL);
         /* The checkpoint table is written less often: many processes share it. */
-        int64_t every = r->ct ? 5000 : 2000;
+        int64_t every = r->ct ? ctable_flush_every_ms(r) : 2000;
         if (!r->o->dry_run && r->o->job != ENGINE_VERIFY && now - last_save >= every) {
             dm_error err = {0};
             /* Progress that cannot be recorded is progress a resume would

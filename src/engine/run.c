@@ -430,8 +430,10 @@ static void *signal_watch(void *arg)
     return NULL;
 }
 
-/* From --deadline: workers stop starting work at deadline - margin, and
- * the client gives up a retry that would wait past the deadline. */
+/* From the deadline: workers start no work after deadline - margin, the
+ * client gives up a retry that would wait past deadline - margin/2, and
+ * the final save of the cursors has what is left. Set before the checks
+ * before the first write, so that they are bounded too. */
 static void setup_deadline(run_state *r)
 {
     const engine_options *o = r->o;
@@ -444,13 +446,13 @@ static void setup_deadline(run_state *r)
     }
     int64_t now = dm_monotonic_ms();
     r->deadline_mono = now + (left - margin > 0 ? left - margin : 0);
-    ddb_shared_set_deadline(r->shared, now + (left > 0 ? left : 0));
+    r->deadline_end = now + (left > 0 ? left : 0);
+    ddb_shared_set_deadline(r->shared, now + (left - margin / 2 > 0 ? left - margin / 2 : 0));
 }
 
 static void run_workers(run_state *r)
 {
     int n = r->o->workers;
-    setup_deadline(r);
     pthread_t *t = calloc((size_t)n, sizeof *t);
     pthread_t mon, sig;
     r->start_ms = dm_monotonic_ms();
@@ -505,6 +507,8 @@ static int preflight(run_state *r, ddb_client *c, bool dry, dm_error *err)
     ddb_client_set_stop(c, was);
     if (rc == DM_OK && stop_requested(o))
         rc = DM_ERR_STOPPED;
+    if (rc == DM_OK && !dry && r->ct)
+        rc = ctable_commit(r, c, err);
     if (rc == DM_OK && !dry && !r->ct) {
         rc = checkpoint_save(r, "running", err); /* fails early when it cannot be written */
         if (rc == DM_OK && stop_requested(o)) {
@@ -518,7 +522,7 @@ static int preflight(run_state *r, ddb_client *c, bool dry, dm_error *err)
     return rc;
 }
 
-engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_client *c, dm_error *err)
+static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb_client *c, dm_error *err)
 {
     engine_options o = *opts;
     if (o.workers <= 0)
@@ -534,6 +538,7 @@ engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_cli
     r->o = &o;
     r->shared = shared;
     bool dry = o.dry_run || o.job == ENGINE_VERIFY;
+    setup_deadline(r);
     rc = preflight(r, c, dry, err);
     if (rc != DM_OK && stop_requested(&o)) {
         fprintf(stderr, "ddbmig: interrupted before the first write; nothing was written\n");
@@ -555,10 +560,17 @@ engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_cli
     run_workers(r);
     ddb_shared_on_throttle(shared, NULL, NULL);
     engine_status st = finish_status(r, err);
+    bool saved = true;
     if (!dry && r->ct) {
         dm_error cerr = {0};
-        if (ctable_flush(r, ctable_client(r), true, &cerr) != DM_OK)
-            dm_log(DM_LOG_ERROR, "the checkpoint table %s: %s", o.checkpoint_table, cerr.message);
+        if (r->deadline_end)
+            ddb_shared_set_deadline(shared, r->deadline_end); /* what is left is for this save */
+        if (ctable_flush(r, ctable_client(r), true, &cerr) != DM_OK) {
+            saved = false;
+            fprintf(stderr, "ddbmig: could not save the last progress in the checkpoint table %s (%s): the next run "
+                            "redoes it from the cursor saved before, once the lease has expired\n",
+                    o.checkpoint_table, cerr.message);
+        }
     } else if (!dry) {
         stop_reason why = (stop_reason)atomic_load(&r->stop);
         const char *cp = r->segs_done == r->n_segs ? "complete" : why == STOP_LIMIT ? "limited" : "stopped";
@@ -576,8 +588,9 @@ engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_cli
             fprintf(stderr, "ddbmig: stopped before the deadline; writes in flight finished\n");
         else if (err && err->message[0] && st == ENGINE_STOPPED)
             fprintf(stderr, "ddbmig: %s\n", err->message);
-        fprintf(stderr, "ddbmig: progress is saved in %s%s\n", r->ct ? "the checkpoint table " : "",
-                r->ct ? o.checkpoint_table : r->checkpoint_path);
+        if (saved)
+            fprintf(stderr, "ddbmig: progress is saved in %s%s\n", r->ct ? "the checkpoint table " : "",
+                    r->ct ? o.checkpoint_table : r->checkpoint_path);
         /* A checkpoint table needs no --resume: the same command goes on. */
         if (o.resume_command && !r->ct)
             fprintf(stderr, "ddbmig: resume with: %s\n", o.resume_command);
@@ -587,5 +600,14 @@ engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_cli
     rl_destroy(&r->rl_read);
     rl_destroy(&r->rl_write);
     free_run(r);
+    return st;
+}
+
+engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_client *c, dm_error *err)
+{
+    engine_status st = run_job(opts, shared, c, err);
+    /* The client outlives the run (Lambda's next invocation): no deadline
+     * of this one may stay on it. */
+    ddb_shared_set_deadline(shared, 0);
     return st;
 }

@@ -1025,10 +1025,16 @@ static seg_state *take_segment(worker *w)
 {
     run_state *r = w->r;
     seg_state *s = NULL;
+    /* Past the point where work may start: nothing more is taken. */
+    if (r->deadline_mono && dm_monotonic_ms() >= r->deadline_mono) {
+        engine_request_stop(r, STOP_DEADLINE, NULL);
+        return NULL;
+    }
     if (r->ct) {
         dm_error err = {0};
         if (ctable_claim(r, w->client, &s, &err) != DM_OK) {
-            engine_request_stop(r, err.code == DM_ERR_STOPPED ? STOP_INTERRUPT : STOP_FATAL, &err);
+            stop_reason why = err.code != DM_ERR_STOPPED ? STOP_FATAL : r->deadline_mono ? STOP_DEADLINE : STOP_INTERRUPT;
+            engine_request_stop(r, why, why == STOP_FATAL ? &err : NULL);
             return NULL;
         }
         return s;

@@ -122,6 +122,32 @@ expect_exit 0 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --m
   --checkpoint-table "$C" --total-segments 4 --yes
 counts_are 4 "a deadline and the rest"
 
+# --- answers lost after the write applied (a retry then fails its own
+# condition): not mistaken for another process; nothing left undone while
+# the run says complete ---------------------------------------------------
+python3 "$DDBMIG_TESTS_DIR/fakes/fault_proxy.py" "$EP" --drop-after 0.2 --seed 3 >"$TMP/fp.port" 2>"$TMP/fp.err" &
+FP=$!
+for _ in $(seq 1 100); do [ -s "$TMP/fp.port" ] && break; sleep 0.1; done
+FPURL="http://127.0.0.1:$(head -1 "$TMP/fp.port")"
+for attempt in 1 2 3 4; do
+  "$DDBMIG" run --endpoint-url "$FPURL" --table-name "$T" -e "$INC" --marker _m5 --migration-id m5 \
+    --checkpoint-table "$C" --total-segments 4 --page-size 50 --max-write-units 300 --lease-seconds 5 --yes \
+    --output json >"$TMP/fp.json" 2>"$TMP/fp.run.err"
+  rc=$?
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+rc = int(sys.argv[2])
+assert rc != 0 or d["done"], "exit 0 while segments are not done"
+assert rc in (0, 3, 4), rc' "$TMP/fp.json" "$rc" || fail "attempt $attempt: exit $rc: $(tail -2 "$TMP/fp.run.err")"
+  [ "$rc" -eq 0 ] && break
+  sleep 5   # leases of the earlier attempt
+done
+[ "$rc" -eq 0 ] || fail "the run never finished through lost answers: $(tail -3 "$TMP/fp.run.err")"
+grep -q 'taken over by another process' "$TMP/fp.run.err" && fail "a lost answer was taken for another process"
+kill $FP
+counts_are 5 "lost answers"
+
 ddb_api DeleteTable '{"TableName":"'$T'"}' >/dev/null
 ddb_api DeleteTable '{"TableName":"'$C'"}' >/dev/null
 finish
