@@ -257,17 +257,6 @@ static int show(const cli_globals *g, cli_cap *cap)
     return CLI_EXIT_OK;
 }
 
-static bool ask(const char *question)
-{
-    fprintf(stderr, "%s [y/N] ", question);
-    fflush(stderr);
-    char line[32];
-    if (!fgets(line, sizeof line, stdin) || stop_flag)
-        return false;
-    line[strcspn(line, "\r\n")] = '\0';
-    return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
-}
-
 static int prewarm(cli_cap *cap, const cap_where *w)
 {
     char record[700];
@@ -292,8 +281,9 @@ static int prewarm(cli_cap *cap, const cap_where *w)
             fprintf(stderr, "ddbmig: error: changing capacity needs --yes when it cannot be confirmed "
                             "interactively\n");
             code = CLI_EXIT_USAGE;
-        } else if (!opt.yes && !ask(cap_plan_charged(p) ? "Raise warm throughput (charged, permanent)?"
-                                                         : "Change the table's capacity?")) {
+        } else if (!opt.yes && !cli_ask(cap_plan_charged(p) ? "Raise warm throughput (charged, permanent)?"
+                                                         : "Change the table's capacity?",
+                                    &stop_flag)) {
             fprintf(stderr, "ddbmig: nothing changed\n");
             code = CLI_EXIT_USAGE;
         } else if ((rc = cap_prewarm(&cap->c, p, w, &changed, &err)) != DM_OK) {

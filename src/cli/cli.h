@@ -3,6 +3,7 @@
 #ifndef DDBMIG_CLI_H
 #define DDBMIG_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "ddbmig/capacity.h"
@@ -116,6 +117,9 @@ int cli_fail(const dm_error *err, int rc);
 /* The exit code for an error from DynamoDB or the client. */
 int cli_exit_code(const dm_error *err, int rc);
 bool cli_json_output(const cli_globals *g);
+/* A yes/no question on stderr, the answer from stdin; false when stop
+ * (a signal handler's flag, may be NULL) was set meanwhile. */
+bool cli_ask(const char *question, volatile sig_atomic_t *stop);
 
 /* Capacity pre-warm options, taken by run and capacity (capacity.c). */
 typedef struct cli_prewarm {

@@ -1,6 +1,7 @@
 /* The connection every command makes, and error reporting. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -83,4 +84,15 @@ void cli_disconnect(cli_conn *c)
     creds_provider_free(c->creds);
     aws_settings_cleanup(&c->settings);
     memset(c, 0, sizeof *c);
+}
+
+bool cli_ask(const char *question, volatile sig_atomic_t *stop)
+{
+    fprintf(stderr, "%s [y/N] ", question);
+    fflush(stderr);
+    char line[32];
+    if (!fgets(line, sizeof line, stdin) || (stop && *stop))
+        return false;
+    line[strcspn(line, "\r\n")] = '\0';
+    return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
 }

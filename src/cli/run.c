@@ -145,13 +145,7 @@ static void install_signals(void)
 static bool ask(void *ud, const char *question)
 {
     (void)ud;
-    fprintf(stderr, "%s [y/N] ", question);
-    fflush(stderr);
-    char line[32];
-    if (!fgets(line, sizeof line, stdin) || stop_flag)
-        return false;
-    line[strcspn(line, "\r\n")] = '\0';
-    return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
+    return cli_ask(question, &stop_flag);
 }
 
 /* The command line again, quoted for a POSIX shell, with --resume. */

@@ -6,40 +6,12 @@
 # done exactly once.
 TESTS=${DDBMIG_TESTS_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 . "$TESTS/integration/lib.sh"
+. "$TESTS/integration/scale_lib.sh"
 T=scale_cur_$$
 C=scale_ckpt_$$
 cd "$TMP"
-ddb_api CreateTable '{"TableName":"'$T'","AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"BillingMode":"PAY_PER_REQUEST"}' >/dev/null
-python3 -c '
-import json, sys
-with open(sys.argv[1], "w") as f:
-    for i in range(3000):
-        f.write(json.dumps({"pk": {"S": "k%05d" % i}, "n": {"N": "0"}}) + "\n")' "$TMP/items.jsonl"
-"$DDBMIG" import --endpoint-url "$EP" --table-name "$T" --file "$TMP/items.jsonl" >/dev/null 2>"$TMP/err" ||
-  fail "import: $(cat "$TMP/err")"
+counter_table "$T" 3000
 INC='item.n = item.n + 1; return item'
-
-# counts_are N: every item's n is N.
-counts_are() {
-  python3 - "$EP" "$T" "$1" <<'PY' || fail "after $2: items are not all at n=$1"
-import json, sys, urllib.request
-ep, table, want = sys.argv[1], sys.argv[2], sys.argv[3]
-seen, key = {}, None
-while True:
-    body = {"TableName": table, "ConsistentRead": True}
-    if key: body["ExclusiveStartKey"] = key
-    req = urllib.request.Request(ep, json.dumps(body).encode(), {"X-Amz-Target": "DynamoDB_20120810.Scan",
-        "Content-Type": "application/x-amz-json-1.0",
-        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDLOCALTEST/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"})
-    d = json.load(urllib.request.urlopen(req))
-    for it in d["Items"]:
-        seen[it["n"]["N"]] = seen.get(it["n"]["N"], 0) + 1
-    key = d.get("LastEvaluatedKey")
-    if not key: break
-print(seen)
-sys.exit(0 if seen == {want: 3000} else 1)
-PY
-}
 
 # --- two processes, one migration: disjoint segments, each item once ---------
 run_one() {
@@ -61,7 +33,7 @@ assert not (wa & wb), wa & wb
 assert wa | wb == set(range(16)), wa | wb
 assert a["done"] and b["done"]
 PY
-counts_are 1 "two processes"
+counts_are "$T" 3000 1 "two processes"
 grep -q 'created the checkpoint table' "$TMP/a.err" "$TMP/b.err" || fail "no process said it created the table"
 
 # The same migration with another script or option is refused.
@@ -73,7 +45,7 @@ expect_exit 2 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --m
 contains "$TMP/err" "--marker was '_m1', now '_other'"
 # Done is done: a third process finds nothing left.
 expect_exit 0 run_one
-counts_are 1 "a process after the end"
+counts_are "$T" 3000 1 "a process after the end"
 
 # --- a killed process: its segments are taken over after its lease ----------
 run_two() {
@@ -90,7 +62,7 @@ kill -9 $K
 { wait $K; } 2>/dev/null
 expect_exit 0 run_two
 grep -q "whose lease expired" "$TMP/err" || fail "no takeover: $(grep -v "^ " "$TMP/k.err" | tail -4) // $(grep -v "^ " "$TMP/err" | tail -4)"
-counts_are 2 "a takeover"
+counts_are "$T" 3000 2 "a takeover"
 
 # --- --segments: part of a migration ------------------------------------------
 expect_exit 0 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _m3 --migration-id m3 \
@@ -107,7 +79,7 @@ expect_exit 2 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --t
 contains "$TMP/err" "a segment number is expected"
 expect_exit 0 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _m3 --migration-id m3 \
   --total-segments 8 --segments 3-4,6-7 --checkpoint "$TMP/part.json" --resume --yes
-counts_are 3 "two parts"
+counts_are "$T" 3000 3 "two parts"
 
 # --- --time-limit: a clean stop, the cursors saved, then the rest -----------
 expect_exit 3 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _m4 --migration-id m4 \
@@ -120,7 +92,7 @@ assert d["status"] == "stopped" and not d["done"] and 0 < d["changed"] < 3000, (
   "$TMP/out" || fail "the deadline run: $(head -c 300 "$TMP/out")"
 expect_exit 0 "$DDBMIG" run --endpoint-url "$EP" --table-name "$T" -e "$INC" --marker _m4 --migration-id m4 \
   --checkpoint-table "$C" --total-segments 4 --yes
-counts_are 4 "a deadline and the rest"
+counts_are "$T" 3000 4 "a deadline and the rest"
 
 # --- answers lost after the write applied (a retry then fails its own
 # condition): not mistaken for another process; nothing left undone while
@@ -146,7 +118,7 @@ done
 [ "$rc" -eq 0 ] || fail "the run never finished through lost answers: $(tail -3 "$TMP/fp.run.err")"
 grep -q 'taken over by another process' "$TMP/fp.run.err" && fail "a lost answer was taken for another process"
 kill $FP
-counts_are 5 "lost answers"
+counts_are "$T" 3000 5 "lost answers"
 
 ddb_api DeleteTable '{"TableName":"'$T'"}' >/dev/null
 ddb_api DeleteTable '{"TableName":"'$C'"}' >/dev/null
