@@ -109,15 +109,30 @@ typedef enum engine_status {
     ENGINE_INTERRUPTED = 130
 } engine_status;
 
-/* Runs the job on an open client (the engine makes one client per worker
- * over c's shared state). Prints progress to stderr and the summary to
- * stdout (JSON with json_output). Returns the status; err has the reason
- * for ENGINE_CONFIG and ENGINE_STOPPED. */
 /* The default migration id of a script: "m-" and 12 hex digits of its
  * SHA-256 (what run uses without --migration-id). */
 DM_API void engine_migration_id(const char *script, size_t len, char out[80]);
 
+/* Runs the job on an open client (the engine makes one client per worker
+ * over c's shared state). Prints progress to stderr and the summary to
+ * stdout (JSON with json_output). Returns the status; err has the reason
+ * for ENGINE_CONFIG and ENGINE_STOPPED. */
 DM_API engine_status engine_run(const engine_options *o, ddb_shared *shared, ddb_client *c, dm_error *err);
+
+/* A migration's progress as its checkpoint table holds it, for
+ * `aws status`: segments by state and the counts of every process. */
+typedef struct engine_progress {
+    bool begun;                 /* the meta item exists */
+    long long total_segments;   /* from the meta item */
+    long long done, running, waiting; /* segments with an item: done, leased now, free or lease run out */
+    long long scanned, changed, failed;
+    int64_t started_ms;         /* the meta item's started_at; 0 when unknown */
+    char table[256];
+} engine_progress;
+
+/* Reads it with a consistent Scan of the checkpoint table. */
+DM_API int engine_progress_read(ddb_client *c, const char *checkpoint_table, const char *migration,
+                                engine_progress *out, dm_error *err);
 
 /* ---- export and import --------------------------------------------------- */
 

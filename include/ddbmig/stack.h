@@ -43,8 +43,8 @@ DM_API json_t *stack_definition(const stack_options *o);
 DM_API json_t *stack_lambda_args(const stack_options *o, const char *checkpoint_table);
 /* The segment list the Map reads from S3: [{"segment","totalSegments","tableName"}...]. */
 DM_API json_t *stack_segment_list(const stack_options *o);
-/* The execution's input: where the list is. */
-DM_API json_t *stack_start_input(const char *bucket, const char *key);
+/* The execution's input: where the list is, where results go. */
+DM_API json_t *stack_start_input(const char *bucket, const char *key, const char *results_prefix);
 
 /* A zip archive built in memory (the Lambda deployment package). */
 typedef struct stack_zip stack_zip;

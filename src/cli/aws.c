@@ -8,17 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "aws_cli.h"
 #include "ddbmig/engine.h"
 #include "ddbmig/stack.h"
 
-static struct {
-    const char *table, *target, *script, *code, *migration_id, *write_mode, *marker, *version_attr;
-    const char *filter, *names, *values, *output;
-    long long segments, concurrency, max_errors;
-    double tolerated, max_read, max_write;
-    bool prewarm;
-} opt;
+aws_cli_options aws_opt;
+#define opt aws_opt
 
 static const cli_opt *aws_options(void)
 {
@@ -63,7 +58,24 @@ static const cli_opt *aws_options(void)
          .help = "pre-warm before the Map, restore after it (on success and on failure)"},
         CLI_PREWARM_OPTIONS(A),
         {.name = "output", .kind = CLI_STRING, .dest = &opt.output, .arg = "FILE", .commands = A,
-         .help = "template: write it here (default: standard output); package: the zip (required)"},
+         .help = "template: write it here (default: standard output); package: the zip (required); "
+                 "deploy, start, status, redrive: text or json"},
+        {.name = "stack-name", .kind = CLI_STRING, .dest = &opt.stack, .arg = "NAME", .commands = A,
+         .help = "deploy, start, status, redrive: the CloudFormation stack"},
+        {.name = "code-bucket", .kind = CLI_STRING, .dest = &opt.code_bucket, .arg = "BUCKET", .commands = A,
+         .help = "deploy: upload the function's zip here (default: ddbmig-code-ACCOUNT-REGION, made if missing)"},
+        {.name = "architecture", .kind = CLI_CHOICE, .dest = &opt.architecture, .arg = "x86_64|arm64",
+         .choices = "x86_64|arm64", .commands = A, .help = "deploy: the function's (default: this binary's)"},
+        {.name = "memory-size", .kind = CLI_INT, .dest = &opt.memory, .arg = "MB", .imin = 128, .imax = 10240,
+         .commands = A, .help = "deploy: the function's memory (default 1024)"},
+        {.name = "name", .kind = CLI_STRING, .dest = &opt.name, .arg = "NAME", .commands = A,
+         .help = "start: the execution's name (default ddbmig-DATE-TIME-RANDOM); status, redrive: which one"},
+        {.name = "execution-arn", .kind = CLI_STRING, .dest = &opt.execution_arn, .arg = "ARN", .commands = A,
+         .help = "status, redrive: the execution (default: --name, else the newest)"},
+        {.name = "watch", .kind = CLI_FLAG, .dest = &opt.watch, .commands = A,
+         .help = "status: again every --interval seconds until the execution ends"},
+        {.name = "interval", .kind = CLI_INT, .dest = &opt.interval, .arg = "S", .imin = 1, .imax = 3600,
+         .commands = A, .help = "status --watch: seconds between looks (default 10)"},
         {0}};
     /* clang-format on */
     return o;
@@ -80,10 +92,15 @@ static int write_out(const char *text)
     return rc ? cli_fail(&err, rc) : CLI_EXIT_OK;
 }
 
-static int template_main(void)
+int aws_template_text(char **out)
 {
+    *out = NULL;
     if (!!opt.script == !!opt.code) {
-        fprintf(stderr, "ddbmig aws template: give the transform as --script FILE or as -e CODE (one of them)\n");
+        fprintf(stderr, "ddbmig aws: give the transform as --script FILE or as -e CODE (one of them)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (!opt.table) {
+        fprintf(stderr, "ddbmig aws: --table-name is required\n");
         return CLI_EXIT_USAGE;
     }
     char id[80];
@@ -117,18 +134,26 @@ static int template_main(void)
         return cli_fail(&err, rc);
     char *text = json_dumps(t, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(t);
-    if (!text)
-        return cli_fail(NULL, DM_ERR_NOMEM);
-    size_t n = strlen(text);
-    char *with_nl = realloc(text, n + 2);
+    size_t n = text ? strlen(text) : 0;
+    char *with_nl = text ? realloc(text, n + 2) : NULL;
     if (!with_nl) {
         free(text);
         return cli_fail(NULL, DM_ERR_NOMEM);
     }
     with_nl[n] = '\n';
     with_nl[n + 1] = '\0';
-    rc = write_out(with_nl);
-    free(with_nl);
+    *out = with_nl;
+    return CLI_EXIT_OK;
+}
+
+static int template_main(void)
+{
+    char *text;
+    int rc = aws_template_text(&text);
+    if (rc)
+        return rc;
+    rc = write_out(text);
+    free(text);
     return rc;
 }
 
@@ -199,15 +224,12 @@ static const char bootstrap[] =
     "if [ $# -eq 0 ]; then set -- lambda; fi\n"
     "exec \"$here/ddbmig\" \"$@\"\n";
 
-static int package_main(void)
+int aws_package_zip(dm_buf *zip, int *libs, dm_error *err)
 {
-    if (!opt.output) {
-        fprintf(stderr, "ddbmig aws package: --output FILE.zip is required\n");
-        return CLI_EXIT_USAGE;
-    }
     pkg p = {.zip = stack_zip_new()};
+    dm_buf_init(zip, 0);
     if (!p.zip)
-        return cli_fail(NULL, DM_ERR_NOMEM);
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
     p.rc = stack_zip_add(p.zip, "bootstrap", bootstrap, sizeof bootstrap - 1, 0755, &p.err);
     if (p.rc == DM_OK)
         p.rc = add_file(&p, "/proc/self/exe", "ddbmig", 0755);
@@ -215,44 +237,82 @@ static int package_main(void)
         p.rc = add_file(&p, opt.script, "script.lua", 0644);
     if (p.rc == DM_OK)
         dl_iterate_phdr(each_library, &p);
-    dm_buf zip;
-    dm_buf_init(&zip, 0);
     if (p.rc == DM_OK)
-        p.rc = stack_zip_finish(p.zip, &zip, &p.err);
+        p.rc = stack_zip_finish(p.zip, zip, &p.err);
     stack_zip_free(p.zip);
-    if (p.rc == DM_OK)
-        p.rc = dm_write_file_atomic(opt.output, zip.data, zip.len, &p.err);
+    *libs = p.libs;
+    if (p.rc) {
+        dm_buf_cleanup(zip);
+        if (err)
+            *err = p.err;
+    }
+    return p.rc;
+}
+
+static int package_main(void)
+{
+    if (!opt.output) {
+        fprintf(stderr, "ddbmig aws package: --output FILE.zip is required\n");
+        return CLI_EXIT_USAGE;
+    }
+    dm_buf zip;
+    int libs = 0;
+    dm_error err = {0};
+    int rc = aws_package_zip(&zip, &libs, &err);
+    if (rc == DM_OK)
+        rc = dm_write_file_atomic(opt.output, zip.data, zip.len, &err);
     size_t size = zip.len;
     dm_buf_cleanup(&zip);
-    if (p.rc)
-        return cli_fail(&p.err, p.rc);
+    if (rc)
+        return cli_fail(&err, rc);
     fprintf(stderr, "ddbmig: wrote %s (%zu bytes): bootstrap, ddbmig, %d shared libraries%s\n", opt.output, size,
-            p.libs, opt.script ? ", script.lua" : "");
+            libs, opt.script ? ", script.lua" : "");
     return CLI_EXIT_OK;
 }
 
 static int aws_main(cli_globals *g, int argc, char **argv)
 {
+    static const struct {
+        const char *name;
+        bool stack; /* talks to a deployed stack: --output is a format */
+    } subs[] = {{"template", false}, {"package", false}, {"deploy", true},
+                {"start", true},     {"status", true},   {"redrive", true}};
     const char *sub = argc > 0 ? argv[0] : "";
-    if (strcmp(sub, "template") != 0 && strcmp(sub, "package") != 0) {
+    size_t k = 0;
+    while (k < sizeof subs / sizeof subs[0] && strcmp(sub, subs[k].name) != 0)
+        k++;
+    if (k == sizeof subs / sizeof subs[0]) {
         fprintf(stderr, "usage: %s\n", cli_cmd_aws.usage);
         return CLI_EXIT_USAGE;
     }
     int rc = cli_parse(&cli_cmd_aws, argc - 1, argv + 1, g);
     if (rc)
         return rc;
-    if (strcmp(sub, "package") == 0)
-        return package_main();
-    if (!opt.table) {
-        fprintf(stderr, "ddbmig aws template: --table-name is required\n");
-        return CLI_EXIT_USAGE;
+    if (subs[k].stack) {
+        if (opt.output && strcmp(opt.output, "text") != 0 && strcmp(opt.output, "json") != 0) {
+            fprintf(stderr, "ddbmig aws %s: --output is text or json\n", sub);
+            return CLI_EXIT_USAGE;
+        }
+        if (opt.output)
+            g->output = opt.output;
+        if (!opt.stack) {
+            fprintf(stderr, "ddbmig aws %s: --stack-name is required\n", sub);
+            return CLI_EXIT_USAGE;
+        }
     }
-    return template_main();
+    switch (k) {
+    case 0: return template_main();
+    case 1: return package_main();
+    case 2: return aws_deploy_main(g);
+    case 3: return aws_start_main(g);
+    case 4: return aws_status_main(g);
+    default: return aws_redrive_main(g);
+    }
 }
 
 const cli_command cli_cmd_aws = {
     "aws", CLI_CMD_AWS, "the Lambda and Step Functions stack that runs a migration",
-    "ddbmig aws template|package [options]", aws_options, aws_main,
+    "ddbmig aws template|package|deploy|start|status|redrive [options]", aws_options, aws_main,
     "template  the CloudFormation template (JSON): the function (provided.al2023, ddbmig\n"
     "          lambda, 900 s), the checkpoint table, a bucket for the segment list and\n"
     "          results, least-privilege roles, and the state machine: a Distributed Map\n"
@@ -261,8 +321,24 @@ const cli_command cli_cmd_aws = {
     "          Rate caps are totals: each child gets its share. See docs/SCALE.md.\n"
     "package   the function's zip: bootstrap, this ddbmig, the shared libraries it\n"
     "          uses (the C library excepted: provided.al2023 has glibc 2.34, which is\n"
-    "          all ddbmig needs), and --script FILE as script.lua.\n\n"
+    "          all ddbmig needs), and --script FILE as script.lua.\n"
+    "deploy    packages, uploads the zip to S3 (--code-bucket), creates or updates\n"
+    "          the stack --stack-name from the template options, waits, prints\n"
+    "          its events and outputs.\n"
+    "start     writes the segment list to the stack's bucket and starts an\n"
+    "          execution (--name); prints its ARN and console URL.\n"
+    "status    the execution (--name, --execution-arn, else the newest), its Map\n"
+    "          Run's counts and the migration's progress from the checkpoint\n"
+    "          table: segments done, items, items/s, ETA. --watch repeats it.\n"
+    "          Exit 0 running or finished well, 1 finished with failed items or\n"
+    "          segments left, 3 failed, timed out or aborted (redrive it).\n"
+    "redrive   redrives a failed execution: its children resume from their\n"
+    "          cursors. (A new start resumes them too.)\n\n"
     "Examples:\n"
     "  ddbmig aws template --table-name orders --script fix.lua --marker _mig \\\n"
     "      --total-segments 4000 --max-concurrency 400 --max-write-units 40000 --output stack.json\n"
-    "  ddbmig aws package --script fix.lua --output ddbmig-lambda.zip\n"};
+    "  ddbmig aws package --script fix.lua --output ddbmig-lambda.zip\n"
+    "  ddbmig aws deploy --stack-name orders-fix --table-name orders --script fix.lua --marker _mig \\\n"
+    "      --total-segments 4000 --max-concurrency 400 --max-write-units 40000\n"
+    "  ddbmig aws start --stack-name orders-fix\n"
+    "  ddbmig aws status --stack-name orders-fix --watch\n"};

@@ -616,3 +616,68 @@ int64_t ctable_flush_every_ms(const run_state *r)
     int64_t third = r->ct->lease_ms / 3;
     return third < 5000 ? third : 5000;
 }
+
+/* ---- progress, for aws status ---- */
+
+static void progress_add(engine_progress *p, json_t *item, const char *migration, int64_t now)
+{
+    const char *id = get_s(item, "id");
+    size_t n = strlen(migration);
+    if (!id || strncmp(id, migration, n) != 0 || id[n] != '#')
+        return;
+    const char *kind = get_s(item, "kind");
+    if (kind && strcmp(kind, "meta") == 0) {
+        p->begun = true;
+        p->total_segments = get_n(item, "total_segments", 0);
+        const char *t = get_s(item, "table"), *at = get_s(item, "started_at");
+        dm_strlcpy(p->table, t ? t : "", sizeof p->table);
+        if (!at || dm_parse_iso8601(at, &p->started_ms) != DM_OK)
+            p->started_ms = 0;
+        return;
+    }
+    if (get_n(item, "segment", -1) < 0)
+        return; /* the capacity record and anything else */
+    const char *status = get_s(item, "status");
+    if (status && strcmp(status, "done") == 0)
+        p->done++;
+    else if (status && strcmp(status, "running") == 0 && get_n(item, "lease_until", 0) > now)
+        p->running++;
+    else
+        p->waiting++;
+    p->scanned += get_n(item, "scanned", 0);
+    p->changed += get_n(item, "changed", 0);
+    p->failed += get_n(item, "failed", 0);
+}
+
+int engine_progress_read(ddb_client *c, const char *checkpoint_table, const char *migration, engine_progress *out,
+                         dm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s#", migration);
+    json_t *start = NULL;
+    int64_t now = dm_now_ms();
+    int rc = DM_OK;
+    do {
+        json_t *req = json_pack("{s:s,s:b,s:s,s:{s:s},s:{s:{s:s}}}", "TableName", checkpoint_table,
+                                "ConsistentRead", 1, "FilterExpression", "begins_with(#i, :p)",
+                                "ExpressionAttributeNames", "#i", "id", "ExpressionAttributeValues", ":p", "S",
+                                prefix);
+        if (req && start)
+            json_object_set_new(req, "ExclusiveStartKey", start);
+        else
+            json_decref(start);
+        start = NULL;
+        json_t *a = NULL;
+        rc = req ? ddb_request(c, "Scan", checkpoint_table, req, &a, err) : DM_ERR_NOMEM;
+        json_decref(req);
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(a, "Items"), i, item) progress_add(out, item, migration, now);
+        json_t *last = json_object_get(a, "LastEvaluatedKey");
+        if (rc == DM_OK && last)
+            start = json_incref(last);
+        json_decref(a);
+    } while (rc == DM_OK && start);
+    return rc;
+}

@@ -358,12 +358,17 @@ int stack_template(const stack_options *o, json_t **out, dm_error *err)
         json_object_set_new(res, "StateMachineRole", machine_role());
         json_object_set_new(res, "Function", function(dm_buf_cstr(&a)));
         json_object_set_new(res, "StateMachine", machine(def_sub));
-        t = json_pack("{s:s,s:s,s:o,s:o,s:{s:{s:o},s:{s:o},s:{s:o},s:{s:o}}}", "AWSTemplateFormatVersion",
-                      "2010-09-09", "Description",
+        /* What aws start and aws status read back: where things are,
+         * and what the segment list holds. */
+        char segs[16];
+        snprintf(segs, sizeof segs, "%d", o->total_segments);
+        t = json_pack("{s:s,s:s,s:o,s:o,s:{s:{s:o},s:{s:o},s:{s:o},s:{s:o},s:{s:s},s:{s:s},s:{s:s}}}",
+                      "AWSTemplateFormatVersion", "2010-09-09", "Description",
                       "ddbmig: a DynamoDB migration on Lambda under a Step Functions Distributed Map", "Parameters",
                       parameters(), "Resources", res, "Outputs", "StateMachineArn", "Value", ref("StateMachine"),
                       "FunctionName", "Value", ref("Function"), "CheckpointTableName", "Value",
-                      ref("CheckpointTable"), "BucketName", "Value", ref("DataBucket"));
+                      ref("CheckpointTable"), "BucketName", "Value", ref("DataBucket"), "TableName", "Value",
+                      o->table, "TotalSegments", "Value", segs, "MigrationId", "Value", o->migration_id);
         res = NULL;
     }
     json_decref(res);
@@ -387,7 +392,7 @@ json_t *stack_segment_list(const stack_options *o)
     return a;
 }
 
-json_t *stack_start_input(const char *bucket, const char *key)
+json_t *stack_start_input(const char *bucket, const char *key, const char *results_prefix)
 {
-    return json_pack("{s:s,s:s,s:s}", "bucket", bucket, "segmentsKey", key, "resultsPrefix", "results");
+    return json_pack("{s:s,s:s,s:s}", "bucket", bucket, "segmentsKey", key, "resultsPrefix", results_prefix);
 }

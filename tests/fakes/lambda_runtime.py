@@ -20,7 +20,8 @@ Sandbox.Timedout.
 
 Control (for tests and harnesses):
   POST /__invoke {"event": ..., "timeout_ms": N}  invokes and waits; answers
-       {"result": ...} or {"error": {"errorType", "errorMessage"}}
+       {"result": ...} or {"error": {"errorType", "errorMessage"}};
+       optional "function_arn" (sent as Lambda-Runtime-Invoked-Function-Arn)
   POST /__kill    SIGKILLs the runtime now (it is started again)
   GET  /__state   init errors, invocations, runtime starts
 """
@@ -65,9 +66,19 @@ def finish(inv_id, result=None, error=None):
     return True
 
 
+def die_with_parent():
+    """In the child: SIGKILL me when the emulator dies (Linux), so a
+    runtime never outlives its emulator."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def start_runtime():
     env = dict(os.environ, AWS_LAMBDA_RUNTIME_API="127.0.0.1:%d" % PORT)
-    PROC["p"] = subprocess.Popen(CMD, env=env)
+    PROC["p"] = subprocess.Popen(CMD, env=env, preexec_fn=die_with_parent)
     STATE["starts"] += 1
 
 
@@ -149,7 +160,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "Lambda-Runtime-Aws-Request-Id": inv_id,
                 "Lambda-Runtime-Deadline-Ms": str(int(inv["deadline"] * 1000)),
                 "Lambda-Runtime-Trace-Id": "Root=1-%s;Parent=%s;Sampled=0" % (inv_id[:8], inv_id[-16:]),
-                "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:ddbmig"})
+                "Lambda-Runtime-Invoked-Function-Arn": inv.get("function_arn") or "arn:aws:lambda:us-east-1:123456789012:function:ddbmig"})
         elif self.path == "/__state":
             with LOCK:
                 self.reply(200, {"init_errors": STATE["init_errors"], "starts": STATE["starts"],
@@ -178,7 +189,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             inv_id = str(uuid.uuid4())
             with LOCK:
                 INVOCATIONS[inv_id] = {"event": req["event"], "deadline": time.time() + req.get("timeout_ms", 900000) / 1000.0,
-                                       "done": False, "result": None, "error": None, "taken": False}
+                                       "done": False, "result": None, "error": None, "taken": False,
+                                       "function_arn": req.get("function_arn")}
                 STATE["order"].append(inv_id)
                 QUEUE.append(inv_id)
                 LOCK.notify_all()
