@@ -380,8 +380,9 @@ static int start_with(cli_globals *g, stack_ctx *x, const char *name)
     char *text = list ? json_dumps(list, JSON_COMPACT) : NULL;
     json_decref(list);
     char key[200], results[200];
-    snprintf(key, sizeof key, "executions/%s/segments.json", name);
-    snprintf(results, sizeof results, "executions/%s/results", name);
+    /* Where the state machine's role may read and write (template.c). */
+    snprintf(key, sizeof key, "segments/%s.json", name);
+    snprintf(results, sizeof results, "results/%s", name);
     dm_error err = {0};
     int rc = text ? s3_put_object(&x->s3, bucket, key, text, strlen(text), "application/json", NULL, &err)
                   : dm_error_set(&err, DM_ERR_NOMEM, "out of memory");

@@ -58,8 +58,8 @@ TEST(ten_thousand_segments_stay_within_payload_limits)
     CHECK(biggest < 262144);
     json_decref(list);
     char *input = dump(stack_start_input("ddbmig-code-123456789012-ap-southeast-2",
-                                         "executions/ddbmig-20261126-101010-abcd/segments.json",
-                                         "executions/ddbmig-20261126-101010-abcd/results"));
+                                         "segments/ddbmig-20261126-101010-abcd.json",
+                                         "results/ddbmig-20261126-101010-abcd"));
     CHECK(strlen(input) < 1024);
     free(input);
     json_t *t = NULL;
