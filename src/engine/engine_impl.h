@@ -78,6 +78,8 @@ typedef struct run_state {
     ratelimit rl_read, rl_write;
     long long resumed_scanned;    /* counts carried over from a checkpoint */
     atomic_int finished;          /* workers are done; the monitor ends */
+    pthread_mutex_t end_mu;       /* with end_cv: the monitor's sleeps end when the workers do */
+    pthread_cond_t end_cv;
     dm_loop **loops;              /* the workers' loops, woken by a stop; under mu */
     int n_loops, cap_loops;
     double scan_estimate;         /* read units a page is expected to take */
@@ -113,6 +115,8 @@ int seglist_parse(const char *text, int total, int **out, int *n, dm_error *err)
 /* Progress line and summary (progress.c). */
 void progress_result(run_state *r, engine_result *out);
 void *monitor_main(void *arg);
+/* Waits up to ms or until the workers are done; true when they are. */
+bool engine_wait_finished(run_state *r, int64_t ms);
 void progress_final(run_state *r, engine_status st);
 
 /* A throttled attempt (the client's hook, on the thread that saw it):

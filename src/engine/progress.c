@@ -70,8 +70,7 @@ void *monitor_main(void *arg)
     run_state *r = arg;
     bool tty = isatty(2) && !r->o->quiet;
     int64_t last_save = dm_monotonic_ms(), last_log = last_save;
-    while (!atomic_load(&r->finished)) {
-        dm_sleep_ms(tty ? 250 : 200);
+    while (!engine_wait_finished(r, tty ? 250 : 200)) {
         int64_t now = dm_monotonic_ms();
         if (r->deadline_mono && now >= r->deadline_mono)
             engine_request_stop(r, STOP_DEADLINE, NULL);

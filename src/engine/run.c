@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/crypto.h"
@@ -415,6 +416,8 @@ static void free_run(run_state *r)
     ddb_table_desc_cleanup(&r->target_desc);
     dm_buf_cleanup(&r->script);
     pthread_mutex_destroy(&r->mu);
+    pthread_mutex_destroy(&r->end_mu);
+    pthread_cond_destroy(&r->end_cv);
     free(r);
 }
 
@@ -422,12 +425,29 @@ static void free_run(run_state *r)
 static void *signal_watch(void *arg)
 {
     run_state *r = arg;
-    while (!atomic_load(&r->finished)) {
+    while (!engine_wait_finished(r, 50)) {
         if (r->o->stop && *r->o->stop)
             engine_request_stop(r, STOP_INTERRUPT, NULL);
-        dm_sleep_ms(50);
     }
     return NULL;
+}
+
+bool engine_wait_finished(run_state *r, int64_t ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&r->end_mu);
+    while (!atomic_load(&r->finished) && pthread_cond_timedwait(&r->end_cv, &r->end_mu, &until) == 0) {
+    }
+    bool done = atomic_load(&r->finished);
+    pthread_mutex_unlock(&r->end_mu);
+    return done;
 }
 
 /* From the deadline: workers start no work after deadline - margin, the
@@ -464,7 +484,10 @@ static void run_workers(run_state *r)
             started++;
     for (int i = 0; i < started; i++)
         pthread_join(t[i], NULL);
+    pthread_mutex_lock(&r->end_mu);
     atomic_store(&r->finished, 1);
+    pthread_cond_broadcast(&r->end_cv);
+    pthread_mutex_unlock(&r->end_mu);
     pthread_join(mon, NULL);
     pthread_join(sig, NULL);
     free(t);
@@ -535,6 +558,12 @@ static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb
         return ENGINE_CONFIG;
     }
     pthread_mutex_init(&r->mu, NULL);
+    pthread_mutex_init(&r->end_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->end_cv, &ca);
+    pthread_condattr_destroy(&ca);
     r->o = &o;
     r->shared = shared;
     bool dry = o.dry_run || o.job == ENGINE_VERIFY;
