@@ -109,6 +109,11 @@ typedef enum engine_status {
     ENGINE_INTERRUPTED = 130
 } engine_status;
 
+/* What a run keeps back from its deadline for the writes in flight and
+ * the final save: configured_ms when set, else a tenth of the time left,
+ * from 2 to 30 seconds. */
+DM_API int64_t engine_deadline_margin_ms(int64_t left_ms, int64_t configured_ms);
+
 /* The default migration id of a script: "m-" and 12 hex digits of its
  * SHA-256 (what run uses without --migration-id). */
 DM_API void engine_migration_id(const char *script, size_t len, char out[80]);

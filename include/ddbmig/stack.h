@@ -24,6 +24,7 @@ typedef struct stack_options {
     double tolerated_failure_percentage; /* 0..100 */
     double max_read_units, max_write_units; /* totals for the whole run; 0: none */
     int max_errors;                /* per child; 0: the engine's default */
+    int lease_seconds;             /* a segment's lease in the checkpoint table; 0: 20 */
     /* Pre-warm before the Map and restore after it, on success and on
      * failure (the function's prewarm and restore events). */
     bool prewarm;

@@ -54,6 +54,8 @@ static const cli_opt *aws_options(void)
          .dmin_open = true, .dmax = 1e9, .commands = A, .help = "write units a second for the whole run"},
         {.name = "max-errors", .kind = CLI_INT, .dest = &opt.max_errors, .arg = "N", .imin = 1, .imax = 1000000000,
          .commands = A, .help = "per child: stop after N per-item errors"},
+        {.name = "lease-seconds", .kind = CLI_INT, .dest = &opt.lease, .arg = "S", .imin = 5, .imax = 3600,
+         .commands = A, .help = "a segment's lease: how long a crashed invocation holds it (default 20)"},
         {.name = "prewarm", .kind = CLI_FLAG, .dest = &opt.prewarm, .commands = A,
          .help = "pre-warm before the Map, restore after it (on success and on failure)"},
         CLI_PREWARM_OPTIONS(A),
@@ -124,7 +126,7 @@ int aws_template_text(char **out)
                         .total_segments = opt.segments ? (int)opt.segments : 1000,
                         .max_concurrency = (int)opt.concurrency, .tolerated_failure_percentage = opt.tolerated,
                         .max_read_units = opt.max_read, .max_write_units = opt.max_write,
-                        .max_errors = (int)opt.max_errors, .prewarm = opt.prewarm,
+                        .max_errors = (int)opt.max_errors, .lease_seconds = (int)opt.lease, .prewarm = opt.prewarm,
                         .prewarm_read = cli_prewarm_opt.read, .prewarm_write = cli_prewarm_opt.write,
                         .prewarm_method = cli_prewarm_opt.method};
     json_t *t = NULL;

@@ -8,7 +8,7 @@
 typedef struct aws_cli_options {
     const char *table, *target, *script, *code, *migration_id, *write_mode, *marker, *version_attr;
     const char *filter, *names, *values, *output;
-    long long segments, concurrency, max_errors;
+    long long segments, concurrency, max_errors, lease;
     double tolerated, max_read, max_write;
     bool prewarm;
     /* deploy, start, status, redrive */

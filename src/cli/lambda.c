@@ -157,9 +157,15 @@ static int invoke(lambda_rt *rt, cli_globals *g, const engine_options *base, cli
     }
     if (ev.action != LAMBDA_SEGMENT)
         return capacity_event(rt, g, base, c, inv, &ev);
-    if (base->table && strcmp(base->table, ev.table) != 0) {
-        char msg[700];
-        snprintf(msg, sizeof msg, "the event names table %s; this function migrates %s", ev.table, base->table);
+    /* An invocation too short to work in would answer "not done" with
+     * nothing done, and the state machine would call it again forever. */
+    int64_t left = inv->deadline_ms - dm_now_ms(), margin = engine_deadline_margin_ms(left, base->deadline_margin_ms);
+    if (left - margin < 1000) {
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 "the invocation has %lld ms left, less than the %lld ms it keeps back for its last writes plus a "
+                 "second of work: give the function a longer timeout",
+                 (long long)left, (long long)margin);
         return report(rt, inv->request_id, LAMBDA_ERR_CONFIG, msg);
     }
     char seg[16];

@@ -450,6 +450,14 @@ bool engine_wait_finished(run_state *r, int64_t ms)
     return done;
 }
 
+int64_t engine_deadline_margin_ms(int64_t left_ms, int64_t configured_ms)
+{
+    if (configured_ms > 0)
+        return configured_ms;
+    int64_t m = left_ms / 10;
+    return m < 2000 ? 2000 : m > 30000 ? 30000 : m;
+}
+
 /* From the deadline: workers start no work after deadline - margin, the
  * client gives up a retry that would wait past deadline - margin/2, and
  * the final save of the cursors has what is left. Set before the checks
@@ -459,11 +467,7 @@ static void setup_deadline(run_state *r)
     const engine_options *o = r->o;
     if (o->deadline_ms <= 0)
         return;
-    int64_t left = o->deadline_ms - dm_now_ms(), margin = o->deadline_margin_ms;
-    if (margin <= 0) {
-        margin = left / 10;
-        margin = margin < 2000 ? 2000 : margin > 30000 ? 30000 : margin;
-    }
+    int64_t left = o->deadline_ms - dm_now_ms(), margin = engine_deadline_margin_ms(left, o->deadline_margin_ms);
     int64_t now = dm_monotonic_ms();
     r->deadline_mono = now + (left - margin > 0 ? left - margin : 0);
     r->deadline_end = now + (left > 0 ? left : 0);

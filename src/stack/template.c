@@ -162,6 +162,11 @@ json_t *stack_lambda_args(const stack_options *o, const char *checkpoint_table)
         snprintf(n, sizeof n, "%d", o->max_errors);
         add(a, "--max-errors", n);
     }
+    /* A runtime that crashed or timed out holds its segment until its
+     * lease runs out, and the retry waits for it, billed: shorter than
+     * a run's default, still well above the renewal period. */
+    snprintf(n, sizeof n, "%d", o->lease_seconds > 0 ? o->lease_seconds : 20);
+    add(a, "--lease-seconds", n);
     /* One segment per invocation: a few workers keep its writes in flight. */
     add(a, "--workers", "2");
     json_array_append_new(a, json_string("--no-pitr-check"));

@@ -50,8 +50,17 @@ moto 5.2.1 internals mended here (see patch_moto()):
   which drags its running executions (threads, locks) and its backend
   along: the second StartExecution fails. StateMachineInstance gets a
   __deepcopy__ that leaves executions, backend, versions and aliases out.
+- moto.cloudformation.parsing.clean_json: Fn::Sub's list form went through
+  string.Template, which turns "$$" into "$" (a definition's
+  "$$.Map.Item.Value" became "$.Map.Item.Value"); AWS replaces "${name}" only.
+- ResultWriter._eval_body (stepfunctions/parser/.../result_writer_decl.py)
+  evaluated Parameters ("Bucket.$": "$.bucket") against the Map's results;
+  AWS evaluates them against the state's input.
 - LambdaSimpleBackend.invoke (a stub that echoes the payload and never checks
-  the function exists) is replaced by the runtime-backed invoke.
+  the function exists) is replaced by the runtime-backed invoke. moto's
+  interpreter already names a function error by the payload's errorType
+  (StateTaskServiceLambda._from_error) when the answer carries
+  X-Amz-Function-Error, so nothing else is needed there.
 """
 import argparse
 import atexit
@@ -69,7 +78,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 import zipfile
 
@@ -450,8 +458,8 @@ def maybe_arm_kill(emu, event):
                 time.sleep(ARGS.kill_one_after_ms / 1000.0)
                 invs = emu.call("/__state")["invocations"]
                 if invs and invs[-1]["id"] == inv["id"] and not invs[-1]["done"]:
+                    mark["killed"] = True     # before: the invocation may answer before /__kill does
                     emu.call("/__kill", {})
-                    mark["killed"] = True
                     with KILL_LOCK:
                         KILL["spent"] = True
                     say("killed emulator %d's runtime %d ms into the invocation of %s"

@@ -34,6 +34,11 @@ bad = invoke({"segment": "x", "totalSegments": 8, "tableName": table})
 assert bad.get("error", {}).get("errorType") == "Ddbmig.BadEvent", bad
 other = invoke({"segment": 0, "totalSegments": 8, "tableName": "someOtherTable"})
 assert other.get("error"), other
+# An invocation too short to do anything is a configuration error, not an
+# endless "not done" (the state machine would call it again forever).
+short = invoke({"segment": 0, "totalSegments": 8, "tableName": table}, timeout_ms=2500)
+assert short.get("error", {}).get("errorType") == "Ddbmig.ConfigError", short
+assert "longer timeout" in short["error"]["errorMessage"], short
 
 counts = {}
 def run_segment(seg, as_strings):
