@@ -4,10 +4,17 @@
  * the others keep using the still-valid ones.
  *
  * The default chain, in order: environment variables; web identity from
- * AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN; the shared files' profile
- * (static keys, credential_process, or role_arn + web_identity_token_file);
+ * AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN; the shared files' profile;
  * the container endpoint (ECS, EKS Pod Identity); EC2 instance metadata
- * (IMDSv2). With --profile only the profile is consulted. */
+ * (IMDSv2). With --profile only the profile is consulted.
+ *
+ * A profile is resolved as the AWS CLI resolves it: a role (role_arn)
+ * assumed with STS AssumeRole using the credentials of its source_profile
+ * (a chain of any depth; a loop is an error that names it) or of its
+ * credential_source (Environment, Ec2InstanceMetadata, EcsContainer);
+ * else role_arn with web_identity_token_file; IAM Identity Center
+ * (sso_session, or the legacy sso_start_url form) with the AWS CLI's
+ * cached login; static keys; credential_process. */
 #ifndef DDBMIG_CREDS_H
 #define DDBMIG_CREDS_H
 
@@ -21,7 +28,8 @@ typedef struct aws_creds {
     char secret_access_key[128];
     char session_token[4096];
     int64_t expiration_ms; /* 0: does not expire */
-    char source[64];       /* "environment", "profile dev", "imds", ... */
+    char source[256];      /* "environment", "profile dev", "imds", ...:
+                            * names, never values */
 } aws_creds;
 
 /* Zeroes the whole record. */

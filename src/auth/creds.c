@@ -246,15 +246,22 @@ creds_provider *creds_chain_new(creds_provider **providers, size_t n)
 
 /* One thread refreshes while others keep using credentials that are inside
  * the refresh window but not yet expired; only when none are valid do
- * callers wait for the refreshing thread. */
+ * callers wait for the refreshing thread. A refresh that fails while the
+ * current credentials are still good is not tried again for 30 seconds
+ * (botocore waits a minute), so that a source that cannot refresh (STS
+ * down, a role that needs a new MFA code) is not asked on every request. */
+#define CREDS_RETRY_MS 30000
 typedef struct cached_provider {
     creds_provider base;
     creds_provider *inner;
     int64_t window_ms;
+    creds_clock_fn now;
+    void *now_ud;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     aws_creds cur;
     int64_t fetched_ms;
+    int64_t retry_after_ms; /* no refresh before this while usable */
     bool have;
     bool refreshing;
 } cached_provider;
@@ -281,8 +288,8 @@ static int cached_get(creds_provider *p, aws_creds *out, dm_error *err)
     cached_provider *c = (cached_provider *)p;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        int64_t now = dm_now_ms();
-        if (fresh(c, now) || (c->refreshing && usable(c, now))) {
+        int64_t now = c->now(c->now_ud);
+        if (fresh(c, now) || ((c->refreshing || now < c->retry_after_ms) && usable(c, now))) {
             *out = c->cur;
             pthread_mutex_unlock(&c->mu);
             return DM_OK;
@@ -301,12 +308,13 @@ static int cached_get(creds_provider *p, aws_creds *out, dm_error *err)
     c->refreshing = false;
     if (rc == DM_OK) {
         c->cur = next;
-        c->fetched_ms = dm_now_ms();
+        c->fetched_ms = c->now(c->now_ud);
         c->have = true;
         DM_DEBUG("credentials from %s%s", next.source, next.expiration_ms ? " (temporary)" : "");
-    } else if (usable(c, dm_now_ms())) {
+    } else if (usable(c, c->now(c->now_ud))) {
         dm_log(DM_LOG_WARN, "refreshing credentials failed (%s); using the current ones until they expire",
                err ? err->message : dm_err_str(rc));
+        c->retry_after_ms = c->now(c->now_ud) + CREDS_RETRY_MS;
         rc = DM_OK;
     }
     if (rc == DM_OK)
@@ -339,7 +347,19 @@ static void cached_free(creds_provider *p)
 
 static const creds_vtable cached_vt = {"cache", cached_get, cached_invalidate, cached_free};
 
+static int64_t wall_clock(void *ud)
+{
+    (void)ud;
+    return dm_now_ms();
+}
+
 creds_provider *creds_cached_new(creds_provider *inner, int64_t refresh_window_ms)
+{
+    return creds_cached_new_clock(inner, refresh_window_ms, wall_clock, NULL);
+}
+
+creds_provider *creds_cached_new_clock(creds_provider *inner, int64_t refresh_window_ms, creds_clock_fn now,
+                                       void *now_ud)
 {
     if (!inner)
         return NULL;
@@ -351,6 +371,8 @@ creds_provider *creds_cached_new(creds_provider *inner, int64_t refresh_window_m
     c->base.vt = &cached_vt;
     c->inner = inner;
     c->window_ms = refresh_window_ms > 0 ? refresh_window_ms : 5 * 60 * 1000;
+    c->now = now ? now : wall_clock;
+    c->now_ud = now_ud;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     return &c->base;

@@ -31,27 +31,55 @@ static void config_section(const char *profile, char *out, size_t size)
         snprintf(out, size, "profile %s", profile);
 }
 
-const char *aws_settings_config_value(const aws_settings *s, const char *key)
+/* A key of a profile's section in the config file. */
+static const char *config_value_of(const aws_settings *s, const char *profile, const char *key)
 {
     char sec[160];
     if (!s->config)
         return NULL;
-    config_section(s->profile, sec, sizeof sec);
+    config_section(profile, sec, sizeof sec);
     const char *v = dm_ini_get(s->config, sec, key);
     /* The AWS CLI also accepts "[default]" written as "[profile default]". */
-    if (!v && strcmp(s->profile, "default") == 0)
+    if (!v && strcmp(profile, "default") == 0)
         v = dm_ini_get(s->config, "profile default", key);
     return v;
 }
 
-static int profile_exists(const aws_settings *s)
+const char *aws_settings_config_value(const aws_settings *s, const char *key)
+{
+    return config_value_of(s, s->profile, key);
+}
+
+const char *aws_settings_profile_value(const aws_settings *s, const char *profile, const char *key)
+{
+    const char *v = s->credentials ? dm_ini_get(s->credentials, profile, key) : NULL;
+    return v ? v : config_value_of(s, profile, key);
+}
+
+const char *aws_settings_sso_session_value(const aws_settings *s, const char *name, const char *key)
 {
     char sec[160];
-    config_section(s->profile, sec, sizeof sec);
+    if (!s->config || snprintf(sec, sizeof sec, "sso-session %s", name) >= (int)sizeof sec)
+        return NULL;
+    return dm_ini_get(s->config, sec, key);
+}
+
+bool aws_settings_sso_session_exists(const aws_settings *s, const char *name)
+{
+    char sec[160];
+    if (!s->config || snprintf(sec, sizeof sec, "sso-session %s", name) >= (int)sizeof sec)
+        return false;
+    return dm_ini_has_section(s->config, sec);
+}
+
+bool aws_settings_profile_exists(const aws_settings *s, const char *profile)
+{
+    char sec[160];
+    config_section(profile, sec, sizeof sec);
     if (s->config && (dm_ini_has_section(s->config, sec) ||
-                      (strcmp(s->profile, "default") == 0 && dm_ini_has_section(s->config, "profile default"))))
-        return 1;
-    return s->credentials && dm_ini_has_section(s->credentials, s->profile);
+                      (strcmp(profile, "default") == 0 && dm_ini_has_section(s->config, "profile default"))))
+        return true;
+    return s->credentials && dm_ini_has_section(s->credentials, profile);
 }
 
 static void resolve_region(const aws_settings_args *args, aws_settings *s)
@@ -125,7 +153,7 @@ int aws_settings_load(const aws_settings_args *args, const dm_env *env, aws_sett
         aws_settings_cleanup(s);
         return err ? (err->code = DM_ERR_CONFIG) : DM_ERR_CONFIG;
     }
-    if (s->profile_explicit && !profile_exists(s)) {
+    if (s->profile_explicit && !aws_settings_profile_exists(s, s->profile)) {
         dm_error_set(err, DM_ERR_CONFIG, "the config profile (%s) could not be found in %s or %s", s->profile,
                      s->config_path, s->credentials_path);
         aws_settings_cleanup(s);
@@ -169,11 +197,13 @@ static int check_endpoint(const char *src, const char *v, size_t size, dm_error 
     return DM_OK;
 }
 
-int aws_settings_endpoint(const aws_settings *s, const char *service_id, const char *host_prefix, char *out,
-                          size_t size, dm_error *err)
+/* The endpoint from the settings, or the regional one: use_arg says
+ * whether --endpoint-url counts. */
+static int endpoint(const aws_settings *s, const char *service_id, const char *host_prefix, const char *region,
+                    const char *region_source, bool use_arg, char *out, size_t size, dm_error *err)
 {
     char var[64], profile_src[1300];
-    const char *src = "--endpoint-url", *v = s->endpoint_arg[0] ? s->endpoint_arg : NULL;
+    const char *src = "--endpoint-url", *v = use_arg && s->endpoint_arg[0] ? s->endpoint_arg : NULL;
     snprintf(var, sizeof var, "AWS_ENDPOINT_URL_%s", service_id);
     if (!v && (v = dm_env_get(s->env, var)))
         src = var;
@@ -193,26 +223,44 @@ int aws_settings_endpoint(const aws_settings *s, const char *service_id, const c
             out[--n] = '\0';
         return DM_OK;
     }
-    if (!s->region[0])
+    if (!region || !region[0])
         return dm_error_set(err, DM_ERR_CONFIG,
                             "no region: use --region, set AWS_REGION, or add region to profile '%s' in %s",
                             s->profile, s->config_path);
     /* The region becomes part of a host name. */
-    for (const char *r = s->region; *r; r++) {
+    for (const char *r = region; *r; r++) {
         unsigned char c = (unsigned char)*r;
         if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') && c != '-') {
             char shown[64];
             size_t i = 0;
-            for (const char *q = s->region; *q && i + 1 < sizeof shown; q++)
+            for (const char *q = region; *q && i + 1 < sizeof shown; q++)
                 shown[i++] = (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x7f ? *q : '?';
             shown[i] = '\0';
             return dm_error_set(err, DM_ERR_INVALID,
                                 "the region '%s' (from %s) cannot be part of a host name: letters, digits and '-' "
                                 "only",
-                                shown, s->region_source);
+                                shown, region_source);
         }
     }
-    const char *suffix = strncmp(s->region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
-    snprintf(out, size, "https://%s.%s.%s", host_prefix, s->region, suffix);
+    const char *suffix = strncmp(region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
+    snprintf(out, size, "https://%s.%s.%s", host_prefix, region, suffix);
     return DM_OK;
+}
+
+int aws_settings_endpoint(const aws_settings *s, const char *service_id, const char *host_prefix, char *out,
+                          size_t size, dm_error *err)
+{
+    return endpoint(s, service_id, host_prefix, s->region, s->region_source, true, out, size, err);
+}
+
+int aws_settings_other_endpoint(const aws_settings *s, const char *service_id, const char *host_prefix, char *out,
+                                size_t size, dm_error *err)
+{
+    return endpoint(s, service_id, host_prefix, s->region, s->region_source, false, out, size, err);
+}
+
+int aws_settings_endpoint_in(const aws_settings *s, const char *service_id, const char *host_prefix,
+                             const char *region, char *out, size_t size, dm_error *err)
+{
+    return endpoint(s, service_id, host_prefix, region, "sso_region", false, out, size, err);
 }

@@ -426,22 +426,22 @@ TEST(credential_endpoint_answers_are_never_quoted)
     }
 }
 
-TEST(profile_unsupported_sources_say_so)
+TEST(profile_sources_that_cannot_work_say_why)
 {
     test_env e;
     clean_env(&e);
     char *cfgp = path_of("config",
                          "[profile assume]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\n"
-                         "[profile sso]\nsso_session = corp\n[profile empty]\nregion = us-east-1\n",
+                         "[profile sso]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = r\n"
+                         "[profile empty]\nregion = us-east-1\n",
                          0600);
     test_env_set(&e, "AWS_CONFIG_FILE", cfgp);
     aws_creds c;
     dm_error err = {0};
     CHECK_INT(chain_creds(&e, "assume", &c, &err), DM_ERR_CREDENTIALS);
-    CHECK_CONTAINS(err.message, "role_arn with source_profile");
-    CHECK_CONTAINS(err.message, "aws configure export-credentials --profile assume");
+    CHECK_CONTAINS(err.message, "profile assume: its source_profile 'base' is in neither");
     CHECK_INT(chain_creds(&e, "sso", &c, &err), DM_ERR_CREDENTIALS);
-    CHECK_CONTAINS(err.message, "IAM Identity Center");
+    CHECK_CONTAINS(err.message, "sso_session 'corp' has no [sso-session corp] section");
     CHECK_INT(chain_creds(&e, "empty", &c, &err), DM_ERR_CREDENTIALS);
     CHECK_CONTAINS(err.message, "profile empty has no credentials");
     free(cfgp);

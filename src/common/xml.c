@@ -1,4 +1,4 @@
-/* The XML reader (xml.h): one pass over the text with an explicit stack
+/* The XML reader (ddbmig/xml.h): one pass over the text with an explicit stack
  * of open elements, so that hostile nesting cannot exhaust the C stack. */
 #include <stdlib.h>
 #include <string.h>
