@@ -59,7 +59,7 @@ typedef struct engine_options {
     bool quiet;
     int page_size;                  /* Scan Limit; 0: DynamoDB's 1 MB pages */
     int conflict_retries;           /* 0: 5 */
-    int writes_in_flight;           /* per worker; 0: 32 */
+    int writes_in_flight;           /* per worker; 0: adapts (engine/conc.h) */
     /* Set (by the caller's SIGINT/SIGTERM handler) to stop: during the
      * checks before the first write, the pending request is given up and
      * engine_run returns ENGINE_INTERRUPTED with nothing written and no

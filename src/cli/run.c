@@ -14,7 +14,7 @@ static struct {
     const char *table, *target, *script, *code, *migration_id, *write_mode, *checkpoint, *errors, *marker, *version_attr;
     const char *filter, *names, *values, *checkpoint_table, *segment_list;
     long long time_limit, lease;
-    long long segments, workers, show_diffs, limit, max_errors, page_size;
+    long long segments, workers, writes_in_flight, show_diffs, limit, max_errors, page_size;
     double max_read, max_write, read_price, write_price;
     bool dry_run, resume, consistent, quiet, yes, no_pitr, prewarm;
 } opt = {.read_price = 0.125, .write_price = 0.625};
@@ -41,6 +41,9 @@ const cli_opt *cli_job_options(void)
          .commands = RV, .help = "scan segments (default: 4 x workers, 1 per GB at least)"},
         {.name = "workers", .kind = CLI_INT, .dest = &opt.workers, .arg = "N", .imin = 1, .imax = 1024,
          .commands = RV | L, .help = "worker threads (default: 2 x CPUs, at most 64)"},
+        {.name = "writes-in-flight", .kind = CLI_INT, .dest = &opt.writes_in_flight, .arg = "N", .imin = 1,
+         .imax = 4096, .commands = R | L,
+         .help = "requests in flight per worker (default: adapts to answer times, from 32, 4 to 512)"},
         {.name = "write-mode", .kind = CLI_CHOICE, .dest = &opt.write_mode, .arg = "update|put|batch",
          .choices = "update|put|batch", .commands = R | L, .help = "how changes are written (see docs/CLI.md)"},
         {.name = "max-read-units", .kind = CLI_NUMBER, .dest = &opt.max_read, .arg = "R", .dmin = 0, .dmin_open = true,
@@ -316,6 +319,7 @@ int cli_job_engine_options(const char *command, cli_globals *g, engine_options *
     e->migration_id = opt.migration_id;
     e->total_segments = (int)opt.segments;
     e->workers = (int)opt.workers;
+    e->writes_in_flight = (int)opt.writes_in_flight;
     e->dry_run = opt.dry_run;
     e->show_diffs = (int)opt.show_diffs;
     e->limit = opt.limit;

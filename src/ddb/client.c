@@ -104,7 +104,9 @@ ddb_shared *ddb_shared_new(const ddb_options *o, dm_error *err)
     s->max_throttled = o->max_throttled_attempts > 0 ? o->max_throttled_attempts : RETRY_MAX_THROTTLED;
     s->http.connect_timeout_ms = o->connect_timeout_ms;
     s->http.timeout_ms = o->timeout_ms;
-    s->http.max_connections = 64;
+    /* Each worker's writes in flight adapt up to 512 (engine/conc.h);
+     * connections open only as needed. */
+    s->http.max_connections = 600;
     if (o->ca_file && *o->ca_file) {
         dm_strlcpy(s->ca_file, o->ca_file, sizeof s->ca_file);
         s->http.ca_file = s->ca_file;

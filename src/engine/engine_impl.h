@@ -39,6 +39,7 @@ typedef struct counters {
     atomic_llong scanned, changed, unchanged, deleted, moved, failed, conflicts, extras, skipped, writes;
     atomic_llong read_milli, write_milli; /* capacity units x 1000 */
     atomic_llong limit_taken;
+    atomic_llong scan_wait_us;   /* workers idle on their next page (the pool grows on it) */
 } counters;
 
 typedef struct run_state {
@@ -78,6 +79,10 @@ typedef struct run_state {
     ratelimit rl_read, rl_write;
     long long resumed_scanned;    /* counts carried over from a checkpoint */
     atomic_int finished;          /* workers are done; the monitor ends */
+    bool workers_fixed;           /* --workers given: the pool does not grow */
+    pthread_t *threads;           /* the workers; grows (under mu) while the run is latency-bound */
+    int n_threads, cap_threads;
+    bool pool_closed;             /* joining has begun: no worker is added (under mu) */
     pthread_mutex_t end_mu;       /* with end_cv: the monitor's sleeps end when the workers do */
     pthread_cond_t end_cv;
     dm_loop **loops;              /* the workers' loops, woken by a stop; under mu */
@@ -115,6 +120,11 @@ int seglist_parse(const char *text, int total, int **out, int *n, dm_error *err)
 /* Progress line and summary (progress.c). */
 void progress_result(run_state *r, engine_result *out);
 void *monitor_main(void *arg);
+/* Adds a worker while the run lasts; false when none could be added. */
+bool engine_add_worker(run_state *r);
+/* The monitor's look, every half second, at whether the workers spend their
+ * time waiting on Scan pages with CPU to spare: then more of them. */
+void engine_pool_tick(run_state *r, int64_t now_ms);
 /* Waits up to ms or until the workers are done; true when they are. */
 bool engine_wait_finished(run_state *r, int64_t ms);
 void progress_final(run_state *r, engine_status st);

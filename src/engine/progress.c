@@ -72,6 +72,7 @@ void *monitor_main(void *arg)
     int64_t last_save = dm_monotonic_ms(), last_log = last_save;
     while (!engine_wait_finished(r, tty ? 250 : 200)) {
         int64_t now = dm_monotonic_ms();
+        engine_pool_tick(r, now);
         if (r->deadline_mono && now >= r->deadline_mono)
             engine_request_stop(r, STOP_DEADLINE, NULL);
         /* The checkpoint table is written less often: many processes share it. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -415,6 +416,7 @@ static void free_run(run_state *r)
     ddb_table_desc_cleanup(&r->desc);
     ddb_table_desc_cleanup(&r->target_desc);
     dm_buf_cleanup(&r->script);
+    free(r->threads);
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_destroy(&r->end_mu);
     pthread_cond_destroy(&r->end_cv);
@@ -474,27 +476,101 @@ static void setup_deadline(run_state *r)
     ddb_shared_set_deadline(r->shared, now + (left - margin / 2 > 0 ? left - margin / 2 : 0));
 }
 
+bool engine_add_worker(run_state *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool ok = !r->pool_closed;
+    if (ok && r->n_threads == r->cap_threads) {
+        int cap = r->cap_threads ? 2 * r->cap_threads : 16;
+        pthread_t *p = realloc(r->threads, (size_t)cap * sizeof *p);
+        ok = p != NULL;
+        if (ok) {
+            r->threads = p;
+            r->cap_threads = cap;
+        }
+    }
+    ok = ok && pthread_create(&r->threads[r->n_threads], NULL, worker_main, r) == 0;
+    if (ok)
+        r->n_threads++;
+    pthread_mutex_unlock(&r->mu);
+    return ok;
+}
+
+/* Every half second, the pool grows while the workers wait on Scan pages
+ * a quarter of their time or more, the CPU has a sixth to spare, nothing is throttled and
+ * no read cap holds the scans back: the run is bound by answer times,
+ * which more segments at once overcome. At most 8 per CPU, 256, and one
+ * per segment. */
+void engine_pool_tick(run_state *r, int64_t now_ms)
+{
+    static _Thread_local int64_t last_ms, last_wait_us, last_cpu_us;
+    static _Thread_local long long last_throttled;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    int64_t cpu_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+                     (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+    int64_t wait_us = atomic_load(&r->c.scan_wait_us);
+    long long throttled = atomic_load(&ddb_shared_stats(r->shared)->throttled);
+    int64_t span_ms = now_ms - last_ms;
+    bool first = last_ms == 0;
+    if (!first && span_ms < 500)
+        return;
+    int64_t dwait = wait_us - last_wait_us, dcpu = cpu_us - last_cpu_us;
+    long long dthr = throttled - last_throttled;
+    last_ms = now_ms;
+    last_wait_us = wait_us;
+    last_cpu_us = cpu_us;
+    last_throttled = throttled;
+    if (first || r->workers_fixed || r->o->max_read_units > 0 || dthr > 0)
+        return;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cpus = cpus > 0 ? cpus : 1;
+    pthread_mutex_lock(&r->mu);
+    int n = r->n_threads;
+    pthread_mutex_unlock(&r->mu);
+    int cap = (int)(cpus * 8 < 256 ? cpus * 8 : 256);
+    cap = cap < r->n_segs ? cap : r->n_segs;
+    double starved = (double)dwait / ((double)span_ms * 1000.0 * n);
+    double busy = (double)dcpu / ((double)span_ms * 1000.0 * (double)cpus);
+    if (n >= cap || starved < 0.25 || busy > 0.85)
+        return;
+    /* Waiting most of the time: half as many again; else a quarter. */
+    int add = starved > 0.5 ? n / 2 : n / 4;
+    add = add > 0 ? add : 1;
+    add = n + add > cap ? cap - n : add;
+    DM_DEBUG("workers wait on pages %.0f%% of the time, CPU %.0f%% busy: %d more workers", starved * 100, busy * 100,
+             add);
+    for (int i = 0; i < add; i++)
+        if (!engine_add_worker(r))
+            break;
+}
+
 static void run_workers(run_state *r)
 {
-    int n = r->o->workers;
-    pthread_t *t = calloc((size_t)n, sizeof *t);
     pthread_t mon, sig;
     r->start_ms = dm_monotonic_ms();
     pthread_create(&mon, NULL, monitor_main, r);
     pthread_create(&sig, NULL, signal_watch, r);
-    int started = 0;
-    for (int i = 0; t && i < n; i++)
-        if (pthread_create(&t[i], NULL, worker_main, r) == 0)
-            started++;
-    for (int i = 0; i < started; i++)
-        pthread_join(t[i], NULL);
+    for (int i = 0; i < r->o->workers; i++)
+        engine_add_worker(r);
+    /* Workers the monitor adds meanwhile are joined too. */
+    for (int i = 0;; i++) {
+        pthread_mutex_lock(&r->mu);
+        bool more = i < r->n_threads;
+        pthread_t t = more ? r->threads[i] : 0;
+        if (!more)
+            r->pool_closed = true;
+        pthread_mutex_unlock(&r->mu);
+        if (!more)
+            break;
+        pthread_join(t, NULL);
+    }
     pthread_mutex_lock(&r->end_mu);
     atomic_store(&r->finished, 1);
     pthread_cond_broadcast(&r->end_cv);
     pthread_mutex_unlock(&r->end_mu);
     pthread_join(mon, NULL);
     pthread_join(sig, NULL);
-    free(t);
 }
 
 static bool stop_requested(const engine_options *o) { return o->stop && *o->stop; }
@@ -552,6 +628,7 @@ static int preflight(run_state *r, ddb_client *c, bool dry, dm_error *err)
 static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb_client *c, dm_error *err)
 {
     engine_options o = *opts;
+    bool workers_fixed = o.workers > 0;
     if (o.workers <= 0)
         o.workers = engine_default_workers();
     int rc = check_options(&o, err);
@@ -569,6 +646,7 @@ static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb
     pthread_cond_init(&r->end_cv, &ca);
     pthread_condattr_destroy(&ca);
     r->o = &o;
+    r->workers_fixed = workers_fixed;
     r->shared = shared;
     bool dry = o.dry_run || o.job == ENGINE_VERIFY;
     setup_deadline(r);

@@ -35,6 +35,7 @@ typedef struct task {
     double reserved;       /* capacity units taken from the limiter */
     bool acquired;         /* from the table's limiter */
     bool seg_acquired;     /* from the segment's */
+    int64_t sent_us;       /* when it was started (monotonic), for the concurrency controller */
     struct task *next;
 } task;
 

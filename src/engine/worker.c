@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "conc.h"
 #include "ctable.h"
 #include "engine_impl.h"
 #include "http/retry.h"
@@ -39,6 +41,7 @@ typedef struct worker {
     dm_arena *arena;      /* the current page's items, results and plans */
     task_queue q;
     size_t in_flight;
+    conc_ctl conc;        /* how many may be in flight (--writes-in-flight fixes it) */
     page_work pw;
     bool feeding;         /* the page has items to take */
     task *batch;          /* BatchWriteItem being filled */
@@ -76,7 +79,16 @@ static bool dry(const run_state *r) { return r->o->dry_run || r->o->job == ENGIN
 
 static int max_in_flight(const worker *w)
 {
-    return w->r->o->writes_in_flight > 0 ? w->r->o->writes_in_flight : 32;
+    return conc_limit(&w->conc);
+}
+
+/* Answer times in microseconds: at a few hundred microseconds a
+ * millisecond clock would read most answers as taking no time. */
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void engine_request_stop(run_state *r, stop_reason why, const dm_error *err)
@@ -696,6 +708,12 @@ static void decode_answer(worker *w, task *t, ddb_answer *ans)
 static void on_task_done(worker *w, task *t)
 {
     w->in_flight--;
+    /* A first attempt's time is the service's (and this process's) pace;
+     * a retry's includes its backoff. */
+    if (t->call.attempts == 1 || t->call.throttles > 0) {
+        int64_t now = now_us();
+        conc_answer(&w->conc, now / 1000, (double)(now - t->sent_us) / 1000.0, t->call.throttles > 0);
+    }
     ddb_answer ans;
     decode_answer(w, t, &ans);
     settle_capacity(w, t, ans.consumed_units);
@@ -767,6 +785,8 @@ static int64_t start_due(worker *w)
 {
     int64_t now = dm_monotonic_ms();
     int64_t next = start_scan_if_due(w, now);
+    if (w->q.head && (int)w->in_flight >= max_in_flight(w))
+        conc_held(&w->conc);
     while (w->q.head && (int)w->in_flight < max_in_flight(w)) {
         task *t = w->q.head;
         if (!t->acquired) {
@@ -795,6 +815,7 @@ static int64_t start_due(worker *w)
             continue;
         }
         w->in_flight++;
+        t->sent_us = now_us();
         t->call.on_done = on_call_done;
         t->call.on_done_ud = w;
         ddb_client_start(w->client, &t->call);
@@ -924,9 +945,11 @@ static void start_scan(worker *w, const char *start_key)
 
 static void wait_scan(worker *w)
 {
+    int64_t t0 = now_us();
     while (w->scan_due_ms > 0 || w->scan_in_flight)
         pump(w);
     w->scan_started = false;
+    atomic_fetch_add(&w->r->c.scan_wait_us, now_us() - t0);
 }
 
 /* Adds the finished prefix's counts to the segment and moves its start
@@ -1108,6 +1131,11 @@ void *worker_main(void *arg)
     engine_register_loop(r, w.loop);
     w.arena = dm_arena_new(256 * 1024);
     w.rng = (uint64_t)dm_now_ms() ^ (uint64_t)(uintptr_t)&w;
+    int fixed = r->o->writes_in_flight;
+    if (fixed > 0)
+        conc_init(&w.conc, fixed, fixed, fixed);
+    else
+        conc_init(&w.conc, 32, 4, 512);
     ddb_call_init(&w.scan, "Scan", r->o->table);
     if (!w.client || !w.arena || lua_host_new(&lo, &w.host, &err) != DM_OK) {
         if (!err.message[0])
