@@ -2,8 +2,10 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build check unit demo clean asan
+.PHONY: all deps build check unit demo clean asan install release
 
 all: build
 
@@ -36,5 +38,15 @@ demo: deps
 	$(MAKE) build
 	scripts/demo $(BUILD)
 
+# bin/ddbmig, share/man/man1/ddbmig.1 and the bash and zsh completions
+# under PREFIX (default /usr/local), below DESTDIR when it is set.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+# dist/ddbmig-VERSION-linux-ARCH: the statically linked binary for this
+# machine's architecture, its tarball and their SHA-256 (scripts/release).
+release: deps
+	scripts/release
+
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-release

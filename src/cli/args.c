@@ -299,4 +299,36 @@ void cli_print_options(const cli_command *cmd)
     print_table(global_opts(&g), cmd->id);
 }
 
+/* One line per spelling of an option: "--name" or "-n", TAB, its
+ * placeholder ("" for a flag), TAB, its choices separated by spaces (""
+ * unless CLI_CHOICE), TAB, its help. Entries of o that cli_parse never
+ * reaches because shadow (the command's own table) has the name are left
+ * out (aws --output). */
+static void list_table(const cli_opt *o, unsigned id, const cli_opt *shadow)
+{
+    for (; !is_end(o); o++) {
+        if (!(o->commands & id) || (o->name && find_long(shadow, o->name, strlen(o->name))))
+            continue;
+        char choices[256] = "";
+        if (o->kind == CLI_CHOICE) {
+            dm_strlcpy(choices, o->choices, sizeof choices);
+            for (char *p = choices; *p; p++)
+                if (*p == '|')
+                    *p = ' ';
+        }
+        const char *arg = o->kind == CLI_FLAG ? "" : o->arg ? o->arg : "VALUE";
+        if (o->name)
+            printf("--%s\t%s\t%s\t%s\n", o->name, arg, choices, o->help);
+        if (o->short_name)
+            printf("-%c\t%s\t%s\t%s\n", o->short_name, arg, choices, o->help);
+    }
+}
+
+void cli_list_options(const cli_command *cmd)
+{
+    cli_globals g = {0};
+    list_table(cmd->options(), cmd->id, NULL);
+    list_table(global_opts(&g), cmd->id, cmd->options());
+}
+
 bool cli_json_output(const cli_globals *g) { return g->output && strcmp(g->output, "json") == 0; }

@@ -161,7 +161,7 @@ static int upload(stack_ctx *x, const char *bucket, const char *account, const c
 {
     char hash[65];
     dm_sha256_hex(data, len, hash);
-    snprintf(key, key_size, "%s%.16s%s", prefix, hash, suffix);
+    snprintf(key, key_size, "%.200s%.16s%.8s", prefix, hash, suffix);
     dm_error err = {0};
     int rc = s3_put_object(&x->s3, bucket, key, data, len, type, account, &err);
     return rc ? cli_fail(&err, rc) : CLI_EXIT_OK;
@@ -333,7 +333,7 @@ int aws_deploy_main(cli_globals *g)
     }
     if (rc == CLI_EXIT_OK && strlen(tpl) > CFN_BODY_MAX) {
         char prefix[300];
-        snprintf(prefix, sizeof prefix, "ddbmig/%s/template-", opt.stack);
+        snprintf(prefix, sizeof prefix, "ddbmig/%.128s/template-", opt.stack);
         rc = upload(&x, bucket, account, prefix, ".json", tpl, strlen(tpl), "application/json", tpl_key,
                     sizeof tpl_key);
         snprintf(tpl_url, sizeof tpl_url, "%s/%s/%s", x.s3_ep, bucket, tpl_key);

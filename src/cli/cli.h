@@ -97,6 +97,9 @@ typedef struct cli_command {
 int cli_parse(const cli_command *cmd, int argc, char **argv, cli_globals *g);
 /* Prints the options of cmd's table that cmd takes, then the global ones. */
 void cli_print_options(const cli_command *cmd);
+/* The same entries for machines (ddbmig __complete COMMAND, which the man
+ * page and shell completion generators read): see args.c for the format. */
+void cli_list_options(const cli_command *cmd);
 
 /* Everything a command needs to talk to DynamoDB. */
 typedef struct cli_conn {
