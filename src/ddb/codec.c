@@ -134,10 +134,42 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+/* Eight bytes at a time where text is plain ASCII, which most is: the
+ * page decoder and the item checks go over every string of every item. */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+static uint64_t load8(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* Non-zero when some byte of w may be zero (exact for the lowest such
+ * byte; a byte above it may be reported too, which only sends the caller
+ * to its byte-by-byte path). */
+static uint64_t may_have_zero(uint64_t w)
+{
+    return (w - ONES) & ~w & HIGHS;
+}
+
+/* Non-zero when some byte of w may end a plain run of a JSON string: a
+ * quote, a backslash, a control character or a non-ASCII byte. */
+static uint64_t may_stop_string(uint64_t w)
+{
+    return may_have_zero(w ^ (ONES * '"')) | may_have_zero(w ^ (ONES * '\\')) | ((w - ONES * 0x20) & ~w & HIGHS) |
+           (w & HIGHS);
+}
+
 bool ddb_utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (p < end) {
+        if (end - p >= 8 && !(load8(p) & HIGHS)) {
+            p += 8;
+            continue;
+        }
         if (*p < 0x80) {
             p++;
             continue;
@@ -203,6 +235,10 @@ static int parse_string(jcur *j, const char **out, size_t *len)
     const char *s = j->p;
     bool escaped = false;
     while (j->p < j->end && *j->p != '"') {
+        if (j->end - j->p >= 8 && !may_stop_string(load8((const unsigned char *)j->p))) {
+            j->p += 8;
+            continue;
+        }
         unsigned char c = (unsigned char)*j->p;
         if (c < 0x20)
             return fail(j, "control character in string");

@@ -499,27 +499,71 @@ static void push_value(lua_State *L, const ddb_value *v)
 
 static char K_ITEMMT;
 
+/* The call's item is pushed empty: an attribute is converted when the
+ * script first reads it (__index), and one it never touches is never
+ * converted, here or back (luaddb_to_item keeps its wire value). Most
+ * scripts touch a few attributes of many. The seen flags say which
+ * attributes the table holds for itself: read, written or deleted. */
 void luaddb_push_item(lua_State *L, const ddb_item *it)
 {
+    luaddb_extras *x = luaddb_extras_of(L);
+    unsigned char *seen = x && x->arena ? dm_arena_alloc(x->arena, it->n + 1) : NULL;
+    bool lazy = seen != NULL;
     lua_createtable(L, 0, (int)it->n + 2);
-    for (size_t i = 0; i < it->n; i++) {
-        lua_pushlstring(L, it->names[i].p, it->names[i].n);
-        push_value(L, &it->values[i]);
-        lua_rawset(L, -3);
+    if (lazy) {
+        memset(seen, 0, it->n + 1);
+        x->lazy_table = lua_topointer(L, -1);
+        x->lazy_src = it;
+        x->lazy_seen = seen;
+    } else {
+        for (size_t i = 0; i < it->n; i++) {
+            lua_pushlstring(L, it->names[i].p, it->names[i].n);
+            push_value(L, &it->values[i]);
+            lua_rawset(L, -3);
+        }
     }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &K_ITEMMT);
     lua_setmetatable(L, -2);
 }
 
-/* __index of the item table, called only for names it lacks: notes the
- * name (see luaddb_extras.absent) and answers nil. */
-static int item_absent_l(lua_State *L)
+/* The live lazy item's extras when idx is it, else NULL. */
+static luaddb_extras *lazy_of(lua_State *L, int idx)
 {
     luaddb_extras *x = luaddb_extras_of(L);
-    size_t n;
-    const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &n) : NULL;
-    if (!k || !x || !x->arena)
-        return 0;
+    return x && x->lazy_table && lua_type(L, idx) == LUA_TTABLE && lua_topointer(L, idx) == x->lazy_table ? x
+                                                                                                           : NULL;
+}
+
+/* The index of name k in the live item's source, or -1. */
+static long lazy_find(const luaddb_extras *x, const char *k, size_t n)
+{
+    const ddb_item *it = x->lazy_src;
+    for (size_t i = 0; i < it->n; i++)
+        if (it->names[i].n == n && memcmp(it->names[i].p, k, n) == 0)
+            return (long)i;
+    return -1;
+}
+
+void luaddb_materialize(lua_State *L, int idx)
+{
+    luaddb_extras *x = lazy_of(L, idx);
+    if (!x)
+        return;
+    idx = lua_absindex(L, idx);
+    const ddb_item *it = x->lazy_src;
+    for (size_t i = 0; i < it->n; i++) {
+        if (x->lazy_seen[i])
+            continue;
+        x->lazy_seen[i] = 1;
+        lua_pushlstring(L, it->names[i].p, it->names[i].n);
+        push_value(L, &it->values[i]);
+        lua_rawset(L, idx);
+    }
+}
+
+/* Notes an absent name (see luaddb_extras.absent); answers nil. */
+static int item_absent(lua_State *L, luaddb_extras *x, const char *k, size_t n)
+{
     for (size_t i = 0; i < x->n_absent; i++)
         if (x->absent[i].n == n && memcmp(x->absent[i].p, k, n) == 0)
             return 0;
@@ -543,6 +587,67 @@ static int item_absent_l(lua_State *L)
         return luaL_error(L, "not enough memory");
     x->absent[x->n_absent++] = (dm_str){copy, n};
     return 0;
+}
+
+/* __index of the item table, called only for names the table lacks: the
+ * source's attribute, converted now and kept in the table; nil for one
+ * the script deleted; else nil, noting the name as absent. A table kept
+ * from an earlier call answers nil. */
+static int item_index_l(lua_State *L)
+{
+    luaddb_extras *x = lazy_of(L, 1);
+    size_t n;
+    const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &n) : NULL;
+    if (!k || !x || !x->arena)
+        return 0;
+    long i = lazy_find(x, k, n);
+    if (i < 0)
+        return item_absent(L, x, k, n);
+    if (x->lazy_seen[i])
+        return 0;
+    x->lazy_seen[i] = 1;
+    push_value(L, &x->lazy_src->values[i]);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* __newindex, for names the table lacks: the script's value replaces
+ * the source's (nil deletes it). */
+static int item_newindex_l(lua_State *L)
+{
+    luaddb_extras *x = lazy_of(L, 1);
+    size_t n;
+    const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &n) : NULL;
+    if (k && x) {
+        long i = lazy_find(x, k, n);
+        if (i >= 0)
+            x->lazy_seen[i] = 1;
+    }
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 0;
+}
+
+static int item_next_l(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* pairs(item): every attribute, converted first. */
+static int item_pairs_l(lua_State *L)
+{
+    luaddb_materialize(L, 1);
+    lua_pushcfunction(L, item_next_l);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
 }
 
 static bool is_item_table(lua_State *L, int idx)
@@ -807,6 +912,7 @@ static int conv_table(conv *c, int idx, ddb_value *out, int depth)
     lua_State *L = c->L;
     if (depth > DDB_MAX_DEPTH || !lua_checkstack(L, 8))
         return bad(c, "nested deeper than DynamoDB's 32 levels (or a table contains itself)", NULL);
+    luaddb_materialize(L, idx); /* the call's item inside another table */
     if (lua_getmetatable(L, idx)) {
         lua_rawgetp(L, LUA_REGISTRYINDEX, &K_SETMT);
         int is_set = lua_rawequal(L, -1, -2);
@@ -896,6 +1002,38 @@ static void order_like(const ddb_item *orig, ddb_item *it)
     }
 }
 
+/* Appends the source's attributes the call's item never took over. */
+static int add_untouched(conv *c, const luaddb_extras *x, ddb_value *m)
+{
+    const ddb_item *src = x->lazy_src;
+    size_t extra = 0;
+    for (size_t i = 0; i < src->n; i++)
+        extra += !x->lazy_seen[i];
+    if (!extra)
+        return DM_OK;
+    size_t n = m->n + extra;
+    ddb_value *items = dm_arena_alloc(c->a, n * sizeof *items);
+    dm_str *names = dm_arena_alloc(c->a, n * sizeof *names);
+    if (!items || !names)
+        return bad(c, "out of memory", NULL);
+    if (m->n) {
+        memcpy(items, m->items, m->n * sizeof *items);
+        memcpy(names, m->names, m->n * sizeof *names);
+    }
+    size_t k = m->n;
+    for (size_t i = 0; i < src->n; i++) {
+        if (x->lazy_seen[i])
+            continue;
+        items[k] = src->values[i];
+        names[k] = src->names[i];
+        k++;
+    }
+    m->items = items;
+    m->names = names;
+    m->n = k;
+    return DM_OK;
+}
+
 int luaddb_to_item(lua_State *L, int idx, const ddb_item *orig, dm_arena *a, ddb_item *out, char *why,
                    size_t why_size)
 {
@@ -906,6 +1044,12 @@ int luaddb_to_item(lua_State *L, int idx, const ddb_item *orig, dm_arena *a, ddb
         snprintf(why, why_size, "an item must be a table, not a %s", luaL_typename(L, idx));
         return DM_ERR_INVALID;
     }
+    /* The call's own item, returned: what it holds converts back, what
+     * the script never touched is the source's as it was. */
+    luaddb_extras *x = lazy_of(L, idx);
+    const ddb_item *keep = x && orig == x->lazy_src ? orig : NULL;
+    if (!keep)
+        luaddb_materialize(L, idx);
     size_t n;
     if (table_kind(&c, idx, &n) != 'M' || (!is_item_table(L, idx) && lua_getmetatable(L, idx) && (lua_pop(L, 1), 1))) {
         snprintf(why, why_size, "an item must be a table with attribute names as keys");
@@ -914,6 +1058,8 @@ int luaddb_to_item(lua_State *L, int idx, const ddb_item *orig, dm_arena *a, ddb
     ddb_value m;
     int rc = conv_map(&c, idx, &m, n, 1);
     if (rc)
+        return rc;
+    if (keep && (rc = add_untouched(&c, x, &m)) != DM_OK)
         return rc;
     for (size_t i = 0; orig && i < m.n; i++) {
         const ddb_value *ov = ddb_item_get(orig, m.names[i].p, m.names[i].n);
@@ -1016,11 +1162,16 @@ int luaddb_open(lua_State *L)
     memset(x, 0, sizeof *x);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &K_EXTRAS_UD);
 
-    /* The item's metatable: notes absent names; scripts cannot see or
-     * replace it (a protected metatable). */
-    lua_createtable(L, 0, 2);
-    lua_pushcfunction(L, item_absent_l);
+    /* The item's metatable: converts attributes as they are read, notes
+     * absent names; scripts cannot see or replace it (a protected
+     * metatable). */
+    lua_createtable(L, 0, 4);
+    lua_pushcfunction(L, item_index_l);
     lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, item_newindex_l);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, item_pairs_l);
+    lua_setfield(L, -2, "__pairs");
     lua_pushliteral(L, "ddb.item");
     lua_setfield(L, -2, "__metatable");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &K_ITEMMT);

@@ -23,6 +23,10 @@ int luaddb_to_item(lua_State *L, int idx, const ddb_item *orig, dm_arena *a, ddb
 
 /* Is the value at idx ddb.DELETE? */
 int luaddb_is_delete(lua_State *L, int idx);
+/* Converts whatever the call's item at idx has not yet taken from its
+ * source (for code that reads tables raw: next, rawget, rawset). A no-op
+ * for any other value. */
+void luaddb_materialize(lua_State *L, int idx);
 
 /* Items emitted by ddb.put during the current call. */
 typedef struct luaddb_extras {
@@ -36,6 +40,13 @@ typedef struct luaddb_extras {
     dm_str *absent;
     size_t n_absent, cap_absent;
     bool absent_overflow;
+    /* The item of the call, converted an attribute at a time as the
+     * script reads it (luaddb_push_item): the table, its source, and
+     * which of the source's attributes the table has taken over (read,
+     * written or deleted). */
+    const void *lazy_table;
+    const ddb_item *lazy_src;
+    unsigned char *lazy_seen;
 } luaddb_extras;
 
 #define LUADDB_MAX_ABSENT 64

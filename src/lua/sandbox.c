@@ -14,6 +14,8 @@
  *   hooks may be off for good);
  * - setmetatable refuses __gc: finalizers run with hooks off;
  * - collectgarbage only collects, steps and counts, charged by the heap;
+ * - next, rawget and rawset first convert what the call's item has not
+ *   yet converted (its attributes are converted as they are read);
  * - table.move/insert/remove/sort/concat/unpack charge the elements they
  *   go through before they start, and string.rep of an empty string
  *   answers at once: a lying __len, a range of 2^62 or "" repeated 2^60
@@ -31,6 +33,7 @@
 #include <string.h>
 
 #include "budget.h"
+#include "luaddb.h"
 #include "pattern.h"
 #include "sandbox.h"
 
@@ -156,6 +159,14 @@ static int setmetatable_l(lua_State *L)
             return luaL_error(L, "__gc metamethods are not available to scripts (Lua runs finalizers outside "
                                  "the instruction limit)");
     }
+    return stock(L)(L);
+}
+
+/* next, rawget and rawset read and write the table as it is stored: the
+ * call's item converts its attributes first (luaddb.h). */
+static int raw_access_l(lua_State *L)
+{
+    luaddb_materialize(L, 1);
     return stock(L)(L);
 }
 
@@ -390,6 +401,9 @@ int sandbox_open(lua_State *L)
     drop_fields(L, -1, base_drop);
     wrap_field(L, -1, "setmetatable", setmetatable_l);
     wrap_field(L, -1, "collectgarbage", collectgarbage_l);
+    wrap_field(L, -1, "next", raw_access_l);
+    wrap_field(L, -1, "rawget", raw_access_l);
+    wrap_field(L, -1, "rawset", raw_access_l);
     lua_pushcfunction(L, xpcall_l);
     lua_setfield(L, -2, "xpcall");
     lua_pop(L, 1);

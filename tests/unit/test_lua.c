@@ -916,3 +916,77 @@ TEST(absent_reads_are_noted)
     lua_host_free(h);
     dm_arena_free(a);
 }
+
+/* The item's attributes are converted as the script reads them; what it
+ * never touches goes back as it came. Every way a script can reach the
+ * table sees the same item: reads, writes, deletes of attributes read or
+ * not, pairs, next, rawget, rawset, the item inside another table, and
+ * ddb.put. */
+TEST(attributes_convert_as_they_are_read)
+{
+    dm_arena *a = dm_arena_new(0);
+    run_out o;
+    /* Untouched attributes keep their text ("1.500", the 38 digits). */
+    run_on("item.i = item.i + 1; return item", ALL_TYPES, a, &o);
+    CHECK_INT(o.rc, DM_OK);
+    CHECK_INT(o.d.n_set, 1);
+    CHECK_INT(o.d.n_remove, 0);
+    CHECK_CONTAINS(o.encoded, "\"f\":{\"N\":\"1.500\"}");
+    CHECK_CONTAINS(o.encoded, "\"big\":{\"N\":\"12345678901234567890123456789012345678\"}");
+    CHECK_CONTAINS(o.encoded, "\"i\":{\"N\":\"43\"}");
+    /* Deleting an attribute never read, and one read first. */
+    run_on("item.s = nil; local v = item.i; item.i = nil; assert(item.i == nil and item.s == nil); return item",
+           ALL_TYPES, a, &o);
+    CHECK_INT(o.rc, DM_OK);
+    CHECK_INT(o.d.n_remove, 2);
+    CHECK(strstr(o.encoded, "\"s\":") == NULL && strstr(o.encoded, "\"i\":") == NULL);
+    /* Deleted, then set again. */
+    run_on("item.s = nil; item.s = 'again'; return item", ALL_TYPES, a, &o);
+    CHECK_CONTAINS(o.encoded, "\"s\":{\"S\":\"again\"}");
+    /* pairs and next see every attribute; rawget reads, rawset deletes. */
+    run_on("local n = 0; for k, v in pairs(item) do n = n + 1 end; assert(n == 15, n)\n"
+           "local m = 0; local k = next(item); while k do m = m + 1; k = next(item, k) end; assert(m == 15, m)\n"
+           "assert(rawget(item, 'i') == 42); rawset(item, 'b', nil); return item",
+           ALL_TYPES, a, &o);
+    CHECK_INT(o.rc, DM_OK);
+    CHECK_INT(o.d.n_remove, 1);
+    CHECK(strstr(o.encoded, "\"b\":") == NULL);
+    run_on("rawset(item, 't', nil); return item", ALL_TYPES, a, &o);
+    CHECK_INT(o.d.n_remove, 1);
+    /* A new table with the item inside, a copy, ddb.put of the item. */
+    run_on("return {pk = 'k2', copy = item}", ALL_TYPES, a, &o);
+    CHECK_INT(o.rc, DM_OK);
+    CHECK_CONTAINS(o.encoded, "\"big\":{\"N\":\"12345678901234567890123456789012345678\"}");
+    run_on("local c = {}; for k, v in pairs(item) do c[k] = v end; c.pk = 'k3'; ddb.put(item); return c", ALL_TYPES,
+           a, &o);
+    CHECK_INT(o.rc, DM_OK);
+    CHECK_INT(o.r.n_extras, 1);
+    CHECK_INT((long long)o.r.extras[0].n, 15);
+    CHECK_INT((long long)o.r.item.n, 15);
+    dm_arena_free(a);
+}
+
+TEST(an_item_kept_past_its_call_reads_what_it_took)
+{
+    const char *code = "function migrate(item)\n"
+                       "  if kept then item.seen = kept.s; item.other = kept.i end\n"
+                       "  kept = item; local x = item.s; return item\n"
+                       "end\n";
+    dm_error err = {0};
+    lua_host *h = host_file("keep.lua", code, &err);
+    CHECK(h != NULL);
+    dm_arena *a = dm_arena_new(0);
+    ddb_item it;
+    const char *text = "{\"pk\":{\"S\":\"a\"},\"s\":{\"S\":\"first\"},\"i\":{\"N\":\"1\"}}";
+    CHECK_INT(ddb_item_decode(text, strlen(text), a, &it, NULL, NULL), DM_OK);
+    lua_result res;
+    CHECK_INT(lua_host_migrate(h, &it, 0, a, &res, &err), DM_OK);
+    CHECK_INT(lua_host_migrate(h, &it, 0, a, &res, &err), DM_OK);
+    /* s was read in its call; i never was: a kept item answers nil. */
+    const ddb_value *seen = ddb_item_get(&res.item, "seen", 4);
+    CHECK(seen && seen->len == 5 && memcmp(seen->data, "first", 5) == 0);
+    CHECK(ddb_item_get(&res.item, "other", 5) == NULL);
+    CHECK_INT(res.n_absent, 0);
+    lua_host_free(h);
+    dm_arena_free(a);
+}
