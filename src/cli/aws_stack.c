@@ -663,8 +663,11 @@ int aws_status_main(cli_globals *g)
         if (!opt.watch || strcmp(v.exec.status, "RUNNING") != 0)
             break;
         /* The newest execution stays the one first found. */
-        if (!opt.execution_arn && !opt.name)
-            opt.execution_arn = strdup(v.exec.arn);
+        static char first_arn[sizeof v.exec.arn];
+        if (!opt.execution_arn && !opt.name) {
+            dm_strlcpy(first_arn, v.exec.arn, sizeof first_arn);
+            opt.execution_arn = first_arn;
+        }
         prev = v;
         prev_ms = now;
         dm_sleep_ms((opt.interval ? opt.interval : 10) * 1000);
