@@ -27,7 +27,10 @@ static void clamp(conc_ctl *c)
 
 static void window_end(conc_ctl *c, int64_t now_ms)
 {
-    double mean = c->win_sum_ms / c->win_n;
+    /* The window's fastest answer: the service's time and queue. Slower
+     * ones also carry this process's own delays (a burst of transforms
+     * before the loop reads answers), which more in flight do not cause. */
+    double mean = c->win_min_ms;
     if (c->floor_ms <= 0 || mean < c->floor_ms)
         c->floor_ms = mean;
     if (c->best_ms <= 0 || mean < c->best_ms)
@@ -47,6 +50,7 @@ static void window_end(conc_ctl *c, int64_t now_ms)
     c->win_start_ms = now_ms;
     c->win_n = c->win_throttled = 0;
     c->win_sum_ms = 0;
+    c->win_min_ms = 0;
     c->win_held = false;
 }
 
@@ -59,8 +63,10 @@ void conc_answer(conc_ctl *c, int64_t now_ms, double ms, bool throttled)
     if (throttled) {
         c->win_throttled++;
     } else {
+        ms = ms < 0 ? 0 : ms;
+        c->win_min_ms = c->win_n == 0 || ms < c->win_min_ms ? ms : c->win_min_ms;
         c->win_n++;
-        c->win_sum_ms += ms < 0 ? 0 : ms;
+        c->win_sum_ms += ms;
     }
     bool long_enough = now_ms - c->win_start_ms >= 100 && c->win_n + c->win_throttled >= (int)c->limit;
     if (!long_enough)

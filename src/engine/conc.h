@@ -6,9 +6,12 @@
  * and the answers queue (in the service, or in this process when its CPU
  * is the bottleneck, which shows as the same rise in answer time). The
  * controller watches windows of answers (at least 100 ms and as many
- * answers as the limit): while answer times stay within a fifth of the
- * best window seen and the limit was what held writes back, it grows by
- * a quarter; when they rise past one and a half times that best, it
+ * answers as the limit), by the fastest answer of each: the service's
+ * time and queue, without the delays of this process's own loop (a burst
+ * of transforms before it reads answers), which more in flight do not
+ * cause. While that time stays within a fifth of the best window seen
+ * and the limit was what held writes back, the limit grows by a
+ * quarter; when it rises past one and a half times that best, the limit
  * shrinks by its ratio to it (at most by half);
  * throttling shrinks it by a fifth (the capacity limiter sets the pace
  * then; a long queue of retries only adds latency). The best time seen
@@ -32,7 +35,7 @@ typedef struct conc_ctl {
     double floor_ms;       /* lowest window mean ever: best_ms stays under twice it */
     int64_t win_start_ms;
     int win_n, win_throttled;
-    double win_sum_ms;
+    double win_sum_ms, win_min_ms;
     bool win_held;         /* writes waited on the limit in this window */
 } conc_ctl;
 

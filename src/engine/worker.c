@@ -1099,6 +1099,8 @@ static void run_segment(worker *w, seg_state *s)
 
 static void worker_cleanup(worker *w)
 {
+    DM_DEBUG("worker done: writes in flight limit %d, best answer time %.2f ms", conc_limit(&w->conc),
+             w->conc.best_ms);
     engine_unregister_loop(w->r, w->loop);
     if (w->batch)
         task_release(&w->q, w->batch);

@@ -84,3 +84,18 @@ TEST(bounds_hold)
     conc_init(&c, 1, 4, 64);
     CHECK_INT(conc_limit(&c), 4);
 }
+
+/* Answers read late because the loop was busy transforming (some slow,
+ * the fastest still the service's time) are no reason to shrink. */
+TEST(the_processs_own_delays_do_not_shrink_it)
+{
+    conc_ctl c;
+    conc_init(&c, 32, 4, 512);
+    int64_t now = 1000;
+    for (int round = 0; round < 200; round++, now += 20) {
+        conc_held(&c);
+        for (int k = 0; k < conc_limit(&c); k++)
+            conc_answer(&c, now, k % 4 == 0 ? 5.0 : 40.0, false);
+    }
+    CHECK(conc_limit(&c) > 32);
+}
