@@ -372,6 +372,7 @@ TEST(record_round_trips_and_refuses_corruption)
     CHECK_INT(back.original.res[1].write_scaling.min, 20);
     CHECK(back.original.res[1].write_scaling.in_suspended);
     CHECK_INT(back.pending[0].not_before_ms, 1764003600000LL);
+    cap_record_cleanup(&back);
     static const char *const bad[][2] = {
         {"\"status\":\"pending\"", "\"status\":\"lost\""},
         {"\"ddbmig_capacity_record\":1", "\"ddbmig_capacity_record\":2"},
