@@ -122,7 +122,7 @@ void progress_result(run_state *r, engine_result *out);
 void *monitor_main(void *arg);
 /* Adds a worker while the run lasts; false when none could be added. */
 bool engine_add_worker(run_state *r);
-/* The monitor's look, every half second, at whether the workers spend their
+/* The monitor's look, every quarter second, at whether the workers spend their
  * time waiting on Scan pages with CPU to spare: then more of them. */
 void engine_pool_tick(run_state *r, int64_t now_ms);
 /* Waits up to ms or until the workers are done; true when they are. */

@@ -496,7 +496,7 @@ bool engine_add_worker(run_state *r)
     return ok;
 }
 
-/* Every half second, the pool grows while the workers wait on Scan pages
+/* Every quarter second, the pool grows while the workers wait on Scan pages
  * a quarter of their time or more, the CPU has a sixth to spare, nothing is throttled and
  * no read cap holds the scans back: the run is bound by answer times,
  * which more segments at once overcome. At most 8 per CPU, 256, and one
@@ -513,7 +513,7 @@ void engine_pool_tick(run_state *r, int64_t now_ms)
     long long throttled = atomic_load(&ddb_shared_stats(r->shared)->throttled);
     int64_t span_ms = now_ms - last_ms;
     bool first = last_ms == 0;
-    if (!first && span_ms < 500)
+    if (!first && span_ms < 250)
         return;
     int64_t dwait = wait_us - last_wait_us, dcpu = cpu_us - last_cpu_us;
     long long dthr = throttled - last_throttled;
@@ -534,8 +534,8 @@ void engine_pool_tick(run_state *r, int64_t now_ms)
     double busy = (double)dcpu / ((double)span_ms * 1000.0 * (double)cpus);
     if (n >= cap || starved < 0.25 || busy > 0.85)
         return;
-    /* Waiting most of the time: half as many again; else a quarter. */
-    int add = starved > 0.5 ? n / 2 : n / 4;
+    /* Waiting most of the time: twice as many; else a quarter more. */
+    int add = starved > 0.5 ? n : n / 4;
     add = add > 0 ? add : 1;
     add = n + add > cap ? cap - n : add;
     DM_DEBUG("workers wait on pages %.0f%% of the time, CPU %.0f%% busy: %d more workers", starved * 100, busy * 100,
