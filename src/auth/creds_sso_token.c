@@ -256,47 +256,7 @@ int creds_sso_parse_role_credentials(const char *doc, size_t len, aws_creds *out
     return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int creds_sso_write_cache(const char *path, const char *text, size_t len, dm_error *err)
 {
-    char tmp[1200], dir[1200];
-    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
-        return dm_error_set(err, DM_ERR_IO, "the path %s is too long", path);
-    int fd = mkstemp(tmp); /* mode 0600, a name no other writer has */
-    if (fd < 0)
-        return dm_error_set(err, DM_ERR_IO, "cannot create a file beside %s: %s", path, strerror(errno));
-    int rc = DM_OK;
-    if (write_all(fd, text, len) || fsync(fd))
-        rc = dm_error_set(err, DM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    close(fd);
-    if (rc == DM_OK && rename(tmp, path) != 0)
-        rc = dm_error_set(err, DM_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (rc != DM_OK) {
-        unlink(tmp);
-        return rc;
-    }
-    dm_strlcpy(dir, path, sizeof dir);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    return DM_OK;
+    return dm_write_file_private(path, text, len, err);
 }

@@ -58,9 +58,6 @@ static int ctx_open(cli_globals *g, stack_ctx *x, bool sfn)
     int rc = cli_connect(g, &x->conn);
     if (rc)
         return rc;
-    if (!x->conn.settings.region[0] && getenv("AWS_ENDPOINT_URL_CLOUDFORMATION")) {
-        dm_strlcpy(x->conn.settings.region, "us-east-1", sizeof x->conn.settings.region);
-    }
     rc = service(x, "CLOUDFORMATION", "cloudformation", "cloudformation", x->cfn_ep, sizeof x->cfn_ep, &x->cfn);
     rc = rc ? rc : service(x, "S3", "s3", "s3", x->s3_ep, sizeof x->s3_ep, &x->s3);
     rc = rc ? rc : service(x, "STS", "sts", "sts", x->sts_ep, sizeof x->sts_ep, &x->sts);
@@ -128,6 +125,10 @@ static const char *build_architecture(void)
  * when missing. Either must belong to the credentials' account. */
 static int code_bucket(stack_ctx *x, char *bucket, size_t size, char account[16])
 {
+    if (opt.code_bucket && !s3_valid_bucket(opt.code_bucket)) {
+        fprintf(stderr, "ddbmig: error: --code-bucket: %s is not a valid S3 bucket name\n", opt.code_bucket);
+        return CLI_EXIT_USAGE;
+    }
     dm_error err = {0};
     int rc = sts_account(&x->sts, account, &err);
     if (rc)

@@ -1,7 +1,9 @@
 /* Whole-file writes that a crash cannot leave half done. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,12 +40,14 @@ static void sync_dir(const char *path)
     }
 }
 
-int dm_write_file_atomic(const char *path, const char *text, size_t len, dm_error *err)
+/* path.tmp (0644), or for a private file a unique name from mkstemp
+ * (0600, never a name another writer or a planted link could hold). */
+static int write_atomic(const char *path, const char *text, size_t len, bool private_file, dm_error *err)
 {
     char tmp[1100];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, private_file ? "%s.XXXXXX" : "%s.tmp", path) >= (int)sizeof tmp)
         return dm_error_set(err, DM_ERR_IO, "the path '%s' is too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = private_file ? mkstemp(tmp) : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int rc = DM_OK;
     if (fd < 0 || write_all(fd, text, len) || fsync(fd))
         rc = dm_error_set(err, DM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
@@ -53,7 +57,17 @@ int dm_write_file_atomic(const char *path, const char *text, size_t len, dm_erro
         rc = dm_error_set(err, DM_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (rc == DM_OK)
         sync_dir(path);
-    else
+    else if (fd >= 0)
         unlink(tmp);
     return rc;
+}
+
+int dm_write_file_atomic(const char *path, const char *text, size_t len, dm_error *err)
+{
+    return write_atomic(path, text, len, false, err);
+}
+
+int dm_write_file_private(const char *path, const char *text, size_t len, dm_error *err)
+{
+    return write_atomic(path, text, len, true, err);
 }
