@@ -231,7 +231,7 @@ static int open_tag(xml_parser *x, const char **pp)
 {
     const char *p = *pp + 1, *ne;
     const char *name = read_name(x, p, &ne);
-    if (!name)
+    if (!name || ne[-1] == ':')
         return fail(x, p, "bad element name");
     if (!x->depth && x->root)
         return fail(x, *pp, "a second root element");

@@ -68,6 +68,9 @@ TEST(xml_refuses_what_it_cannot_read_safely)
         "<a><![CDATA[ unterminated </a>",
         "</a>",
         "< a></a>",
+        "<ns:/>",
+        "<ns:></ns:>",
+        "<a><b:></b:></a>",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         xml_node *r = NULL;
