@@ -1,6 +1,8 @@
 /* The writes-in-flight controller (conc.h). */
 #include "conc.h"
 
+#include <math.h>
+
 void conc_init(conc_ctl *c, int initial, int min, int max)
 {
     *c = (conc_ctl){.min = min, .max = max < min ? min : max};
@@ -80,4 +82,14 @@ void conc_answer(conc_ctl *c, int64_t now_ms, double ms, bool throttled)
         c->win_throttled = 0;
         c->win_held = false;
     }
+}
+
+int conc_pool_add(int n, int cap, double starved, double busy)
+{
+    if (n < 1 || n >= cap || !(starved >= 0.25) || !(busy <= 0.85))
+        return 0;
+    double grow = busy > 0.2125 ? 0.85 / busy : 4.0;
+    double want = ceil((double)n * grow);
+    int add = want > (double)cap ? cap - n : (int)want - n;
+    return add > 0 ? add : 1;
 }

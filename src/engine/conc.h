@@ -49,4 +49,14 @@ void conc_held(conc_ctl *c);
  * retry's backoff is not latency), whether it was throttled. */
 void conc_answer(conc_ctl *c, int64_t now_ms, double ms, bool throttled);
 
+/* How many workers to add to a pool of n (at most cap) after a window in
+ * which they waited on Scan pages a share `starved` of their time while
+ * the machine's CPUs were busy a share `busy`. Workers that wait on pages
+ * a quarter of their time or more are bound by the Scans' answer time,
+ * one page at a time per segment; more of them at once scan more pages,
+ * as far as the CPU goes. So the pool grows in proportion to the CPU's
+ * room, up to 85 % busy, by at most four times a look; with workers
+ * hardly waiting, or the CPU busy, it stays. Pure. */
+int conc_pool_add(int n, int cap, double starved, double busy);
+
 #endif

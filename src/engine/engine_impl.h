@@ -39,8 +39,17 @@ typedef struct counters {
     atomic_llong scanned, changed, unchanged, deleted, moved, failed, conflicts, extras, skipped, writes;
     atomic_llong read_milli, write_milli; /* capacity units x 1000 */
     atomic_llong limit_taken;
-    atomic_llong scan_wait_us;   /* workers idle on their next page (the pool grows on it) */
+    /* Workers idle on their next page (the pool grows on it): waits
+     * ended, and those under way as how many and the sum of their starts,
+     * so that a look at the pool counts a wait before it ends. */
+    atomic_llong scan_wait_us, scan_waiting, scan_wait_since_us;
 } counters;
+
+/* The pool's last look (engine_pool_tick; the monitor's thread only). */
+typedef struct pool_look {
+    int64_t ms, wait_us, cpu_us, machine_us; /* machine_us: -1 unknown */
+    long long throttled;
+} pool_look;
 
 typedef struct run_state {
     const engine_options *o;
@@ -83,6 +92,7 @@ typedef struct run_state {
     pthread_t *threads;           /* the workers; grows (under mu) while the run is latency-bound */
     int n_threads, cap_threads;
     bool pool_closed;             /* joining has begun: no worker is added (under mu) */
+    pool_look pool;
     pthread_mutex_t end_mu;       /* with end_cv: the monitor's sleeps end when the workers do */
     pthread_cond_t end_cv;
     dm_loop **loops;              /* the workers' loops, woken by a stop; under mu */

@@ -69,8 +69,9 @@ void *monitor_main(void *arg)
 {
     run_state *r = arg;
     bool tty = isatty(2) && !r->o->quiet;
-    int64_t last_save = dm_monotonic_ms(), last_log = last_save;
-    while (!engine_wait_finished(r, tty ? 250 : 200)) {
+    int64_t last_save = dm_monotonic_ms(), last_log = last_save, last_draw = 0;
+    /* Woken often for the pool's first look; the rest keeps its own pace. */
+    while (!engine_wait_finished(r, 50)) {
         int64_t now = dm_monotonic_ms();
         engine_pool_tick(r, now);
         if (r->deadline_mono && now >= r->deadline_mono)
@@ -88,8 +89,10 @@ void *monitor_main(void *arg)
         }
         if (r->o->quiet)
             continue;
-        if (tty)
+        if (tty && now - last_draw >= 250) {
             progress_line(r, true);
+            last_draw = now;
+        }
         else if (now - last_log >= 10000) {
             progress_line(r, false);
             last_log = now;

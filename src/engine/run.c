@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/crypto.h"
+#include "conc.h"
 #include "ctable.h"
 #include "engine_impl.h"
 
@@ -496,32 +497,67 @@ bool engine_add_worker(run_state *r)
     return ok;
 }
 
-/* Every quarter second, the pool grows while the workers wait on Scan pages
- * a quarter of their time or more, the CPU has a sixth to spare, nothing is throttled and
- * no read cap holds the scans back: the run is bound by answer times,
- * which more segments at once overcome. At most 8 per CPU, 256, and one
- * per segment. */
-void engine_pool_tick(run_state *r, int64_t now_ms)
+/* Every quarter second (a tenth in the first second), the pool grows while the workers wait on Scan pages
+ * a quarter of their time or more, the CPU has room, nothing is throttled
+ * and no read cap holds the scans back: the run is bound by answer times,
+ * which more segments at once overcome (conc_pool_add says how many). At
+ * most 8 per CPU, 256, and one per segment. */
+static int64_t process_cpu_us(void)
 {
-    static _Thread_local int64_t last_ms, last_wait_us, last_cpu_us;
-    static _Thread_local long long last_throttled;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    int64_t cpu_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
-                     (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
-    int64_t wait_us = atomic_load(&r->c.scan_wait_us);
-    long long throttled = atomic_load(&ddb_shared_stats(r->shared)->throttled);
-    int64_t span_ms = now_ms - last_ms;
-    bool first = last_ms == 0;
-    if (!first && span_ms < 250)
+    return (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec + (int64_t)ru.ru_stime.tv_sec * 1000000 +
+           ru.ru_stime.tv_usec;
+}
+
+/* The workers' time waiting on pages so far, the waits under way included. */
+static int64_t scan_wait_so_far_us(counters *c)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    int64_t ongoing = atomic_load(&c->scan_waiting) * now_us - atomic_load(&c->scan_wait_since_us);
+    return atomic_load(&c->scan_wait_us) + (ongoing > 0 ? ongoing : 0);
+}
+
+/* The machine's busy CPU time (all processes) from /proc/stat, in
+ * microseconds; -1 where it cannot be read. */
+static int64_t machine_cpu_us(void)
+{
+    FILE *f = fopen("/proc/stat", "re");
+    if (!f)
+        return -1;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7]);
+    fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (n < 8 || hz <= 0)
+        return -1;
+    /* user nice system (idle iowait) irq softirq steal */
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return (int64_t)(busy * 1000000ULL / (unsigned long long)hz);
+}
+
+static void pool_look_now(run_state *r, pool_look *l, int64_t now_ms)
+{
+    l->ms = now_ms;
+    l->wait_us = scan_wait_so_far_us(&r->c);
+    l->cpu_us = process_cpu_us();
+    l->machine_us = machine_cpu_us();
+    l->throttled = atomic_load(&ddb_shared_stats(r->shared)->throttled);
+}
+
+void engine_pool_tick(run_state *r, int64_t now_ms)
+{
+    /* In the first second, looks come often, so that a run of slow Scans
+     * does not spend it on the starting pool; later ones see more. */
+    int64_t span_ms = now_ms - r->pool.ms;
+    if (span_ms < (now_ms - r->start_ms < 1000 ? 100 : 250))
         return;
-    int64_t dwait = wait_us - last_wait_us, dcpu = cpu_us - last_cpu_us;
-    long long dthr = throttled - last_throttled;
-    last_ms = now_ms;
-    last_wait_us = wait_us;
-    last_cpu_us = cpu_us;
-    last_throttled = throttled;
-    if (first || r->workers_fixed || r->o->max_read_units > 0 || dthr > 0)
+    pool_look was = r->pool;
+    pool_look_now(r, &r->pool, now_ms);
+    if (r->workers_fixed || r->o->max_read_units > 0 || r->pool.throttled > was.throttled)
         return;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cpus = cpus > 0 ? cpus : 1;
@@ -530,16 +566,17 @@ void engine_pool_tick(run_state *r, int64_t now_ms)
     pthread_mutex_unlock(&r->mu);
     int cap = (int)(cpus * 8 < 256 ? cpus * 8 : 256);
     cap = cap < r->n_segs ? cap : r->n_segs;
-    double starved = (double)dwait / ((double)span_ms * 1000.0 * n);
-    double busy = (double)dcpu / ((double)span_ms * 1000.0 * (double)cpus);
-    if (n >= cap || starved < 0.25 || busy > 0.85)
+    double starved = (double)(r->pool.wait_us - was.wait_us) / ((double)span_ms * 1000.0 * n);
+    /* The machine's CPU, when it can be read: the room other processes
+     * (the service on the same host, a neighbour) leave counts too. */
+    bool machine = r->pool.machine_us >= 0 && was.machine_us >= 0;
+    int64_t used = machine ? r->pool.machine_us - was.machine_us : r->pool.cpu_us - was.cpu_us;
+    double busy = (double)used / ((double)span_ms * 1000.0 * (double)cpus);
+    int add = conc_pool_add(n, cap, starved, busy);
+    if (add <= 0)
         return;
-    /* Waiting most of the time: twice as many; else a quarter more. */
-    int add = starved > 0.5 ? n : n / 4;
-    add = add > 0 ? add : 1;
-    add = n + add > cap ? cap - n : add;
-    DM_DEBUG("workers wait on pages %.0f%% of the time, CPU %.0f%% busy: %d more workers", starved * 100, busy * 100,
-             add);
+    DM_DEBUG("at %.1f s, %d workers wait on pages %.0f%% of the time, CPU %.0f%% busy: %d more",
+             (double)(now_ms - r->start_ms) / 1000.0, n, starved * 100, busy * 100, add);
     for (int i = 0; i < add; i++)
         if (!engine_add_worker(r))
             break;
@@ -549,6 +586,7 @@ static void run_workers(run_state *r)
 {
     pthread_t mon, sig;
     r->start_ms = dm_monotonic_ms();
+    pool_look_now(r, &r->pool, r->start_ms);
     pthread_create(&mon, NULL, monitor_main, r);
     pthread_create(&sig, NULL, signal_watch, r);
     for (int i = 0; i < r->o->workers; i++)

@@ -38,6 +38,7 @@ typedef struct worker {
     wr_ctx src;           /* the table scanned (keys for checkpoints and errors) */
     wplan_rules rules;
     seg_state *seg;
+    seg_state *next;      /* taken while the last page of seg is worked: its first Scan is in flight */
     dm_arena *arena;      /* the current page's items, results and plans */
     task_queue q;
     size_t in_flight;
@@ -46,12 +47,18 @@ typedef struct worker {
     bool feeding;         /* the page has items to take */
     task *batch;          /* BatchWriteItem being filled */
     const ddb_item *batch_keys[BATCH_MAX];
-    ratelimit seg_rl;     /* the segment's own pace: slowed by key-range throttles only */
+    /* The segment's own pace, slowed by key-range throttles only: seg_rl
+     * is the current segment's, scan_rl that of the segment whose Scan is
+     * in flight (the next one's, once its first Scan goes early); both
+     * point into rls. */
+    ratelimit rls[2];
+    ratelimit *seg_rl, *scan_rl;
     ddb_call scan;
     bool scan_in_flight, scan_started;
     int64_t scan_due_ms;
     double scan_reserved;
     double scan_estimate; /* read units the next page will take */
+    bool waited_before;   /* on a page: the worker's first wait is not counted */
     uint64_t rng;
 } worker;
 
@@ -151,8 +158,9 @@ int64_t engine_throttled(run_state *r, const ddb_call *call, ddb_throttle t)
     if (t.cls == DDB_THROTTLE_KEY_RANGE) {
         if (!w)
             return 0;
-        rl_throttled(&w->seg_rl);
-        return rl_retry(&w->seg_rl, units);
+        ratelimit *seg = call == &w->scan ? w->scan_rl : w->seg_rl;
+        rl_throttled(seg);
+        return rl_retry(seg, units);
     }
     ratelimit *rl = t.write ? &r->rl_write : &r->rl_read;
     rl_throttled(rl);
@@ -685,7 +693,7 @@ static void settle_capacity(worker *w, task *t, double used)
     run_state *r = w->r;
     bool read = t->kind == T_FRESH || t->kind == T_FETCH;
     rl_settle(read ? &r->rl_read : &r->rl_write, t->kind == T_FRESH ? 0 : t->reserved, used);
-    rl_settle(&w->seg_rl, t->kind == T_FRESH ? 0 : t->reserved, used);
+    rl_settle(w->seg_rl, t->kind == T_FRESH ? 0 : t->reserved, used);
     atomic_fetch_add(read ? &r->c.read_milli : &r->c.write_milli, (long long)(used * 1000));
 }
 
@@ -725,7 +733,7 @@ static void on_task_done(worker *w, task *t)
         on_failure(w, t, &ans);
     if (t->kind == T_FRESH && t->reserved > 0) { /* no write followed the read */
         rl_settle(&w->r->rl_write, t->reserved, 0);
-        rl_settle(&w->seg_rl, t->reserved, 0);
+        rl_settle(w->seg_rl, t->reserved, 0);
     }
     if (t->kind == T_BATCH) {
         /* An item written by batches counts in the totals once its last
@@ -763,7 +771,7 @@ static int64_t start_scan_if_due(worker *w, int64_t now)
     if (!w->scan_started || w->scan_in_flight || w->scan_due_ms <= 0)
         return -1;
     int64_t wait = w->scan_due_ms <= now ? rl_acquire(&w->r->rl_read, w->scan_reserved) : w->scan_due_ms - now;
-    if (wait == 0 && (wait = rl_acquire(&w->seg_rl, w->scan_reserved)) > 0)
+    if (wait == 0 && (wait = rl_acquire(w->scan_rl, w->scan_reserved)) > 0)
         rl_settle(&w->r->rl_read, w->scan_reserved, 0); /* give the table's tokens back; ask again */
     if (wait == 0) {
         w->scan_due_ms = 0;
@@ -800,7 +808,7 @@ static int64_t start_due(worker *w)
             t->acquired = true;
         }
         if (!t->seg_acquired) {
-            int64_t wait = rl_acquire(&w->seg_rl, t->reserved);
+            int64_t wait = rl_acquire(w->seg_rl, t->reserved);
             if (wait > 0) {
                 next = sooner(next, wait);
                 break;
@@ -926,11 +934,14 @@ static void work_page(worker *w)
     }
 }
 
-static void start_scan(worker *w, const char *start_key)
+/* Starts the Scan of segment s's page from start_key (NULL: its first),
+ * paced by the segment's limiter rl. */
+static void start_scan(worker *w, const seg_state *s, ratelimit *rl, const char *start_key)
 {
     run_state *r = w->r;
     ddb_call_reuse(&w->scan, "Scan", r->o->table);
-    ddb_scan_params p = {.table = r->o->table, .segment = w->seg->index, .total_segments = r->n_segs,
+    w->scan_rl = rl;
+    ddb_scan_params p = {.table = r->o->table, .segment = s->index, .total_segments = r->n_segs,
                          .exclusive_start_key = start_key, .consistent_read = r->o->consistent_read,
                          .filter_expression = r->o->filter_expression, .names_json = r->o->names_json,
                          .values_json = r->o->values_json, .limit = r->o->page_size,
@@ -943,13 +954,28 @@ static void start_scan(worker *w, const char *start_key)
     start_due(w);
 }
 
+/* Waits for the Scan in flight. The time is counted for the pool's
+ * growth (engine_pool_tick), except a worker's first wait: every worker
+ * starts waiting, whatever bounds the run, and counted, a new pool would
+ * look starved and grow again on that alone. */
 static void wait_scan(worker *w)
 {
+    counters *c = &w->r->c;
+    bool counted = w->waited_before;
+    w->waited_before = true;
     int64_t t0 = now_us();
+    if (counted) {
+        atomic_fetch_add(&c->scan_wait_since_us, t0);
+        atomic_fetch_add(&c->scan_waiting, 1);
+    }
     while (w->scan_due_ms > 0 || w->scan_in_flight)
         pump(w);
     w->scan_started = false;
-    atomic_fetch_add(&w->r->c.scan_wait_us, now_us() - t0);
+    if (counted) {
+        atomic_fetch_add(&c->scan_wait_us, now_us() - t0);
+        atomic_fetch_sub(&c->scan_waiting, 1);
+        atomic_fetch_sub(&c->scan_wait_since_us, t0);
+    }
 }
 
 /* Adds the finished prefix's counts to the segment and moves its start
@@ -1002,6 +1028,22 @@ static bool commit_page(worker *w)
 
 /* One page: returns false when the segment is finished, the run stops,
  * or (checkpoint table) the segment may no longer be this process's. */
+static seg_state *take_segment(worker *w);
+static void begin_segment(worker *w, seg_state *s, ratelimit *rl);
+
+/* The segment's last page came: the next segment's first Scan goes now,
+ * while this page is worked, so that a worker does not wait a Scan's time
+ * between two segments. */
+static void take_next_early(worker *w)
+{
+    if (stopping(w->r) || segment_lost(w))
+        return;
+    ratelimit *rl = w->seg_rl == &w->rls[0] ? &w->rls[1] : &w->rls[0];
+    w->next = take_segment(w);
+    if (w->next)
+        begin_segment(w, w->next, rl);
+}
+
 static bool page_step(worker *w)
 {
     run_state *r = w->r;
@@ -1031,15 +1073,17 @@ static bool page_step(worker *w)
         return false;
     }
     rl_settle(&r->rl_read, w->scan_reserved, pg.consumed_units);
-    rl_settle(&w->seg_rl, w->scan_reserved, pg.consumed_units);
+    rl_settle(w->scan_rl, w->scan_reserved, pg.consumed_units);
     atomic_fetch_add(&r->c.read_milli, (long long)(pg.consumed_units * 1000));
     w->scan_estimate = pg.consumed_units > 0 ? pg.consumed_units : w->scan_estimate;
     if (w->pw.next_key && !stopping(r))
-        start_scan(w, w->pw.next_key);
+        start_scan(w, w->seg, w->seg_rl, w->pw.next_key);
+    else if (!w->pw.next_key)
+        take_next_early(w);
     w->feeding = true;
     work_page(w);
     bool more = commit_page(w);
-    if (w->scan_started && !more)
+    if (w->scan_started && !more && !w->next)
         wait_scan(w); /* let an early Scan finish before leaving */
     return more && !stopping(r);
 }
@@ -1078,23 +1122,48 @@ static seg_state *take_segment(worker *w)
     return s;
 }
 
-static void run_segment(worker *w, seg_state *s)
+/* Starts segment s's first Scan (from its cursor), paced by rl. */
+static void begin_segment(worker *w, seg_state *s, ratelimit *rl)
 {
-    w->seg = s;
-    rl_init(&w->seg_rl, 0, NULL);
-    w->seg_rl.name = "segment";
+    rl_init(rl, 0, NULL);
+    rl->name = "segment";
     pthread_mutex_lock(&w->r->mu);
     char *start = dm_strdup(s->last_key);
     pthread_mutex_unlock(&w->r->mu);
-    start_scan(w, start);
+    start_scan(w, s, rl, start);
     free(start);
-    while (page_step(w))
-        ;
+}
+
+/* A segment this worker leaves: done, or back to the queue's state for a
+ * resume (or, with a checkpoint table, for its lease's release). */
+static void end_segment(worker *w, seg_state *s, ratelimit *rl)
+{
     pthread_mutex_lock(&w->r->mu);
     if (s->status != SEG_DONE)
         s->status = SEG_PENDING;
     pthread_mutex_unlock(&w->r->mu);
-    rl_destroy(&w->seg_rl);
+    rl_destroy(rl);
+}
+
+/* Works segment s, whose first Scan is in flight on rl. Returns the next
+ * segment when its first Scan went early (take_next_early). */
+static seg_state *run_segment(worker *w, seg_state *s, ratelimit *rl)
+{
+    w->seg = s;
+    w->seg_rl = rl;
+    w->next = NULL;
+    while (page_step(w))
+        ;
+    end_segment(w, s, rl);
+    seg_state *next = w->next;
+    w->next = NULL;
+    if (next && stopping(w->r)) {
+        /* Taken, never worked: its Scan's answer is dropped. */
+        wait_scan(w);
+        end_segment(w, next, w->scan_rl);
+        return NULL;
+    }
+    return next;
 }
 
 static void worker_cleanup(worker *w)
@@ -1151,9 +1220,17 @@ void *worker_main(void *arg)
     w.wr = (wr_ctx){.table = r->target, .keys = r->target_keys, .n_keys = r->n_target_keys,
                     .version_attr = r->o->version_attribute, .rules = &w.rules, .scratch = &w.scratch};
     w.src = (wr_ctx){.table = r->o->table, .keys = r->keys, .n_keys = r->n_keys};
-    seg_state *s;
-    while (!stopping(r) && (s = take_segment(&w)) != NULL)
-        run_segment(&w, s);
+    /* s: a segment whose first Scan is in flight (begun here, or early by
+     * the segment before it). */
+    seg_state *s = NULL;
+    for (;;) {
+        if (!s) {
+            if (stopping(r) || (s = take_segment(&w)) == NULL)
+                break;
+            begin_segment(&w, s, &w.rls[0]);
+        }
+        s = run_segment(&w, s, w.scan_rl);
+    }
     worker_cleanup(&w);
     this_worker = NULL;
     return NULL;

@@ -3,6 +3,8 @@
  * starts, and stays within its bounds (conc.h). A simulated service
  * answers in base time while fewer than its capacity are in flight and
  * queues the rest, as a service or a saturated client does. */
+#include <math.h>
+
 #include "engine/conc.h"
 #include "test.h"
 
@@ -98,4 +100,28 @@ TEST(the_processs_own_delays_do_not_shrink_it)
             conc_answer(&c, now, k % 4 == 0 ? 5.0 : 40.0, false);
     }
     CHECK(conc_limit(&c) > 32);
+}
+
+/* The pool: in proportion to the CPU's room, within the cap and four
+ * times a look; nothing when workers hardly wait, when the CPU is busy,
+ * or with nonsense shares. */
+TEST(the_pool_grows_with_the_cpus_room)
+{
+    CHECK_INT(conc_pool_add(4, 16, 0.80, 0.10), 12);  /* four times: 16 */
+    CHECK_INT(conc_pool_add(4, 64, 0.30, 0.10), 12);  /* as much for less waiting */
+    CHECK_INT(conc_pool_add(4, 64, 0.90, 0.40), 5);   /* 0.85 / 0.4 = 2.1 times: 9 */
+    CHECK_INT(conc_pool_add(8, 64, 0.30, 0.80), 1);   /* 8.5: 9 */
+    CHECK_INT(conc_pool_add(8, 10, 0.50, 0.20), 2);   /* the cap */
+    CHECK_INT(conc_pool_add(100, 101, 0.26, 0.5), 1); /* at least one, never past the cap */
+}
+
+TEST(the_pool_stays_when_it_should)
+{
+    CHECK_INT(conc_pool_add(4, 64, 0.20, 0.10), 0);  /* hardly waiting */
+    CHECK_INT(conc_pool_add(4, 64, 0.90, 0.90), 0);  /* CPU busy */
+    CHECK_INT(conc_pool_add(16, 16, 0.90, 0.10), 0); /* at the cap */
+    CHECK_INT(conc_pool_add(20, 16, 0.90, 0.10), 0); /* past it */
+    CHECK_INT(conc_pool_add(0, 16, 0.90, 0.10), 0);
+    CHECK_INT(conc_pool_add(4, 64, NAN, 0.10), 0); /* NaN */
+    CHECK_INT(conc_pool_add(4, 64, 0.90, NAN), 0);
 }
