@@ -25,6 +25,22 @@
 #include "task.h"
 
 #define BATCH_MAX 25
+#define LANES_MAX 4
+
+/* A segment a worker has open, with its next page's Scan. A worker keeps
+ * up to LANES_MAX open, so that a page is at hand when it finishes one:
+ * a segment gives one page per Scan's answer time, however fast its
+ * worker. */
+typedef struct lane {
+    seg_state *seg;       /* NULL: free */
+    ratelimit *rl;        /* the segment's own pace (key-range throttles); owned */
+    ddb_call scan;
+    bool started;         /* a Scan is due, in flight, or answered and not yet taken */
+    bool in_flight;
+    int64_t due_ms;       /* > 0: waits on the limiters until then */
+    double reserved;      /* read units taken for it */
+    int64_t answered_us;  /* when its answer came (the oldest is worked first) */
+} lane;
 
 typedef struct worker {
     run_state *r;
@@ -37,8 +53,11 @@ typedef struct worker {
     wr_scratch scratch;   /* the writer's buffers, reused */
     wr_ctx src;           /* the table scanned (keys for checkpoints and errors) */
     wplan_rules rules;
-    seg_state *seg;
-    seg_state *next;      /* taken while the last page of seg is worked: its first Scan is in flight */
+    seg_state *seg;       /* the page being worked's segment */
+    ratelimit *seg_rl;    /* its pace: borrowed from its lane, or owned once the lane let it go */
+    bool seg_owned;
+    lane lanes[LANES_MAX];
+    int n_lanes;          /* how many this worker opens */
     dm_arena *arena;      /* the current page's items, results and plans */
     task_queue q;
     size_t in_flight;
@@ -47,16 +66,6 @@ typedef struct worker {
     bool feeding;         /* the page has items to take */
     task *batch;          /* BatchWriteItem being filled */
     const ddb_item *batch_keys[BATCH_MAX];
-    /* The segment's own pace, slowed by key-range throttles only: seg_rl
-     * is the current segment's, scan_rl that of the segment whose Scan is
-     * in flight (the next one's, once its first Scan goes early); both
-     * point into rls. */
-    ratelimit rls[2];
-    ratelimit *seg_rl, *scan_rl;
-    ddb_call scan;
-    bool scan_in_flight, scan_started;
-    int64_t scan_due_ms;
-    double scan_reserved;
     double scan_estimate; /* read units the next page will take */
     bool waited_before;   /* on a page: the worker's first wait is not counted */
     uint64_t rng;
@@ -141,10 +150,19 @@ void engine_unregister_loop(run_state *r, dm_loop *l)
 }
 
 /* Units a throttled call of this thread's worker stands for. */
-static double call_units(const worker *w, const ddb_call *call)
+static lane *lane_of(worker *w, const ddb_call *call)
 {
-    if (w && call == &w->scan)
-        return w->scan_reserved > 0 ? w->scan_reserved : 1;
+    for (int i = 0; w && i < w->n_lanes; i++)
+        if (call == &w->lanes[i].scan)
+            return &w->lanes[i];
+    return NULL;
+}
+
+static double call_units(worker *w, const ddb_call *call)
+{
+    lane *l = lane_of(w, call);
+    if (l)
+        return l->reserved > 0 ? l->reserved : 1;
     const task *t = w ? call->user : NULL;
     return t && t->reserved > 0 ? t->reserved : 1;
 }
@@ -158,7 +176,10 @@ int64_t engine_throttled(run_state *r, const ddb_call *call, ddb_throttle t)
     if (t.cls == DDB_THROTTLE_KEY_RANGE) {
         if (!w)
             return 0;
-        ratelimit *seg = call == &w->scan ? w->scan_rl : w->seg_rl;
+        lane *l = lane_of(w, call);
+        ratelimit *seg = l ? l->rl : w->seg_rl;
+        if (!seg)
+            return 0;
         rl_throttled(seg);
         return rl_retry(seg, units);
     }
@@ -766,22 +787,22 @@ static int build_body(worker *w, task *t)
 
 /* Each returns how long (ms) until it can start what waits, -1 when
  * nothing waits on time (an answer will come first). */
-static int64_t start_scan_if_due(worker *w, int64_t now)
+static int64_t start_scan_if_due(worker *w, lane *l, int64_t now)
 {
-    if (!w->scan_started || w->scan_in_flight || w->scan_due_ms <= 0)
+    if (!l->started || l->in_flight || l->due_ms <= 0)
         return -1;
-    int64_t wait = w->scan_due_ms <= now ? rl_acquire(&w->r->rl_read, w->scan_reserved) : w->scan_due_ms - now;
-    if (wait == 0 && (wait = rl_acquire(w->scan_rl, w->scan_reserved)) > 0)
-        rl_settle(&w->r->rl_read, w->scan_reserved, 0); /* give the table's tokens back; ask again */
+    int64_t wait = l->due_ms <= now ? rl_acquire(&w->r->rl_read, l->reserved) : l->due_ms - now;
+    if (wait == 0 && (wait = rl_acquire(l->rl, l->reserved)) > 0)
+        rl_settle(&w->r->rl_read, l->reserved, 0); /* give the table's tokens back; ask again */
     if (wait == 0) {
-        w->scan_due_ms = 0;
-        w->scan_in_flight = true;
-        w->scan.on_done = on_call_done;
-        w->scan.on_done_ud = w;
-        ddb_client_start(w->client, &w->scan);
+        l->due_ms = 0;
+        l->in_flight = true;
+        l->scan.on_done = on_call_done;
+        l->scan.on_done_ud = w;
+        ddb_client_start(w->client, &l->scan);
         return -1;
     }
-    w->scan_due_ms = now + wait;
+    l->due_ms = now + wait;
     return wait;
 }
 
@@ -792,7 +813,9 @@ static int64_t sooner(int64_t a, int64_t b) { return a < 0 ? b : b < 0 ? a : a <
 static int64_t start_due(worker *w)
 {
     int64_t now = dm_monotonic_ms();
-    int64_t next = start_scan_if_due(w, now);
+    int64_t next = -1;
+    for (int i = 0; i < w->n_lanes; i++)
+        next = sooner(next, start_scan_if_due(w, &w->lanes[i], now));
     if (w->q.head && (int)w->in_flight >= max_in_flight(w))
         conc_held(&w->conc);
     while (w->q.head && (int)w->in_flight < max_in_flight(w)) {
@@ -835,10 +858,13 @@ static int64_t start_due(worker *w)
 static void on_call_done(ddb_call *call, void *ud)
 {
     worker *w = ud;
-    if (call == &w->scan)
-        w->scan_in_flight = false;
-    else
+    lane *l = lane_of(w, call);
+    if (l) {
+        l->in_flight = false;
+        l->answered_us = now_us();
+    } else {
         on_task_done(w, call->user);
+    }
 }
 
 static void on_kick(dm_loop_timer *t, void *ud)
@@ -901,7 +927,10 @@ static void pump(worker *w)
         dm_loop_timer_start(w->loop, &w->kick, wait);
     else
         dm_loop_timer_stop(w->loop, &w->kick);
-    if (wait < 0 && w->in_flight == 0 && !w->scan_in_flight && !w->delayed)
+    bool scanning = false;
+    for (int i = 0; i < w->n_lanes; i++)
+        scanning = scanning || w->lanes[i].in_flight;
+    if (wait < 0 && w->in_flight == 0 && !scanning && !w->delayed)
         return; /* nothing to wait for */
     if (dm_loop_run_once(w->loop, -1) != DM_OK) {
         dm_error e;
@@ -934,32 +963,55 @@ static void work_page(worker *w)
     }
 }
 
-/* Starts the Scan of segment s's page from start_key (NULL: its first),
- * paced by the segment's limiter rl. */
-static void start_scan(worker *w, const seg_state *s, ratelimit *rl, const char *start_key)
+/* Starts lane l's Scan of its segment from start_key (NULL: the first). */
+static void lane_scan(worker *w, lane *l, const char *start_key)
 {
     run_state *r = w->r;
-    ddb_call_reuse(&w->scan, "Scan", r->o->table);
-    w->scan_rl = rl;
-    ddb_scan_params p = {.table = r->o->table, .segment = s->index, .total_segments = r->n_segs,
+    ddb_call_reuse(&l->scan, "Scan", r->o->table);
+    ddb_scan_params p = {.table = r->o->table, .segment = l->seg->index, .total_segments = r->n_segs,
                          .exclusive_start_key = start_key, .consistent_read = r->o->consistent_read,
                          .filter_expression = r->o->filter_expression, .names_json = r->o->names_json,
                          .values_json = r->o->values_json, .limit = r->o->page_size,
                          .return_consumed_capacity = true};
-    ddb_scan_body(&p, &w->scan.body);
-    w->scan_reserved = w->scan_estimate;
-    w->scan_due_ms = dm_monotonic_ms();
-    w->scan_started = true;
-    w->scan_in_flight = false;
+    ddb_scan_body(&p, &l->scan.body);
+    l->reserved = w->scan_estimate;
+    l->due_ms = dm_monotonic_ms();
+    l->started = true;
+    l->in_flight = false;
     start_due(w);
 }
 
-/* Waits for the Scan in flight. The time is counted for the pool's
- * growth (engine_pool_tick), except a worker's first wait: every worker
- * starts waiting, whatever bounds the run, and counted, a new pool would
- * look starved and grow again on that alone. */
-static void wait_scan(worker *w)
+static bool lane_answered(const lane *l) { return l->seg && l->started && !l->in_flight && l->due_ms <= 0; }
+
+/* The open lane whose answer came first, or NULL. */
+static lane *oldest_answer(worker *w)
 {
+    lane *best = NULL;
+    for (int i = 0; i < w->n_lanes; i++) {
+        lane *l = &w->lanes[i];
+        if (lane_answered(l) && (!best || l->answered_us < best->answered_us))
+            best = l;
+    }
+    return best;
+}
+
+static bool lanes_open(const worker *w)
+{
+    for (int i = 0; i < w->n_lanes; i++)
+        if (w->lanes[i].seg)
+            return true;
+    return false;
+}
+
+/* Waits for a page of any open lane; NULL when none is open. The time is
+ * counted for the pool's growth (engine_pool_tick), except a worker's
+ * first wait: every worker starts waiting, whatever bounds the run, and
+ * counted, a new pool would look starved and grow again on that alone. */
+static lane *wait_page(worker *w)
+{
+    lane *l = oldest_answer(w);
+    if (l || !lanes_open(w))
+        return l;
     counters *c = &w->r->c;
     bool counted = w->waited_before;
     w->waited_before = true;
@@ -968,14 +1020,14 @@ static void wait_scan(worker *w)
         atomic_fetch_add(&c->scan_wait_since_us, t0);
         atomic_fetch_add(&c->scan_waiting, 1);
     }
-    while (w->scan_due_ms > 0 || w->scan_in_flight)
+    while ((l = oldest_answer(w)) == NULL && lanes_open(w))
         pump(w);
-    w->scan_started = false;
     if (counted) {
         atomic_fetch_add(&c->scan_wait_us, now_us() - t0);
         atomic_fetch_sub(&c->scan_waiting, 1);
         atomic_fetch_sub(&c->scan_wait_since_us, t0);
     }
+    return l;
 }
 
 /* Adds the finished prefix's counts to the segment and moves its start
@@ -1028,66 +1080,6 @@ static bool commit_page(worker *w)
 
 /* One page: returns false when the segment is finished, the run stops,
  * or (checkpoint table) the segment may no longer be this process's. */
-static seg_state *take_segment(worker *w);
-static void begin_segment(worker *w, seg_state *s, ratelimit *rl);
-
-/* The segment's last page came: the next segment's first Scan goes now,
- * while this page is worked, so that a worker does not wait a Scan's time
- * between two segments. */
-static void take_next_early(worker *w)
-{
-    if (stopping(w->r) || segment_lost(w))
-        return;
-    ratelimit *rl = w->seg_rl == &w->rls[0] ? &w->rls[1] : &w->rls[0];
-    w->next = take_segment(w);
-    if (w->next)
-        begin_segment(w, w->next, rl);
-}
-
-static bool page_step(worker *w)
-{
-    run_state *r = w->r;
-    wait_scan(w);
-    if (r->ct && !ctable_holds(r, w->seg)) {
-        if (!r->o->quiet)
-            fprintf(stderr, "ddbmig: segment %d: the lease could not be kept; leaving it to its next owner\n",
-                    w->seg->index);
-        return false;
-    }
-    if (w->scan.rc != DM_OK) {
-        engine_request_stop(r, STOP_FATAL, &w->scan.err);
-        return false;
-    }
-    /* The page's text moves out of the call, so the next Scan can go. */
-    dm_buf text = w->scan.response;
-    dm_buf_init(&w->scan.response, 0);
-    dm_arena_reset(w->arena);
-    ddb_page pg;
-    dm_error err = {0};
-    if (ddb_page_decode(text.data, text.len, w->arena, &pg, &err) != DM_OK ||
-        page_begin(&w->pw, &text, &pg) != DM_OK) {
-        if (!err.message[0])
-            dm_error_set(&err, DM_ERR_NOMEM, "out of memory");
-        engine_request_stop(r, STOP_FATAL, &err);
-        dm_buf_cleanup(&text);
-        return false;
-    }
-    rl_settle(&r->rl_read, w->scan_reserved, pg.consumed_units);
-    rl_settle(w->scan_rl, w->scan_reserved, pg.consumed_units);
-    atomic_fetch_add(&r->c.read_milli, (long long)(pg.consumed_units * 1000));
-    w->scan_estimate = pg.consumed_units > 0 ? pg.consumed_units : w->scan_estimate;
-    if (w->pw.next_key && !stopping(r))
-        start_scan(w, w->seg, w->seg_rl, w->pw.next_key);
-    else if (!w->pw.next_key)
-        take_next_early(w);
-    w->feeding = true;
-    work_page(w);
-    bool more = commit_page(w);
-    if (w->scan_started && !more && !w->next)
-        wait_scan(w); /* let an early Scan finish before leaving */
-    return more && !stopping(r);
-}
-
 static seg_state *take_segment(worker *w)
 {
     run_state *r = w->r;
@@ -1122,18 +1114,6 @@ static seg_state *take_segment(worker *w)
     return s;
 }
 
-/* Starts segment s's first Scan (from its cursor), paced by rl. */
-static void begin_segment(worker *w, seg_state *s, ratelimit *rl)
-{
-    rl_init(rl, 0, NULL);
-    rl->name = "segment";
-    pthread_mutex_lock(&w->r->mu);
-    char *start = dm_strdup(s->last_key);
-    pthread_mutex_unlock(&w->r->mu);
-    start_scan(w, s, rl, start);
-    free(start);
-}
-
 /* A segment this worker leaves: done, or back to the queue's state for a
  * resume (or, with a checkpoint table, for its lease's release). */
 static void end_segment(worker *w, seg_state *s, ratelimit *rl)
@@ -1142,28 +1122,117 @@ static void end_segment(worker *w, seg_state *s, ratelimit *rl)
     if (s->status != SEG_DONE)
         s->status = SEG_PENDING;
     pthread_mutex_unlock(&w->r->mu);
-    rl_destroy(rl);
+    if (rl) {
+        rl_destroy(rl);
+        free(rl);
+    }
 }
 
-/* Works segment s, whose first Scan is in flight on rl. Returns the next
- * segment when its first Scan went early (take_next_early). */
-static seg_state *run_segment(worker *w, seg_state *s, ratelimit *rl)
+/* Opens segments in the free lanes and starts their first Scans. */
+static void fill_lanes(worker *w)
 {
-    w->seg = s;
-    w->seg_rl = rl;
-    w->next = NULL;
-    while (page_step(w))
-        ;
-    end_segment(w, s, rl);
-    seg_state *next = w->next;
-    w->next = NULL;
-    if (next && stopping(w->r)) {
-        /* Taken, never worked: its Scan's answer is dropped. */
-        wait_scan(w);
-        end_segment(w, next, w->scan_rl);
-        return NULL;
+    for (int i = 0; i < w->n_lanes && !stopping(w->r); i++) {
+        lane *l = &w->lanes[i];
+        if (l->seg)
+            continue;
+        ratelimit *rl = malloc(sizeof *rl);
+        seg_state *s = rl ? take_segment(w) : NULL;
+        if (!s) {
+            free(rl);
+            return;
+        }
+        rl_init(rl, 0, NULL);
+        rl->name = "segment";
+        l->seg = s;
+        l->rl = rl;
+        pthread_mutex_lock(&w->r->mu);
+        char *start = dm_strdup(s->last_key);
+        pthread_mutex_unlock(&w->r->mu);
+        lane_scan(w, l, start);
+        free(start);
     }
-    return next;
+}
+
+/* Closes lane l: its Scan, if any, is waited for and dropped. */
+static void close_lane(worker *w, lane *l)
+{
+    while (l->started && (l->in_flight || l->due_ms > 0))
+        pump(w);
+    l->started = false;
+    end_segment(w, l->seg, l->rl);
+    l->seg = NULL;
+    l->rl = NULL;
+}
+
+/* The page lane l's Scan answered: decoded, the lane's next Scan started
+ * (or, on the segment's last page, the lane given to the next segment),
+ * worked, and committed. */
+static void page_step(worker *w, lane *l)
+{
+    run_state *r = w->r;
+    l->started = false;
+    if (r->ct && !ctable_holds(r, l->seg)) {
+        if (!r->o->quiet)
+            fprintf(stderr, "ddbmig: segment %d: the lease could not be kept; leaving it to its next owner\n",
+                    l->seg->index);
+        close_lane(w, l);
+        return;
+    }
+    if (l->scan.rc != DM_OK) {
+        engine_request_stop(r, STOP_FATAL, &l->scan.err);
+        close_lane(w, l);
+        return;
+    }
+    /* The page's text moves out of the call, so the next Scan can go. */
+    dm_buf text = l->scan.response;
+    dm_buf_init(&l->scan.response, 0);
+    dm_arena_reset(w->arena);
+    ddb_page pg;
+    dm_error err = {0};
+    if (ddb_page_decode(text.data, text.len, w->arena, &pg, &err) != DM_OK ||
+        page_begin(&w->pw, &text, &pg) != DM_OK) {
+        if (!err.message[0])
+            dm_error_set(&err, DM_ERR_NOMEM, "out of memory");
+        engine_request_stop(r, STOP_FATAL, &err);
+        dm_buf_cleanup(&text);
+        close_lane(w, l);
+        return;
+    }
+    rl_settle(&r->rl_read, l->reserved, pg.consumed_units);
+    rl_settle(l->rl, l->reserved, pg.consumed_units);
+    atomic_fetch_add(&r->c.read_milli, (long long)(pg.consumed_units * 1000));
+    w->scan_estimate = pg.consumed_units > 0 ? pg.consumed_units : w->scan_estimate;
+    w->seg = l->seg;
+    w->seg_rl = l->rl;
+    w->seg_owned = false;
+    if (w->pw.next_key && !stopping(r)) {
+        lane_scan(w, l, w->pw.next_key);
+    } else {
+        /* The segment's last page (or a stop): the lane is free for the
+         * next segment, whose first Scan goes while this page is worked. */
+        l->seg = NULL;
+        l->rl = NULL;
+        w->seg_owned = true;
+        fill_lanes(w);
+    }
+    w->feeding = true;
+    work_page(w);
+    bool more = commit_page(w);
+    if (w->seg_owned)
+        end_segment(w, w->seg, w->seg_rl);
+    else if (!more)
+        close_lane(w, l); /* stopped, or the segment was lost */
+    w->seg = NULL;
+    w->seg_rl = NULL;
+}
+
+/* How many segments a worker keeps open: enough for the segments to be
+ * all open at once over the starting pool, at most LANES_MAX. */
+static int lanes_for(const run_state *r)
+{
+    int segs = r->seg_list ? r->n_seg_list : r->n_segs, workers = r->o->workers > 0 ? r->o->workers : 1;
+    int n = (segs + workers - 1) / workers;
+    return n < 1 ? 1 : n > LANES_MAX ? LANES_MAX : n;
 }
 
 static void worker_cleanup(worker *w)
@@ -1179,7 +1248,8 @@ static void worker_cleanup(worker *w)
     }
     ddb_client_free(w->client); /* before the calls it may still hold */
     task_queue_cleanup(&w->q);
-    ddb_call_cleanup(&w->scan);
+    for (int i = 0; i < LANES_MAX; i++)
+        ddb_call_cleanup(&w->lanes[i].scan);
     page_cleanup(&w->pw);
     wr_scratch_cleanup(&w->scratch);
     lua_host_free(w->host);
@@ -1207,7 +1277,9 @@ void *worker_main(void *arg)
         conc_init(&w.conc, fixed, fixed, fixed);
     else
         conc_init(&w.conc, 32, 4, 512);
-    ddb_call_init(&w.scan, "Scan", r->o->table);
+    for (int i = 0; i < LANES_MAX; i++)
+        ddb_call_init(&w.lanes[i].scan, "Scan", r->o->table);
+    w.n_lanes = lanes_for(r);
     if (!w.client || !w.arena || lua_host_new(&lo, &w.host, &err) != DM_OK) {
         if (!err.message[0])
             dm_error_set(&err, DM_ERR_NOMEM, "out of memory starting a worker");
@@ -1220,17 +1292,16 @@ void *worker_main(void *arg)
     w.wr = (wr_ctx){.table = r->target, .keys = r->target_keys, .n_keys = r->n_target_keys,
                     .version_attr = r->o->version_attribute, .rules = &w.rules, .scratch = &w.scratch};
     w.src = (wr_ctx){.table = r->o->table, .keys = r->keys, .n_keys = r->n_keys};
-    /* s: a segment whose first Scan is in flight (begun here, or early by
-     * the segment before it). */
-    seg_state *s = NULL;
     for (;;) {
-        if (!s) {
-            if (stopping(r) || (s = take_segment(&w)) == NULL)
-                break;
-            begin_segment(&w, s, &w.rls[0]);
-        }
-        s = run_segment(&w, s, w.scan_rl);
+        fill_lanes(&w);
+        lane *l = stopping(r) ? NULL : wait_page(&w);
+        if (!l)
+            break;
+        page_step(&w, l);
     }
+    for (int i = 0; i < w.n_lanes; i++)
+        if (w.lanes[i].seg)
+            close_lane(&w, &w.lanes[i]);
     worker_cleanup(&w);
     this_worker = NULL;
     return NULL;
