@@ -475,14 +475,14 @@ static int try_segment(run_state *r, ddb_client *c, seg_state *s, seg_state **ou
 
 static bool stopping(run_state *r) { return atomic_load(&r->stop) != STOP_NONE; }
 
-int ctable_claim(run_state *r, ddb_client *c, seg_state **out, dm_error *err)
+int ctable_claim(run_state *r, ddb_client *c, bool wait, seg_state **out, dm_error *err)
 {
     *out = NULL;
     ctable *ct = r->ct;
-    pthread_mutex_lock(&ct->claim_mu);
     int n = r->seg_list ? r->n_seg_list : r->n_segs, rc = DM_OK;
     while (rc == DM_OK && !*out && !stopping(r)) {
         int64_t busy_until = 0;
+        pthread_mutex_lock(&ct->claim_mu);
         for (int k = 0; k < n && rc == DM_OK && !*out && !stopping(r); k++) {
             int pos = (ct->next + k) % n;
             seg_state *s = &r->segs[r->seg_list ? r->seg_list[pos] : pos];
@@ -494,14 +494,16 @@ int ctable_claim(run_state *r, ddb_client *c, seg_state **out, dm_error *err)
             if (*out)
                 ct->next = pos + 1;
         }
-        if (rc || *out || !busy_until)
+        pthread_mutex_unlock(&ct->claim_mu);
+        if (rc || *out || !busy_until || !wait)
             break;
-        /* Only segments others hold are left: wait for their leases. */
-        /* Looked at again every few seconds: an owner may finish its
-         * segments long before its lease would end. */
-        int64_t wait = busy_until - dm_now_ms() + 200;
-        wait = wait > 5000 ? 5000 : wait;
-        int64_t end = dm_monotonic_ms() + (wait > 0 ? wait : 200);
+        /* Only segments others hold are left: wait for their leases,
+         * without the lock, so that this process's other workers claim
+         * and release meanwhile. Looked at again every few seconds: an
+         * owner may finish its segments long before its lease would end. */
+        int64_t pause = busy_until - dm_now_ms() + 200;
+        pause = pause > 5000 ? 5000 : pause;
+        int64_t end = dm_monotonic_ms() + (pause > 0 ? pause : 200);
         if (r->deadline_mono && end > r->deadline_mono)
             end = r->deadline_mono; /* the deadline comes first */
         while (dm_monotonic_ms() < end && !stopping(r))
@@ -509,7 +511,6 @@ int ctable_claim(run_state *r, ddb_client *c, seg_state **out, dm_error *err)
         if (r->deadline_mono && dm_monotonic_ms() >= r->deadline_mono)
             break;
     }
-    pthread_mutex_unlock(&ct->claim_mu);
     return rc;
 }
 

@@ -30,9 +30,12 @@ void ctable_free(ctable *ct);
 int ctable_commit(run_state *r, ddb_client *c, dm_error *err);
 
 /* Claims a segment for this process (from r->seg_list or all): *out, or
- * NULL when every one is done or the run stops. Waits for the leases of
- * segments owned by others to expire (their owner may be gone). */
-int ctable_claim(run_state *r, ddb_client *c, seg_state **out, dm_error *err);
+ * NULL when every one is done or the run stops. With wait, when only
+ * segments owned by others are left, waits for their leases to expire
+ * (their owner may be gone); without, returns NULL then (the caller has
+ * other segments to work, and holding them unworked while waiting could
+ * leave two processes waiting on each other). */
+int ctable_claim(run_state *r, ddb_client *c, bool wait, seg_state **out, dm_error *err);
 
 /* Writes the progress of the segments this process owns and renews their
  * leases; final: also gives up those not done. A segment taken over

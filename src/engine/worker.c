@@ -1080,7 +1080,9 @@ static bool commit_page(worker *w)
 
 /* One page: returns false when the segment is finished, the run stops,
  * or (checkpoint table) the segment may no longer be this process's. */
-static seg_state *take_segment(worker *w)
+/* The next segment for this worker, or NULL. With a checkpoint table,
+ * wait says whether to wait for segments that other processes hold. */
+static seg_state *take_segment(worker *w, bool wait)
 {
     run_state *r = w->r;
     seg_state *s = NULL;
@@ -1091,7 +1093,7 @@ static seg_state *take_segment(worker *w)
     }
     if (r->ct) {
         dm_error err = {0};
-        if (ctable_claim(r, w->client, &s, &err) != DM_OK) {
+        if (ctable_claim(r, w->client, wait, &s, &err) != DM_OK) {
             stop_reason why = err.code != DM_ERR_STOPPED ? STOP_FATAL : r->deadline_mono ? STOP_DEADLINE : STOP_INTERRUPT;
             engine_request_stop(r, why, why == STOP_FATAL ? &err : NULL);
             return NULL;
@@ -1128,15 +1130,18 @@ static void end_segment(worker *w, seg_state *s, ratelimit *rl)
     }
 }
 
-/* Opens segments in the free lanes and starts their first Scans. */
-static void fill_lanes(worker *w)
+/* Opens segments in the free lanes and starts their first Scans. With
+ * may_wait, a worker with nothing else to work waits for segments other
+ * processes hold (checkpoint table); never while it holds a page or a
+ * segment: two processes could then wait on each other. */
+static void fill_lanes(worker *w, bool may_wait)
 {
     for (int i = 0; i < w->n_lanes && !stopping(w->r); i++) {
         lane *l = &w->lanes[i];
         if (l->seg)
             continue;
         ratelimit *rl = malloc(sizeof *rl);
-        seg_state *s = rl ? take_segment(w) : NULL;
+        seg_state *s = rl ? take_segment(w, may_wait && !lanes_open(w)) : NULL;
         if (!s) {
             free(rl);
             return;
@@ -1213,7 +1218,7 @@ static void page_step(worker *w, lane *l)
         l->seg = NULL;
         l->rl = NULL;
         w->seg_owned = true;
-        fill_lanes(w);
+        fill_lanes(w, false);
     }
     w->feeding = true;
     work_page(w);
@@ -1293,7 +1298,7 @@ void *worker_main(void *arg)
                     .version_attr = r->o->version_attribute, .rules = &w.rules, .scratch = &w.scratch};
     w.src = (wr_ctx){.table = r->o->table, .keys = r->keys, .n_keys = r->n_keys};
     for (;;) {
-        fill_lanes(&w);
+        fill_lanes(&w, true);
         lane *l = stopping(r) ? NULL : wait_page(&w);
         if (!l)
             break;
