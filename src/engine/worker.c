@@ -1,8 +1,9 @@
 /* A worker: takes segments off the run's queue, scans their pages, runs
  * the script on each item, and carries out the write plan (wplan.h) that
- * the item and the script's result call for. The next page's Scan is in
- * flight while the current page's writes go out; memory is about two pages
- * per worker whatever the table's size.
+ * the item and the script's result call for. It keeps up to LANES_MAX
+ * segments open, each with its next page's Scan in flight while the
+ * current page's writes go out; memory is at most a page per lane plus
+ * the page being worked, whatever the table's size.
  *
  * The path of an item: feed_items takes it from the page; handle_item runs
  * the script and asks wplan_decide what to write; dispatch queues the
