@@ -15,6 +15,7 @@ struct ctable {
     bool meta_pending;        /* a new migration: its meta item is written at commit */
     pthread_mutex_t claim_mu; /* one claim at a time in this process */
     int next;                 /* where the next claim looks first */
+    int64_t quiet_until;      /* monotonic ms: a claim that may not wait looks no sooner (under claim_mu) */
     ddb_client *flush_client; /* the monitor thread's */
 };
 
@@ -483,6 +484,13 @@ int ctable_claim(run_state *r, ddb_client *c, bool wait, seg_state **out, dm_err
     while (rc == DM_OK && !*out && !stopping(r)) {
         int64_t busy_until = 0;
         pthread_mutex_lock(&ct->claim_mu);
+        /* A claim that may not wait comes with every page a worker with a
+         * free lane takes: after a pass that found only others' segments,
+         * such claims skip a while rather than read every segment again. */
+        if (!wait && dm_monotonic_ms() < ct->quiet_until) {
+            pthread_mutex_unlock(&ct->claim_mu);
+            break;
+        }
         for (int k = 0; k < n && rc == DM_OK && !*out && !stopping(r); k++) {
             int pos = (ct->next + k) % n;
             seg_state *s = &r->segs[r->seg_list ? r->seg_list[pos] : pos];
@@ -494,6 +502,8 @@ int ctable_claim(run_state *r, ddb_client *c, bool wait, seg_state **out, dm_err
             if (*out)
                 ct->next = pos + 1;
         }
+        if (rc == DM_OK && !*out && busy_until && !wait)
+            ct->quiet_until = dm_monotonic_ms() + 2000;
         pthread_mutex_unlock(&ct->claim_mu);
         if (rc || *out || !busy_until || !wait)
             break;

@@ -39,11 +39,16 @@ typedef struct counters {
     atomic_llong scanned, changed, unchanged, deleted, moved, failed, conflicts, extras, skipped, writes;
     atomic_llong read_milli, write_milli; /* capacity units x 1000 */
     atomic_llong limit_taken;
-    /* Workers idle on their next page (the pool grows on it): waits
-     * ended, and those under way as how many and the sum of their starts,
-     * so that a look at the pool counts a wait before it ends. */
-    atomic_llong scan_wait_us, scan_waiting, scan_wait_since_us;
 } counters;
+
+/* Workers idle on their next page (the pool grows on it): waits ended,
+ * and those under way as how many and the sum of their starts, so that a
+ * look at the pool counts a wait before it ends. One lock: read apart,
+ * the three could be caught half-updated. */
+typedef struct page_waits {
+    pthread_mutex_t mu;
+    int64_t ended_us, waiting, since_sum_us;
+} page_waits;
 
 /* The pool's last look (engine_pool_tick; the monitor's thread only). */
 typedef struct pool_look {
@@ -93,6 +98,7 @@ typedef struct run_state {
     int n_threads, cap_threads;
     bool pool_closed;             /* joining has begun: no worker is added (under mu) */
     pool_look pool;
+    page_waits waits;
     pthread_mutex_t end_mu;       /* with end_cv: the monitor's sleeps end when the workers do */
     pthread_cond_t end_cv;
     dm_loop **loops;              /* the workers' loops, woken by a stop; under mu */

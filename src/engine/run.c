@@ -419,6 +419,7 @@ static void free_run(run_state *r)
     dm_buf_cleanup(&r->script);
     free(r->threads);
     pthread_mutex_destroy(&r->mu);
+    pthread_mutex_destroy(&r->waits.mu);
     pthread_mutex_destroy(&r->end_mu);
     pthread_cond_destroy(&r->end_cv);
     free(r);
@@ -511,13 +512,15 @@ static int64_t process_cpu_us(void)
 }
 
 /* The workers' time waiting on pages so far, the waits under way included. */
-static int64_t scan_wait_so_far_us(counters *c)
+static int64_t scan_wait_so_far_us(page_waits *pw)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    int64_t ongoing = atomic_load(&c->scan_waiting) * now_us - atomic_load(&c->scan_wait_since_us);
-    return atomic_load(&c->scan_wait_us) + (ongoing > 0 ? ongoing : 0);
+    pthread_mutex_lock(&pw->mu);
+    int64_t ongoing = pw->waiting * now_us - pw->since_sum_us, total = pw->ended_us + (ongoing > 0 ? ongoing : 0);
+    pthread_mutex_unlock(&pw->mu);
+    return total;
 }
 
 /* The machine's busy CPU time (all processes) from /proc/stat, in
@@ -539,10 +542,26 @@ static int64_t machine_cpu_us(void)
     return (int64_t)(busy * 1000000ULL / (unsigned long long)hz);
 }
 
+/* Whether a segment is left for a new worker to take (with a checkpoint
+ * table: one not held here; another process may hold it). */
+static bool segments_left(run_state *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool left = false;
+    if (r->ct) {
+        for (int i = 0; i < r->n_segs && !left; i++)
+            left = r->segs[i].status == SEG_PENDING;
+    } else {
+        left = r->next_seg < (r->seg_list ? r->n_seg_list : r->n_segs);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return left;
+}
+
 static void pool_look_now(run_state *r, pool_look *l, int64_t now_ms)
 {
     l->ms = now_ms;
-    l->wait_us = scan_wait_so_far_us(&r->c);
+    l->wait_us = scan_wait_so_far_us(&r->waits);
     l->cpu_us = process_cpu_us();
     l->machine_us = machine_cpu_us();
     l->throttled = atomic_load(&ddb_shared_stats(r->shared)->throttled);
@@ -571,9 +590,10 @@ void engine_pool_tick(run_state *r, int64_t now_ms)
      * (the service on the same host, a neighbour) leave counts too. */
     bool machine = r->pool.machine_us >= 0 && was.machine_us >= 0;
     int64_t used = machine ? r->pool.machine_us - was.machine_us : r->pool.cpu_us - was.cpu_us;
+    used = used > 0 ? used : 0;
     double busy = (double)used / ((double)span_ms * 1000.0 * (double)cpus);
     int add = conc_pool_add(n, cap, starved, busy);
-    if (add <= 0)
+    if (add <= 0 || !segments_left(r))
         return;
     DM_DEBUG("at %.1f s, %d workers wait on pages %.0f%% of the time, CPU %.0f%% busy: %d more",
              (double)(now_ms - r->start_ms) / 1000.0, n, starved * 100, busy * 100, add);
@@ -677,6 +697,7 @@ static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb
         return ENGINE_CONFIG;
     }
     pthread_mutex_init(&r->mu, NULL);
+    pthread_mutex_init(&r->waits.mu, NULL);
     pthread_mutex_init(&r->end_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -47,6 +47,7 @@ typedef struct worker {
     run_state *r;
     dm_loop *loop;        /* owns every socket and timer of this thread */
     dm_loop_timer kick;   /* wakes the loop when the limiter's wait is over */
+    dm_loop_timer widen;  /* wakes a wait on pages to open another lane */
     task *delayed;        /* tasks waiting on their own timers (resends), linked by next */
     ddb_client *client;
     lua_host *host;
@@ -58,7 +59,7 @@ typedef struct worker {
     ratelimit *seg_rl;    /* its pace: borrowed from its lane, or owned once the lane let it go */
     bool seg_owned;
     lane lanes[LANES_MAX];
-    int n_lanes;          /* how many this worker opens */
+    int n_lanes;          /* how many this worker may open now: more while it waits on pages */
     dm_arena *arena;      /* the current page's items, results and plans */
     task_queue q;
     size_t in_flight;
@@ -1004,30 +1005,61 @@ static bool lanes_open(const worker *w)
     return false;
 }
 
-/* Waits for a page of any open lane; NULL when none is open. The time is
- * counted for the pool's growth (engine_pool_tick), except a worker's
- * first wait: every worker starts waiting, whatever bounds the run, and
- * counted, a new pool would look starved and grow again on that alone. */
+static void fill_lanes(worker *w, bool may_wait);
+
+static void count_wait(run_state *r, int64_t t0, int64_t ended_us)
+{
+    page_waits *pw = &r->waits;
+    pthread_mutex_lock(&pw->mu);
+    if (ended_us) {
+        pw->ended_us += ended_us - t0;
+        pw->waiting--;
+        pw->since_sum_us -= t0;
+    } else {
+        pw->waiting++;
+        pw->since_sum_us += t0;
+    }
+    pthread_mutex_unlock(&pw->mu);
+}
+
+/* A worker idle this long with no page opens another lane. */
+#define WIDEN_AFTER_MS 10
+
+/* Waits for a page of any open lane; NULL when none is open. A worker
+ * that waits WIDEN_AFTER_MS opens one more lane (another segment, its
+ * Scan in flight), and another after as long again: bound by answer
+ * times, it scans more segments at once, while a worker bound by its CPU
+ * seldom waits that long, keeps one, and leaves the rest to others. The
+ * time is counted for the pool's growth (engine_pool_tick), except a
+ * worker's first wait: every worker starts waiting, whatever bounds the
+ * run, and counted, a new pool would look starved and grow again on that
+ * alone. */
 static lane *wait_page(worker *w)
 {
     lane *l = oldest_answer(w);
     if (l || !lanes_open(w))
         return l;
-    counters *c = &w->r->c;
     bool counted = w->waited_before;
     w->waited_before = true;
-    int64_t t0 = now_us();
-    if (counted) {
-        atomic_fetch_add(&c->scan_wait_since_us, t0);
-        atomic_fetch_add(&c->scan_waiting, 1);
-    }
-    while ((l = oldest_answer(w)) == NULL && lanes_open(w))
+    int64_t t0 = now_us(), widen_at = t0 + WIDEN_AFTER_MS * 1000;
+    if (counted)
+        count_wait(w->r, t0, 0);
+    while ((l = oldest_answer(w)) == NULL && lanes_open(w)) {
+        if (w->n_lanes < LANES_MAX && !stopping(w->r)) {
+            int64_t now = now_us();
+            if (now >= widen_at) {
+                w->n_lanes++;
+                fill_lanes(w, false);
+                widen_at = now + WIDEN_AFTER_MS * 1000;
+                continue; /* the new lane's Scan may be all there is to wait for */
+            }
+            dm_loop_timer_start(w->loop, &w->widen, (widen_at - now + 999) / 1000);
+        }
         pump(w);
-    if (counted) {
-        atomic_fetch_add(&c->scan_wait_us, now_us() - t0);
-        atomic_fetch_sub(&c->scan_waiting, 1);
-        atomic_fetch_sub(&c->scan_wait_since_us, t0);
     }
+    dm_loop_timer_stop(w->loop, &w->widen);
+    if (counted)
+        count_wait(w->r, t0, now_us());
     return l;
 }
 
@@ -1159,12 +1191,14 @@ static void fill_lanes(worker *w, bool may_wait)
     }
 }
 
-/* Closes lane l: its Scan, if any, is waited for and dropped. */
+/* Closes lane l: its Scan, if in flight, is waited for and dropped; one
+ * still waiting on the limiters holds no units and is dropped at once. */
 static void close_lane(worker *w, lane *l)
 {
-    while (l->started && (l->in_flight || l->due_ms > 0))
+    while (l->started && l->in_flight)
         pump(w);
     l->started = false;
+    l->due_ms = 0;
     end_segment(w, l->seg, l->rl);
     l->seg = NULL;
     l->rl = NULL;
@@ -1185,7 +1219,11 @@ static void page_step(worker *w, lane *l)
         return;
     }
     if (l->scan.rc != DM_OK) {
-        engine_request_stop(r, STOP_FATAL, &l->scan.err);
+        /* Given up for the deadline (or a stop): unfinished, not failed. */
+        if (l->scan.rc == DM_ERR_STOPPED)
+            engine_request_stop(r, r->deadline_mono ? STOP_DEADLINE : STOP_INTERRUPT, NULL);
+        else
+            engine_request_stop(r, STOP_FATAL, &l->scan.err);
         close_lane(w, l);
         return;
     }
@@ -1232,15 +1270,6 @@ static void page_step(worker *w, lane *l)
     w->seg_rl = NULL;
 }
 
-/* How many segments a worker keeps open: enough for the segments to be
- * all open at once over the starting pool, at most LANES_MAX. */
-static int lanes_for(const run_state *r)
-{
-    int segs = r->seg_list ? r->n_seg_list : r->n_segs, workers = r->o->workers > 0 ? r->o->workers : 1;
-    int n = (segs + workers - 1) / workers;
-    return n < 1 ? 1 : n > LANES_MAX ? LANES_MAX : n;
-}
-
 static void worker_cleanup(worker *w)
 {
     DM_DEBUG("worker done: writes in flight limit %d, best answer time %.2f ms", conc_limit(&w->conc),
@@ -1251,6 +1280,7 @@ static void worker_cleanup(worker *w)
     if (w->loop) {
         drop_delayed(w);
         dm_loop_timer_stop(w->loop, &w->kick);
+        dm_loop_timer_stop(w->loop, &w->widen);
     }
     ddb_client_free(w->client); /* before the calls it may still hold */
     task_queue_cleanup(&w->q);
@@ -1275,6 +1305,7 @@ void *worker_main(void *arg)
     w.loop = dm_loop_new();
     w.client = w.loop ? ddb_client_new_on_loop(r->shared, w.loop) : NULL;
     dm_loop_timer_init(&w.kick, on_kick, &w);
+    dm_loop_timer_init(&w.widen, on_kick, &w);
     engine_register_loop(r, w.loop);
     w.arena = dm_arena_new(256 * 1024);
     w.rng = (uint64_t)dm_now_ms() ^ (uint64_t)(uintptr_t)&w;
@@ -1285,7 +1316,7 @@ void *worker_main(void *arg)
         conc_init(&w.conc, 32, 4, 512);
     for (int i = 0; i < LANES_MAX; i++)
         ddb_call_init(&w.lanes[i].scan, "Scan", r->o->table);
-    w.n_lanes = lanes_for(r);
+    w.n_lanes = 1;
     if (!w.client || !w.arena || lua_host_new(&lo, &w.host, &err) != DM_OK) {
         if (!err.message[0])
             dm_error_set(&err, DM_ERR_NOMEM, "out of memory starting a worker");
