@@ -40,7 +40,7 @@ const cli_opt *cli_job_options(void)
         {.name = "total-segments", .kind = CLI_INT, .dest = &opt.segments, .arg = "N", .imin = 1, .imax = 1000000,
          .commands = RV, .help = "scan segments (default: 4 x workers, 1 per GB at least)"},
         {.name = "workers", .kind = CLI_INT, .dest = &opt.workers, .arg = "N", .imin = 1, .imax = 1024,
-         .commands = RV | L, .help = "worker threads (default: 2 x CPUs, at most 64)"},
+         .commands = RV | L, .help = "worker threads, then fixed (default: 2 x CPUs to start, at most 64, more while Scans are slow)"},
         {.name = "writes-in-flight", .kind = CLI_INT, .dest = &opt.writes_in_flight, .arg = "N", .imin = 1,
          .imax = 4096, .commands = R | L,
          .help = "requests in flight per worker (default: adapts to answer times, from 32, 4 to 512)"},

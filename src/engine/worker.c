@@ -1053,7 +1053,9 @@ static lane *wait_page(worker *w)
                 widen_at = now + WIDEN_AFTER_MS * 1000;
                 continue; /* the new lane's Scan may be all there is to wait for */
             }
-            dm_loop_timer_start(w->loop, &w->widen, (widen_at - now + 999) / 1000);
+            /* Without the timer (out of memory) the wait ends with an
+             * answer instead: later, not wrong. */
+            (void)dm_loop_timer_start(w->loop, &w->widen, (widen_at - now + 999) / 1000);
         }
         pump(w);
     }
