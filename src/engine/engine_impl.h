@@ -136,11 +136,17 @@ int seglist_parse(const char *text, int total, int **out, int *n, dm_error *err)
 /* Progress line and summary (progress.c). */
 void progress_result(run_state *r, engine_result *out);
 void *monitor_main(void *arg);
-/* Adds a worker while the run lasts; false when none could be added. */
+/* The pool (pool.c). Adds a worker while the run lasts; false when none
+ * could be added. */
 bool engine_add_worker(run_state *r);
-/* The monitor's look, every quarter second, at whether the workers spend their
- * time waiting on Scan pages with CPU to spare: then more of them. */
+/* The monitor's look at whether the workers spend their time waiting on
+ * Scan pages with CPU to spare: then more of them. */
 void engine_pool_tick(run_state *r, int64_t now_ms);
+/* A worker's wait on a page (microseconds, CLOCK_MONOTONIC): its start
+ * with end_us 0, then its end. */
+void engine_page_wait(run_state *r, int64_t start_us, int64_t end_us);
+/* Starts the pool's measures (at the run's start). */
+void engine_pool_begin(run_state *r);
 /* Waits up to ms or until the workers are done; true when they are. */
 bool engine_wait_finished(run_state *r, int64_t ms);
 void progress_final(run_state *r, engine_status st);

@@ -1007,21 +1007,6 @@ static bool lanes_open(const worker *w)
 
 static void fill_lanes(worker *w, bool may_wait);
 
-static void count_wait(run_state *r, int64_t t0, int64_t ended_us)
-{
-    page_waits *pw = &r->waits;
-    pthread_mutex_lock(&pw->mu);
-    if (ended_us) {
-        pw->ended_us += ended_us - t0;
-        pw->waiting--;
-        pw->since_sum_us -= t0;
-    } else {
-        pw->waiting++;
-        pw->since_sum_us += t0;
-    }
-    pthread_mutex_unlock(&pw->mu);
-}
-
 /* A worker idle this long with no page opens another lane. */
 #define WIDEN_AFTER_MS 10
 
@@ -1043,7 +1028,7 @@ static lane *wait_page(worker *w)
     w->waited_before = true;
     int64_t t0 = now_us(), widen_at = t0 + WIDEN_AFTER_MS * 1000;
     if (counted)
-        count_wait(w->r, t0, 0);
+        engine_page_wait(w->r, t0, 0);
     while ((l = oldest_answer(w)) == NULL && lanes_open(w)) {
         if (w->n_lanes < LANES_MAX && !stopping(w->r)) {
             int64_t now = now_us();
@@ -1061,7 +1046,7 @@ static lane *wait_page(worker *w)
     }
     dm_loop_timer_stop(w->loop, &w->widen);
     if (counted)
-        count_wait(w->r, t0, now_us());
+        engine_page_wait(w->r, t0, now_us());
     return l;
 }
 

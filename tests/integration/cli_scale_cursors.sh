@@ -23,16 +23,7 @@ A=$!
 sleep 0.5
 run_one >"$TMP/b.json" 2>"$TMP/b.err" || fail "second process: $(tail -3 "$TMP/b.err")"
 wait $A || fail "first process: $(tail -3 "$TMP/a.err")"
-python3 - "$TMP/a.json" "$TMP/b.json" <<'PY' || fail "the two processes overlapped or missed segments"
-import json, sys
-a, b = (json.load(open(f)) for f in sys.argv[1:3])
-wa = {s["segment"] for s in a["per_segment"] if s["worked"]}
-wb = {s["segment"] for s in b["per_segment"] if s["worked"]}
-print(sorted(wa), sorted(wb))
-assert not (wa & wb), wa & wb
-assert wa | wb == set(range(16)), wa | wb
-assert a["done"] and b["done"]
-PY
+segments_shared "$TMP/a.json" "$TMP/b.json" 16 "two processes"
 counts_are "$T" 3000 1 "two processes"
 grep -q 'created the checkpoint table' "$TMP/a.err" "$TMP/b.err" || fail "no process said it created the table"
 

@@ -31,16 +31,7 @@ for round in 1 2 3; do
   B=$!
   wait $A || fail "round $round: the first process: exit $? (124: it hung): $(tail -3 "$TMP/a.err")"
   wait $B || fail "round $round: the second process: exit $? (124: it hung): $(tail -3 "$TMP/b.err")"
-  python3 - "$TMP/a.json" "$TMP/b.json" <<'PY' || fail "round $round: the two processes overlapped or missed segments"
-import json, sys
-a, b = (json.load(open(f)) for f in sys.argv[1:3])
-wa = {s["segment"] for s in a["per_segment"] if s["worked"]}
-wb = {s["segment"] for s in b["per_segment"] if s["worked"]}
-print(sorted(wa), sorted(wb))
-assert not (wa & wb), wa & wb
-assert wa | wb == set(range(2)), wa | wb
-assert a["done"] and b["done"]
-PY
+  segments_shared "$TMP/a.json" "$TMP/b.json" 2 "round $round"
   counts_are "$T" 2000 "$round" "round $round"
 done
 

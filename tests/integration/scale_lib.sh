@@ -35,3 +35,18 @@ print(seen)
 sys.exit(0 if seen == {want: total} else 1)
 PY
 }
+
+# segments_shared A.json B.json N LABEL: the two processes' summaries show
+# the N segments worked, none by both, and both runs done.
+segments_shared() {
+  python3 - "$1" "$2" "$3" <<'PY' || fail "$4: the two processes overlapped or missed segments"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+wa = {s["segment"] for s in a["per_segment"] if s["worked"]}
+wb = {s["segment"] for s in b["per_segment"] if s["worked"]}
+print(sorted(wa), sorted(wb))
+assert not (wa & wb), wa & wb
+assert wa | wb == set(range(int(sys.argv[3]))), wa | wb
+assert a["done"] and b["done"]
+PY
+}
