@@ -130,8 +130,12 @@ static double skew(run_state *r, long long *slowest_index)
     return med > 0 ? (double)max / (double)med : 0;
 }
 
-static const char *status_name(engine_status st)
+/* A run that stopped at --limit with segments left did what was asked,
+ * but is not complete: the next run goes on (exit status unchanged, 0). */
+static const char *status_name(run_state *r, engine_status st)
 {
+    if (st == ENGINE_DONE && atomic_load(&r->stop) == STOP_LIMIT && r->segs_done < r->n_segs)
+        return "limited";
     switch (st) {
     case ENGINE_DONE: return "complete";
     case ENGINE_ITEM_ERRORS: return "complete_with_errors";
@@ -180,7 +184,7 @@ static json_t *summary_json(run_state *r, engine_status st, double secs, double 
     long long scanned = atomic_load(&c->scanned);
     json_t *o = json_pack(
         "{s:s,s:s,s:s,s:b,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:I,s:I,s:o,s:o,s:o,s:I,s:o}",
-        "table", r->o->table, "migration", r->migration, "status", status_name(st), "dry_run",
+        "table", r->o->table, "migration", r->migration, "status", status_name(r, st), "dry_run",
         r->o->dry_run || r->o->job == ENGINE_VERIFY, "segments", r->n_segs, "segments_done", r->segs_done, "scanned",
         (json_int_t)scanned, "changed", (json_int_t)atomic_load(&c->changed), "unchanged",
         (json_int_t)atomic_load(&c->unchanged), "deleted", (json_int_t)atomic_load(&c->deleted), "moved",
@@ -225,7 +229,7 @@ void progress_final(run_state *r, engine_status st)
     ddb_stats *ds = ddb_shared_stats(r->shared);
     bool dry = r->o->dry_run || r->o->job == ENGINE_VERIFY;
     printf("%s %s, migration %s: %s\n", r->o->job == ENGINE_VERIFY ? "Verified" : dry ? "Dry run of" : "Migrated",
-           r->o->table, r->migration, status_name(st));
+           r->o->table, r->migration, status_name(r, st));
     printf("  scanned    %lld items in %.1f s (%.0f items/s), %d of %d segments\n", scanned, secs,
            secs > 0 ? (double)scanned / secs : 0, r->segs_done, r->n_segs);
     printf("  %-10s %lld\n", dry ? "to change" : "changed", atomic_load(&c->changed));
