@@ -187,6 +187,13 @@ static bool listed_early(const wplan_guard_iter *it, const dm_str *n)
     return it->r->marker && name_is(n, it->r->marker);
 }
 
+/* Whether an update may leave read's attribute i out of its guard: the
+ * script never looked at it. A delete or a move takes the whole item. */
+static bool unseen(const wplan *p, size_t i)
+{
+    return p->kind == WPLAN_UPDATE && !p->saw_all && p->seen && !p->seen[i];
+}
+
 bool wplan_guard_next(wplan_guard_iter *it, wplan_guard_attr *out)
 {
     const wplan *p = it->p;
@@ -238,7 +245,7 @@ bool wplan_guard_next(wplan_guard_iter *it, wplan_guard_attr *out)
             if (it->i >= it->read->n)
                 return false;
             n = it->read->names[it->i];
-            if (is_key(it->r, &n) || listed_early(it, &n)) {
+            if (is_key(it->r, &n) || unseen(p, it->i) || listed_early(it, &n)) {
                 it->i++;
                 continue;
             }
@@ -394,6 +401,8 @@ int wplan_decide(const wplan_rules *r, const ddb_item *read, const lua_result *r
     out->arena_ = a;
     out->absent = res->absent;
     out->n_absent = res->n_absent;
+    out->seen = res->saw_all ? NULL : res->seen;
+    out->saw_all = res->saw_all || !res->seen;
     if (r->copy)
         return decide_copy(r, read, res, a, out);
     if (res->outcome == LUA_UNCHANGED)

@@ -7,13 +7,20 @@
  * - A write changes only what the script changed: UpdateItem SET/REMOVE of
  *   the difference, whatever the write mode says of whole items, so an
  *   attribute another writer added meanwhile is kept.
- * - A guarded write fails when the item changed in any way since it was
- *   read: its condition names every attribute of the image read (as
- *   "#a = :old", or attribute_not_exists for the ones the write adds), or,
- *   with a version attribute, only that one (which every writer bumps).
- *   DynamoDB caps an expression at 4 KB and 300 operators; an image too
- *   big for that is guarded on the attributes the write touches, the
- *   marker and the version first, then as many others as fit.
+ * - A guarded update fails when anything the script's result depends on,
+ *   or the write touches, changed since the item was read: its condition
+ *   names (as "#a = :old", or attribute_not_exists for an absent one) the
+ *   attributes the write sets or removes, the marker, the names the script
+ *   looked for and did not find, and every attribute of the image the
+ *   script read. One it never looked at cannot have changed its result,
+ *   and the update leaves it as it is, so a writer's change to it is kept
+ *   and needs no conflict: the update is as if it ran after that writer.
+ *   A script that went through the item raw (pairs, next, rawget) saw all
+ *   of it: the whole image is named. With a version attribute, only that
+ *   one is named (which every writer bumps). DynamoDB caps an expression
+ *   at 4 KB and 300 operators; an image too big for that is guarded on
+ *   the attributes the write touches, the marker and the version first,
+ *   then as many others as fit.
  * - A condition cannot see an attribute it does not name, so a delete or a
  *   key move without a version attribute first reads the current item
  *   (consistent GetItem) and goes on only when it is the item the script
@@ -78,6 +85,11 @@ typedef struct wplan {
     bool read_first;         /* DELETE/MOVE: read the current item before writing */
     const dm_str *absent;    /* names the script found absent (lua_result) */
     size_t n_absent;
+    /* What of the image read the script saw (lua_result.seen, by index
+     * into read; NULL with saw_all): an update names only these of the
+     * rest of the image. */
+    const unsigned char *seen;
+    bool saw_all;
     const char *message;     /* WPLAN_FAIL; in the arena (or static) */
     dm_arena *arena_;        /* private: where decide allocates */
 } wplan;
@@ -91,7 +103,8 @@ int wplan_decide(const wplan_rules *r, const ddb_item *read, const lua_result *r
 /* The attributes a GUARD_IMAGE condition names, in order: the ones the
  * write sets (diff.set, index k into it), removes (diff.remove), the
  * marker, the ones the script looked for and did not find (they must
- * still be absent), then the rest of the image read. Keys are never listed (the
+ * still be absent), then the rest of the image read (for an update whose
+ * script did not see all of it, only what it read). Keys are never listed (the
  * condition checks the item exists instead). */
 typedef enum wplan_guard_from {
     WPLAN_FROM_SET, WPLAN_FROM_REMOVE, WPLAN_FROM_MARKER, WPLAN_FROM_ABSENT, WPLAN_FROM_READ

@@ -512,6 +512,10 @@ static int run(lua_host *h, const ddb_item *orig, int segment, bool probe, dm_ar
     out->absent = x->absent;
     out->n_absent = x->n_absent;
     out->absent_overflow = x->absent_overflow;
+    /* What the script saw of orig: only a lazy item of orig's own knows. */
+    bool lazy = x->lazy_seen && x->lazy_src == orig;
+    out->seen = lazy ? x->lazy_seen : NULL;
+    out->saw_all = !lazy || x->lazy_all || x->absent_overflow;
     memset(x, 0, sizeof *x);
     lua_settop(L, 0);
     return rc;

@@ -61,6 +61,13 @@ typedef struct lua_result {
     const dm_str *absent;
     size_t n_absent;
     bool absent_overflow;
+    /* Which of orig's attributes the script's item took over: read,
+     * written or deleted (seen[i] for orig's attribute i; in the arena).
+     * saw_all: the script may have seen the whole item (it went through
+     * it raw, with next, pairs or rawget, or looked for more absent names
+     * than are kept); seen is then NULL or not to be relied on. */
+    const unsigned char *seen;
+    bool saw_all;
 } lua_result;
 
 /* Runs migrate on one item. Everything in *out lives in arena a (and

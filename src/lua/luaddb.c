@@ -515,6 +515,7 @@ void luaddb_push_item(lua_State *L, const ddb_item *it)
         x->lazy_table = lua_topointer(L, -1);
         x->lazy_src = it;
         x->lazy_seen = seen;
+        x->lazy_all = false;
     } else {
         for (size_t i = 0; i < it->n; i++) {
             lua_pushlstring(L, it->names[i].p, it->names[i].n);
@@ -550,6 +551,7 @@ void luaddb_materialize(lua_State *L, int idx)
     if (!x)
         return;
     idx = lua_absindex(L, idx);
+    x->lazy_all = true;
     const ddb_item *it = x->lazy_src;
     for (size_t i = 0; i < it->n; i++) {
         if (x->lazy_seen[i])

@@ -43,10 +43,13 @@ typedef struct luaddb_extras {
     /* The item of the call, converted an attribute at a time as the
      * script reads it (luaddb_push_item): the table, its source, and
      * which of the source's attributes the table has taken over (read,
-     * written or deleted). */
+     * written or deleted). lazy_all: the script went through the table
+     * raw (next, pairs, rawget...), so it may have seen every attribute
+     * and which ones are absent. */
     const void *lazy_table;
     const ddb_item *lazy_src;
     unsigned char *lazy_seen;
+    bool lazy_all;
 } luaddb_extras;
 
 #define LUADDB_MAX_ABSENT 64

@@ -309,6 +309,58 @@ def case_absent_concurrent():
     print("%d flags set by the application, %d conflicts" % (app.count(), s["conflicts"]))
 
 
+def case_unread_concurrent():
+    """The application changes only attributes the script never looks at:
+    its writes and the migration's both land, and none of them is a
+    conflict, since an update names in its condition only what the script
+    saw and what it writes (what it never saw cannot have changed its
+    result, and the update leaves it as it is)."""
+    items = load()
+
+    def bump(client, i, rnd):
+        if rnd.randrange(2):
+            ok = client.update(TABLE, key(i), "ADD #c :one", {":one": {"N": "1"}}, {"#c": "count"},
+                               condition="attribute_exists(pk)")
+            return ("count", 1) if ok else False
+        tag = "t%d" % rnd.randrange(1000000)
+        ok = client.update(TABLE, key(i), "SET #t = :t", {":t": {"S": tag}}, {"#t": "app_" + tag},
+                           condition="attribute_exists(pk)")
+        return ("tag", tag) if ok else False
+
+    stamp = script("stamp.lua", "function migrate(item, ctx)\n  if item.updatedAt ~= nil then return nil end\n"
+                                "  item.updatedAt = ctx.now\n  return item\nend\n")
+    with App(bump) as app:
+        s = run_json("run", "--table-name", TABLE, "--script", stamp, *slow())
+    assert app.count() > 100, "too few application writes to matter: %d" % app.count()
+    assert s["changed"] == N and s["failed"] == 0, s
+    assert s["conflicts"] == 0, ("a write unrelated to what the script saw made a conflict", s)
+    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    for i, it in enumerate(items):
+        g = got[it["pk"]["S"]]
+        assert "updatedAt" in g, g
+        assert int(g["count"]["N"]) == i + len(applied(app, i, "count")), ("lost an increment", g)
+        for t in applied(app, i, "tag"):
+            assert g.get("app_" + t) == {"S": t}, ("lost the application's attribute", t, g)
+        assert g["pad"] == it["pad"], g
+    # The same script reading the counter (here through pairs) is guarded
+    # by it: the application's increments now meet the migration.
+    C.delete(TABLE)
+    items = load()
+    scan_all = script("all.lua", "function migrate(item, ctx)\n  if item.total ~= nil then return nil end\n"
+                                 "  local n = 0\n  for k, v in pairs(item) do n = n + 1 end\n"
+                                 "  item.total = item.count + n\n  return item\nend\n")
+    with App(bump) as app2:
+        s2 = run_json("run", "--table-name", TABLE, "--script", scan_all, *slow())
+    assert s2["changed"] == N and s2["failed"] == 0, s2
+    assert s2["conflicts"] > 0, ("no application write met a script that read the whole item", s2)
+    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    for i, it in enumerate(items):
+        g = got[it["pk"]["S"]]
+        assert int(g["count"]["N"]) == i + len(applied(app2, i, "count")), ("lost an increment", g)
+    print("%d application writes, no conflict; then %d conflicts for a script that read everything" %
+          (app.count(), s2["conflicts"]))
+
+
 def case_key_range():
     """Throttles that name a hot key range slow the segment that met them,
     never the run: the table's write limiter does not cut."""

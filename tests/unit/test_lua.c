@@ -966,6 +966,59 @@ TEST(attributes_convert_as_they_are_read)
     dm_arena_free(a);
 }
 
+/* What the script saw of the item, for the guard of its update
+ * (wplan.h): the attributes it read, wrote or deleted, or all of it once
+ * it went through the item raw. */
+static int n_seen(const run_out *o)
+{
+    int n = 0;
+    for (size_t i = 0; i < 15; i++)
+        n += o->r.seen[i] != 0;
+    return n;
+}
+
+TEST(what_the_script_saw_is_known)
+{
+    dm_arena *a = dm_arena_new(0);
+    run_out o;
+    run_on("item.i = item.i + 1; return item", ALL_TYPES, a, &o);
+    CHECK_INT(o.rc, DM_OK);
+    CHECK(!o.r.saw_all && o.r.seen);
+    CHECK_INT(n_seen(&o), 1);
+    CHECK(o.r.seen[2]); /* i */
+    /* Written unread, deleted unread, read inside a coroutine, compared. */
+    run_on("item.s = 'x'; item.t = nil\n"
+           "coroutine.wrap(function() return item.f end)(); if item.big == 1 then error() end; return item",
+           ALL_TYPES, a, &o);
+    CHECK(!o.r.saw_all);
+    CHECK_INT(n_seen(&o), 4);
+    CHECK(o.r.seen[1] && o.r.seen[3] && o.r.seen[4] && o.r.seen[6]);
+    run_on("return item", ALL_TYPES, a, &o);
+    CHECK(!o.r.saw_all);
+    CHECK_INT(n_seen(&o), 0);
+    run_on("return nil", ALL_TYPES, a, &o);
+    CHECK(!o.r.saw_all);
+    CHECK_INT(n_seen(&o), 0);
+    /* Every raw way through the table sees it all. */
+    static const char *const raw[] = {
+        "for k in pairs(item) do end; return item",
+        "local k = next(item); return item",
+        "local v = rawget(item, 'nothing'); return item",
+        "rawset(item, 'n', 1); return item",
+        "return {pk = 'k2', copy = item}",
+        "local c = {}; for k, v in pairs(item) do c[k] = v end; return c",
+        "ddb.put(item); return nil",
+    };
+    for (size_t i = 0; i < sizeof raw / sizeof *raw; i++) {
+        run_on(raw[i], ALL_TYPES, a, &o);
+        CHECK_INT(o.rc, DM_OK);
+        if (!o.r.saw_all)
+            fprintf(stderr, "  not all seen by: %s\n", raw[i]);
+        CHECK(o.r.saw_all);
+    }
+    dm_arena_free(a);
+}
+
 TEST(an_item_kept_past_its_call_reads_what_it_took)
 {
     const char *code = "function migrate(item)\n"

@@ -137,6 +137,62 @@ TEST(update_guards_the_whole_image)
     json_decref(req);
 }
 
+/* A script that read only some of the item: the update names what it
+ * read, what it looked for and what the write touches; an attribute it
+ * never looked at is left out, since the update leaves it as it is. */
+TEST(update_guards_what_the_script_saw)
+{
+    setup();
+    wplan_rules r = rules(ENGINE_WRITE_UPDATE);
+    ddb_item read = item("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"keep\":{\"S\":\"k\"},\"big\":{\"S\":\"b\"},"
+                         "\"gone\":{\"BOOL\":true}}");
+    lua_result res = wrote("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"2\"},\"keep\":{\"S\":\"k\"},\"big\":{\"S\":\"b\"},"
+                           "\"new\":{\"S\":\"x\"}}");
+    /* It read pk and keep, wrote n, deleted gone, never looked at big,
+     * and looked for "flag" in vain. */
+    unsigned char seen[] = {1, 1, 1, 0, 1};
+    dm_str absent[] = {{"flag", 4}};
+    res.seen = seen;
+    res.absent = absent;
+    res.n_absent = 1;
+    wplan p = decide(&r, &read, &res);
+    CHECK_INT(p.kind, WPLAN_UPDATE);
+    json_t *req = body(&r, &p, &read);
+    CHECK(req);
+    char *ce = spelled(req, "ConditionExpression");
+    CHECK_STR(ce, "attribute_exists(pk) AND n = {\"N\":\"1\"} AND attribute_not_exists(new) AND gone = "
+                  "{\"BOOL\":true} AND attribute_not_exists(flag) AND keep = {\"S\":\"k\"}");
+    free(ce);
+    json_decref(req);
+
+    /* The same script having gone through the item raw saw all of it. */
+    res.saw_all = true;
+    p = decide(&r, &read, &res);
+    req = body(&r, &p, &read);
+    ce = spelled(req, "ConditionExpression");
+    CHECK_STR(ce, "attribute_exists(pk) AND n = {\"N\":\"1\"} AND attribute_not_exists(new) AND gone = "
+                  "{\"BOOL\":true} AND attribute_not_exists(flag) AND keep = {\"S\":\"k\"} AND big = {\"S\":\"b\"}");
+    free(ce);
+    json_decref(req);
+}
+
+/* A delete removes what the script never saw too: it names everything. */
+TEST(delete_guards_everything_whatever_the_script_saw)
+{
+    setup();
+    wplan_rules r = rules(ENGINE_WRITE_UPDATE);
+    ddb_item read = item("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"big\":{\"S\":\"b\"}}");
+    unsigned char seen[] = {1, 0, 0};
+    lua_result del = {.outcome = LUA_DELETE, .seen = seen};
+    wplan p = decide(&r, &read, &del);
+    CHECK_INT(p.kind, WPLAN_DELETE);
+    json_t *req = body(&r, &p, &read);
+    char *ce = spelled(req, "ConditionExpression");
+    CHECK_STR(ce, "attribute_exists(pk) AND n = {\"N\":\"1\"} AND big = {\"S\":\"b\"}");
+    free(ce);
+    json_decref(req);
+}
+
 TEST(put_mode_writes_the_difference)
 {
     setup();
