@@ -79,6 +79,7 @@ enum op {
     OP_BATCH_WRITE,
     OP_BATCH_GET,
     OP_TRANSACT_WRITE,
+    OP_BATCH_STMT,
     OP_DESCRIBE_TABLE,
     OP_DESCRIBE_BACKUPS,
     OP_LIST_TABLES,
@@ -88,15 +89,15 @@ enum op {
 
 static const char *const op_names[N_OPS] = {
     "Scan",           "GetItem",      "UpdateItem",         "PutItem",       "DeleteItem",
-    "BatchWriteItem", "BatchGetItem", "TransactWriteItems", "DescribeTable", "DescribeContinuousBackups",
-    "ListTables",     "other"};
+    "BatchWriteItem", "BatchGetItem", "TransactWriteItems", "BatchExecuteStatement", "DescribeTable",
+    "DescribeContinuousBackups", "ListTables", "other"};
 
 enum cls { C_SCAN, C_WRITE, C_BATCH, C_GET, C_OTHER, N_CLS };
 
 static const char *const cls_names[N_CLS] = {"scan", "write", "batch", "get", "other"};
 
 static const int op_cls[N_OPS] = {C_SCAN, C_GET,   C_WRITE, C_WRITE, C_WRITE, C_BATCH,
-                                  C_GET,  C_WRITE, C_OTHER, C_OTHER, C_OTHER, C_OTHER};
+                                  C_GET,  C_WRITE, C_BATCH, C_OTHER, C_OTHER, C_OTHER, C_OTHER};
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -849,6 +850,98 @@ static void do_batch_write(const char *body, size_t n, answer *a)
     a->items_written = total;
 }
 
+/* The table a write statement names: UPDATE "t" ..., DELETE FROM "t" ...,
+ * INSERT INTO "t" ...; s is the statement as the JSON string holds it, so
+ * its quotes are \" (a table name has no quote or backslash). False when
+ * it names none. */
+static bool stmt_table(const char *s, size_t n, const char **t, size_t *tn)
+{
+    if (!(n >= 7 && (memcmp(s, "UPDATE ", 7) == 0 || memcmp(s, "DELETE ", 7) == 0 || memcmp(s, "INSERT ", 7) == 0)))
+        return false;
+    const char *end = s + n, *p = s;
+    while (p + 1 < end && !(p[0] == '\\' && p[1] == '"'))
+        p++;
+    const char *start = p + 2, *q = start;
+    while (q + 1 < end && !(q[0] == '\\' && q[1] == '"'))
+        q++;
+    if (start >= end || q + 1 >= end)
+        return false;
+    *t = start;
+    *tn = (size_t)(q - start);
+    return true;
+}
+
+/* BatchExecuteStatement of write statements: each is carried out (every
+ * condition holds), as writes are. */
+static void do_batch_stmt(const char *body, size_t n, answer *a)
+{
+    js j = {body, body + n};
+    const char *k, *t = NULL;
+    size_t kn, tn = 0;
+    int64_t total = 0;
+    bool cc = false, unknown = false;
+    int more = js_open(&j, '{', '}');
+    while (more == 1) {
+        if (!js_key(&j, &k, &kn))
+            return bad_json(a);
+        if (KEY_IS(k, kn, "Statements")) {
+            int e = js_open(&j, '[', ']');
+            while (e == 1) {
+                int r = js_open(&j, '{', '}');
+                while (r == 1) {
+                    if (!js_key(&j, &k, &kn))
+                        return bad_json(a);
+                    if (KEY_IS(k, kn, "Statement")) {
+                        const char *st;
+                        size_t sn;
+                        if (!js_str(&j, &st, &sn))
+                            return bad_json(a);
+                        if (!stmt_table(st, sn, &t, &tn))
+                            return fail(a, 400, "ValidationException", "a statement is not a write of a table");
+                        unknown = unknown || !table_known(t, tn);
+                    } else if (!js_skip(&j, 2)) {
+                        return bad_json(a);
+                    }
+                    r = js_next(&j, '}');
+                }
+                if (r < 0)
+                    return bad_json(a);
+                total++;
+                e = js_next(&j, ']');
+            }
+            if (e < 0)
+                return bad_json(a);
+        } else if (KEY_IS(k, kn, "ReturnConsumedCapacity")) {
+            if (!js_cc(&j, &cc))
+                return bad_json(a);
+        } else if (!js_skip(&j, 0)) {
+            return bad_json(a);
+        }
+        more = js_next(&j, '}');
+    }
+    if (more < 0)
+        return bad_json(a);
+    if (unknown)
+        return no_table(a);
+    if (total < 1 || total > 25 || !t)
+        return fail(a, 400, "ValidationException", "Statements must hold 1 to 25 statements");
+    dbuf *b = a->b;
+    b_puts(b, "{\"Responses\":[");
+    for (int64_t i = 0; i < total; i++) {
+        b_puts(b, i ? ",{\"TableName\":" : "{\"TableName\":");
+        b_putq(b, t, tn);
+        b_putc(b, '}');
+    }
+    b_putc(b, ']');
+    if (cc) {
+        table_count tc = {.name = t, .len = tn, .n = total};
+        b_putc(b, ',');
+        put_cc_list(b, &tc, 1, 2 * (uint64_t)g_item_units);
+    }
+    b_putc(b, '}');
+    a->items_written = total;
+}
+
 /* BatchGetItem: the items of the keys that exist, none unprocessed. The
  * answer is written while the request is read (same tables, same order). */
 static void do_batch_get(const char *body, size_t n, answer *a)
@@ -1084,6 +1177,7 @@ static void dispatch(enum op op, const char *body, size_t n, answer *a)
     case OP_PUT:
     case OP_DELETE: do_write(op, body, n, a); break;
     case OP_BATCH_WRITE: do_batch_write(body, n, a); break;
+    case OP_BATCH_STMT: do_batch_stmt(body, n, a); break;
     case OP_BATCH_GET: do_batch_get(body, n, a); break;
     case OP_TRANSACT_WRITE: do_transact_write(body, n, a); break;
     case OP_DESCRIBE_TABLE: do_describe_table(body, n, a); break;

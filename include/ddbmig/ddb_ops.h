@@ -108,6 +108,25 @@ typedef struct ddb_batch_left {
 DM_API int ddb_batch_unprocessed(const dm_buf *answer, const char *table, const char *return_consumed, int resends,
                                  double r01, dm_buf *resend, ddb_batch_left *out, dm_error *err);
 
+/* ---- BatchExecuteStatement: statements that succeed or fail alone ------- */
+
+/* Statements in one BatchExecuteStatement call, and the longest statement. */
+#define DDB_STATEMENTS_MAX 25
+#define DDB_STATEMENT_MAX_BYTES 8192
+
+#define DDB_STATEMENT_FAILED 1    /* any Error: a failed condition, a conflict... */
+#define DDB_STATEMENT_THROTTLED 2 /* an Error that is a throttle */
+
+/* Reads the answer of a successful BatchExecuteStatement call of n
+ * statements (parsed as JSON): failed[i] is 0 for a statement carried
+ * out, else DDB_STATEMENT_THROTTLED or DDB_STATEMENT_FAILED for one whose
+ * response carries an Error; *units gets the capacity the answer reports, -1 when it
+ * reports none (DynamoDB Local leaves it out for these calls). Pure.
+ * DM_ERR_PARSE when the answer is not JSON, or Responses is not an array
+ * of n objects: then no statement can be known carried out. */
+DM_API int ddb_statements_answer(const dm_buf *answer, size_t n, unsigned char *failed, double *units,
+                                 dm_error *err);
+
 /* Writes every request of `requests` (a JSON array of {"PutRequest":...}
  * or {"DeleteRequest":...}, borrowed) in calls of 25, resending
  * UnprocessedItems through ddb_batch_unprocessed until none remain; gives

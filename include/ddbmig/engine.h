@@ -74,6 +74,7 @@ typedef struct engine_options {
     bool (*confirm)(void *ud, const char *question);
     void *confirm_ud;               /* passed to confirm */
     bool no_pitr_check;             /* --no-pitr-check */
+    bool no_partiql;                /* --no-partiql: no BatchExecuteStatement */
     double read_price;              /* USD per million read request units */
     double write_price;             /* USD per million write request units */
     const char *resume_command;     /* printed when stopped early */

@@ -16,7 +16,7 @@ static struct {
     long long time_limit, lease;
     long long segments, workers, writes_in_flight, show_diffs, limit, max_errors, page_size;
     double max_read, max_write, read_price, write_price;
-    bool dry_run, resume, consistent, quiet, yes, no_pitr, prewarm;
+    bool dry_run, resume, consistent, quiet, yes, no_pitr, prewarm, no_partiql;
 } opt = {.read_price = 0.125, .write_price = 0.625};
 
 enum { R = CLI_CMD_RUN, V = CLI_CMD_VERIFY, RV = CLI_CMD_RUN | CLI_CMD_VERIFY, L = CLI_CMD_LAMBDA };
@@ -91,6 +91,8 @@ const cli_opt *cli_job_options(void)
          .help = "do not ask before writing"},
         {.name = "no-pitr-check", .kind = CLI_FLAG, .dest = &opt.no_pitr, .commands = R | L,
          .help = "write even though point-in-time recovery is off"},
+        {.name = "no-partiql", .kind = CLI_FLAG, .dest = &opt.no_partiql, .commands = R,
+         .help = "each update as its own UpdateItem, none in BatchExecuteStatement calls"},
         {.name = "read-price", .kind = CLI_NUMBER, .dest = &opt.read_price, .arg = "USD", .dmin = 0, .dmax = 1e6,
          .commands = R, .help = "per million read units, for the plan (default 0.125)"},
         {.name = "write-price", .kind = CLI_NUMBER, .dest = &opt.write_price, .arg = "USD", .dmin = 0, .dmax = 1e6,
@@ -344,6 +346,7 @@ int cli_job_engine_options(const char *command, cli_globals *g, engine_options *
     e->yes = opt.yes;
     e->confirm = isatty(0) && isatty(2) ? ask : NULL;
     e->no_pitr_check = opt.no_pitr;
+    e->no_partiql = opt.no_partiql;
     e->max_read_units = opt.max_read;
     e->max_write_units = opt.max_write;
     e->read_price = opt.read_price;

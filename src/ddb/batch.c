@@ -114,6 +114,39 @@ int ddb_batch_unprocessed(const dm_buf *answer, const char *table, const char *r
     return rc;
 }
 
+int ddb_statements_answer(const dm_buf *answer, size_t n, unsigned char *failed, double *units, dm_error *err)
+{
+    *units = 0;
+    json_error_t je;
+    json_t *doc = json_loadb(answer->data ? answer->data : "", answer->len, JSON_ALLOW_NUL, &je);
+    json_t *resp = json_object_get(doc, "Responses");
+    int rc = DM_OK;
+    if (!json_is_object(doc))
+        rc = dm_error_set(err, DM_ERR_PARSE, "BatchExecuteStatement: the answer is not a JSON object (%s)",
+                          doc ? "another JSON value" : je.text);
+    else if (!json_is_array(resp) || json_array_size(resp) != n)
+        rc = dm_error_set(err, DM_ERR_PARSE, "BatchExecuteStatement: Responses is not an array of %zu", n);
+    for (size_t i = 0; rc == DM_OK && i < n; i++) {
+        json_t *r = json_array_get(resp, i);
+        if (!json_is_object(r)) {
+            rc = dm_error_set(err, DM_ERR_PARSE, "BatchExecuteStatement: response %zu is not an object", i);
+            break;
+        }
+        json_t *e = json_object_get(r, "Error");
+        const char *code = json_string_value(json_object_get(e, "Code"));
+        failed[i] = !e || json_is_null(e) ? 0
+                    : code && (strcmp(code, "ProvisionedThroughputExceeded") == 0 ||
+                               strcmp(code, "ThrottlingError") == 0 || strcmp(code, "RequestLimitExceeded") == 0)
+                        ? DDB_STATEMENT_THROTTLED
+                        : DDB_STATEMENT_FAILED;
+    }
+    json_t *cc = json_object_get(doc, "ConsumedCapacity");
+    if (rc == DM_OK)
+        *units = cc && !json_is_null(cc) ? capacity_units(cc) : -1;
+    json_decref(doc);
+    return rc;
+}
+
 /* One chunk of up to 25 requests, resent until DynamoDB has processed all. */
 static int write_chunk(ddb_client *c, const char *table, json_t *chunk, int max_calls, uint64_t *rng, dm_error *err)
 {

@@ -89,6 +89,8 @@ typedef struct run_state {
     int diffs_shown;
     dm_error fatal;
     atomic_int stop;              /* stop_reason */
+    atomic_bool no_statements;    /* BatchExecuteStatement was refused: updates go one by one */
+    atomic_bool statements_worked; /* a BatchExecuteStatement call was answered */
     counters c;
     ratelimit rl_read, rl_write;
     long long resumed_scanned;    /* counts carried over from a checkpoint */

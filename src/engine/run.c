@@ -580,6 +580,7 @@ static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb
     pthread_condattr_destroy(&ca);
     r->o = &o;
     r->workers_fixed = workers_fixed;
+    atomic_store(&r->no_statements, o.no_partiql);
     r->shared = shared;
     bool dry = o.dry_run || o.job == ENGINE_VERIFY;
     setup_deadline(r);

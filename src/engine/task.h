@@ -15,7 +15,8 @@ typedef enum task_kind {
     T_FRESH,   /* a consistent GetItem before a delete or move */
     T_FETCH,   /* a consistent GetItem after a conflict without ALL_OLD */
     T_EXTRA,   /* an unguarded put from ddb.put */
-    T_BATCH    /* BatchWriteItem; its body is built when queued */
+    T_BATCH,   /* BatchWriteItem; its body is built when queued */
+    T_STMTS    /* BatchExecuteStatement of T_WRITE updates (subs); built as it fills */
 } task_kind;
 
 typedef struct task {
@@ -29,6 +30,7 @@ typedef struct task {
     int round;             /* T_BATCH: resends of unprocessed entries */
     int entries;           /* T_BATCH: requests in the body */
     int *items;            /* T_BATCH: page indices of its entries; owned */
+    struct task *subs;     /* T_STMTS: the updates it carries, in statement order, linked by next */
     size_t n_items, cap_items;
     dm_loop_timer due;     /* a resend's backoff (worker.c: delay) */
     void *owner;           /* the worker, while the timer runs */

@@ -68,6 +68,9 @@ typedef struct worker {
     bool feeding;         /* the page has items to take */
     task *batch;          /* BatchWriteItem being filled */
     const ddb_item *batch_keys[BATCH_MAX];
+    task *stmts;          /* BatchExecuteStatement being filled */
+    const ddb_item *stmt_keys[DDB_STATEMENTS_MAX];
+    dm_buf stmt_entry;    /* one statement, reused */
     double scan_estimate; /* read units the next page will take */
     bool waited_before;   /* on a page: the worker's first wait is not counted */
     uint64_t rng;
@@ -407,6 +410,146 @@ static void emit_extras(worker *w, int i, const lua_result *res)
     }
 }
 
+/* ---- statement batches ----------------------------------------------------- */
+
+/* Guarded updates go out DDB_STATEMENTS_MAX to a BatchExecuteStatement
+ * call: each statement is the UpdateItem its plan needs, spelled in
+ * PartiQL with the same guard, and succeeds or fails alone. One request
+ * then carries many writes, so what each request costs (the network
+ * stack, the signature, the service's front door) is shared. A statement
+ * that fails, for whatever reason, goes again as its own UpdateItem, on
+ * the path that knows what a failed condition, a throttle or an error
+ * means: a batch is only a faster way to the same outcome. A statement
+ * carried out whose answer is lost fails its own guard when sent again,
+ * as an UpdateItem does. */
+#define STMTS_MAX_BODY (1024 * 1024)
+static void settle_capacity(worker *w, task *t, double used);
+static void release_item(worker *w, task *t);
+#define STMT_MAX_ENTRY (256 * 1024)
+
+static void flush_stmts(worker *w)
+{
+    task *t = w->stmts;
+    if (!t)
+        return;
+    w->stmts = NULL;
+    dm_buf_puts(&t->call.body, "],\"ReturnConsumedCapacity\":\"TOTAL\"}");
+    queue(w, t);
+}
+
+/* A stop: the batch and its updates go back to the pool, their items
+ * unfinished. */
+static void drop_stmts(worker *w, task *t)
+{
+    while (t->subs) {
+        task *c = t->subs;
+        t->subs = c->next;
+        task_release(&w->q, c);
+    }
+    task_release(&w->q, t);
+}
+
+/* Puts update c into the open batch; false when it goes alone. */
+static bool add_stmt(worker *w, task *c)
+{
+    dm_buf *e = &w->stmt_entry;
+    dm_buf_reset(e);
+    if (atomic_load(&w->r->no_statements) || wr_statement(&w->wr, &c->plan, c->read, e) != DM_OK ||
+        e->len > STMT_MAX_ENTRY)
+        return false;
+    task *t = w->stmts;
+    for (int k = 0; t && k < t->entries; k++)
+        if (same_key(w, w->stmt_keys[k], c->read)) {
+            t = NULL;
+            break;
+        }
+    if (!t || t->call.body.len + e->len + 64 > STMTS_MAX_BODY) {
+        flush_stmts(w);
+        if (!(t = task_take(&w->q, T_STMTS, "BatchExecuteStatement", w->wr.table)))
+            return false;
+        if (dm_buf_puts(&t->call.body, "{\"Statements\":[") != DM_OK) {
+            task_release(&w->q, t);
+            return false;
+        }
+        w->stmts = t;
+    }
+    if ((t->entries && dm_buf_putc(&t->call.body, ',') != DM_OK) ||
+        dm_buf_append(&t->call.body, e->data, e->len) != DM_OK) {
+        flush_stmts(w); /* what it holds is whole: only the comma may be too much */
+        return false;
+    }
+    w->stmt_keys[t->entries++] = c->read;
+    t->reserved += c->reserved;
+    c->next = NULL;
+    task **end = &t->subs;
+    while (*end)
+        end = &(*end)->next;
+    *end = c;
+    if (t->entries == DDB_STATEMENTS_MAX)
+        flush_stmts(w);
+    return true;
+}
+
+/* BatchExecuteStatement may not be had at all (a policy without
+ * dynamodb:PartiQLUpdate, an endpoint without PartiQL): then updates go
+ * one by one for the rest of the run, which is said once. */
+static void maybe_refused(worker *w, const task *t)
+{
+    const char *type = t->call.err.type;
+    bool refused = strcmp(type, "AccessDeniedException") == 0 || strcmp(type, "UnknownOperationException") == 0 ||
+                   (strcmp(type, "ValidationException") == 0 && !atomic_load(&w->r->statements_worked));
+    if (refused && !atomic_exchange(&w->r->no_statements, true))
+        dm_log(DM_LOG_WARN, "BatchExecuteStatement was refused (%s: %.200s); each update goes as its own UpdateItem from now "
+                "on (batched guarded updates need dynamodb:PartiQLUpdate)",
+                type, t->call.err.message);
+}
+
+static void on_stmts_done(worker *w, task *t)
+{
+    run_state *r = w->r;
+    unsigned char failed[DDB_STATEMENTS_MAX] = {0};
+    double units = 0;
+    dm_error e = {0};
+    bool ok = t->call.rc == DM_OK;
+    bool known = ok && t->entries <= DDB_STATEMENTS_MAX &&
+                 ddb_statements_answer(&t->call.response, (size_t)t->entries, failed, &units, &e) == DM_OK;
+    bool stopped = t->call.rc == DM_ERR_STOPPED;
+    if (known && units < 0) { /* not reported: what the statements carried out took */
+        units = 0;
+        int k = 0;
+        for (task *c = t->subs; c; c = c->next, k++)
+            units += failed[k] ? 0 : c->reserved;
+    }
+    settle_capacity(w, t, units > 0 ? units : 0);
+    /* A statement's throttle does not say whether the table or a hot key
+     * range met its limit: its update, sent alone, hears which, and the
+     * right limiter slows. */
+    if (ok) {
+        atomic_store(&r->statements_worked, true);
+    } else if (stopped) {
+        engine_request_stop(r, r->deadline_mono ? STOP_DEADLINE : STOP_INTERRUPT, NULL);
+    } else {
+        maybe_refused(w, t);
+    }
+    for (int k = 0; t->subs; k++) {
+        task *c = t->subs;
+        t->subs = c->next;
+        c->next = NULL;
+        if (known && !failed[k]) {
+            atomic_fetch_add(&r->c.writes, 1); /* a write, though not a request of its own */
+            settle(w, c->item, outcome_of(c->plan.counts_as));
+        } else if (stopped) {
+            page_stick(&w->pw, c->item);
+        } else {
+            c->acquired = c->seg_acquired = false; /* its units go to the batch's settling */
+            queue(w, c);
+            continue;
+        }
+        release_item(w, c);
+        task_release(&w->q, c);
+    }
+}
+
 /* ---- one item --------------------------------------------------------------- */
 
 static void dispatch(worker *w, int i, const ddb_item *read, const wplan *p, int conflicts)
@@ -435,7 +578,7 @@ static void dispatch(worker *w, int i, const ddb_item *read, const wplan *p, int
     t->reserved = plan_units(p, read);
     if (conflicts > 0 && !p->read_first)
         urgent(w, t);
-    else
+    else if (p->kind != WPLAN_UPDATE || !add_stmt(w, t))
         queue(w, t);
 }
 
@@ -499,8 +642,10 @@ static void feed_items(worker *w)
     }
     if (pw->fed == pw->pg.n_items)
         w->feeding = false;
-    if (!w->feeding)
+    if (!w->feeding) {
         flush_batch(w);
+        flush_stmts(w);
+    }
 }
 
 /* ---- answers ---------------------------------------------------------------- */
@@ -625,7 +770,8 @@ static void on_success(worker *w, task *t, const ddb_answer *ans)
         v = wplan_on_fetch(&w->rules, &t->plan, got_item(ans), t->conflicts, max, &current);
         act(w, t, v, current, ans);
         break;
-    case T_BATCH: break;
+    case T_BATCH:
+    case T_STMTS: break;
     }
 }
 
@@ -744,6 +890,11 @@ static void on_task_done(worker *w, task *t)
     if (t->call.attempts == 1 || t->call.throttles > 0) {
         int64_t now = now_us();
         conc_answer(&w->conc, now / 1000, (double)(now - t->sent_us) / 1000.0, t->call.throttles > 0);
+    }
+    if (t->kind == T_STMTS) {
+        on_stmts_done(w, t);
+        task_release(&w->q, t);
+        return;
     }
     ddb_answer ans;
     decode_answer(w, t, &ans);
@@ -954,6 +1105,10 @@ static void work_page(worker *w)
             if (w->batch) {
                 task_release(&w->q, w->batch);
                 w->batch = NULL;
+            }
+            if (w->stmts) {
+                drop_stmts(w, w->stmts);
+                w->stmts = NULL;
             }
             drop_delayed(w);
             w->feeding = false;
@@ -1264,6 +1419,9 @@ static void worker_cleanup(worker *w)
     engine_unregister_loop(w->r, w->loop);
     if (w->batch)
         task_release(&w->q, w->batch);
+    if (w->stmts)
+        drop_stmts(w, w->stmts);
+    dm_buf_cleanup(&w->stmt_entry);
     if (w->loop) {
         drop_delayed(w);
         dm_loop_timer_stop(w->loop, &w->kick);

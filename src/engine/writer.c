@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ddbmig/ddb_ops.h"
 #include "writer.h"
 
 /* Expression names and values collected while expressions are written. */
@@ -326,4 +327,116 @@ int wr_batch_entry(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf
     int rc = dm_buf_puts(out, "{\"PutRequest\":{\"Item\":");
     rc = rc ? rc : ddb_item_encode(&p->final, out);
     return rc ? rc : dm_buf_puts(out, "}}");
+}
+
+/* ---- PartiQL ---------------------------------------------------------------- */
+
+/* "name" as a PartiQL identifier, with " doubled. Only printable ASCII
+ * other than the backslash is spelled, since PartiQL's quoting of other
+ * bytes is not something to rely on: DM_ERR_LIMIT sends the plan by
+ * UpdateItem instead. */
+static int pq_ident(dm_buf *s, const char *p, size_t n)
+{
+    int rc = dm_buf_putc(s, '"');
+    for (size_t i = 0; !rc && i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c > 0x7e || c == '\\')
+            return DM_ERR_LIMIT;
+        rc = dm_buf_putc(s, (char)c);
+        if (!rc && c == '"')
+            rc = dm_buf_putc(s, '"');
+    }
+    return rc ? rc : dm_buf_putc(s, '"');
+}
+
+static int pq_param(dm_buf *params, int *n, const ddb_value *v)
+{
+    int rc = (*n)++ ? dm_buf_putc(params, ',') : DM_OK;
+    return rc ? rc : ddb_value_encode(v, params);
+}
+
+/* `"name" = ?` (the value joins the parameters), or `"name" IS MISSING`
+ * for an attribute read as absent. A guard compares only scalars this
+ * way: PartiQL's equality of maps, lists and sets is left to UpdateItem. */
+static int pq_term(dm_buf *st, dm_buf *params, int *n, const dm_str *name, const ddb_value *old)
+{
+    if (old && old->type != DDB_S && old->type != DDB_N && old->type != DDB_B && old->type != DDB_BOOL)
+        return DM_ERR_LIMIT;
+    int rc = dm_buf_puts(st, " AND ");
+    rc = rc ? rc : pq_ident(st, name->p, name->n);
+    if (!old)
+        return rc ? rc : dm_buf_puts(st, " IS MISSING");
+    rc = rc ? rc : dm_buf_puts(st, " = ?");
+    return rc ? rc : pq_param(params, n, old);
+}
+
+static int pq_guard(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *st, dm_buf *params, int *n)
+{
+    if (p->guard == WPLAN_GUARD_VERSION) {
+        dm_str v = {w->version_attr, strlen(w->version_attr)};
+        return pq_term(st, params, n, &v, p->version_read);
+    }
+    if (p->guard != WPLAN_GUARD_IMAGE)
+        return DM_ERR_LIMIT;
+    wplan_rules keys_only = {.keys = w->keys, .n_keys = w->n_keys};
+    wplan_guard_iter it;
+    wplan_guard_attr g;
+    wplan_guard_begin(&it, w->rules ? w->rules : &keys_only, p, read);
+    int rc = DM_OK;
+    for (size_t i = 0; !rc && i < p->n_guard && wplan_guard_next(&it, &g); i++)
+        rc = pq_term(st, params, n, &g.name, g.old);
+    return rc;
+}
+
+/* UPDATE "t" SET "a" = ? ... REMOVE "b" ... WHERE "pk" = ? ... AND guard. */
+static int pq_update(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *st, dm_buf *params, int *n)
+{
+    const ddb_diff *d = &p->diff;
+    int rc = dm_buf_puts(st, "UPDATE ");
+    rc = rc ? rc : pq_ident(st, w->table, strlen(w->table));
+    for (size_t i = 0; !rc && i < d->n_set; i++) {
+        const dm_str *nm = &p->final.names[d->set[i]];
+        rc = dm_buf_puts(st, " SET ");
+        rc = rc ? rc : pq_ident(st, nm->p, nm->n);
+        rc = rc ? rc : dm_buf_puts(st, " = ?");
+        rc = rc ? rc : pq_param(params, n, &p->final.values[d->set[i]]);
+    }
+    for (size_t i = 0; !rc && i < d->n_remove; i++) {
+        rc = dm_buf_puts(st, " REMOVE ");
+        rc = rc ? rc : pq_ident(st, d->remove[i].p, d->remove[i].n);
+    }
+    for (size_t k = 0; !rc && k < w->n_keys; k++) {
+        const ddb_value *v = ddb_item_get(read, w->keys[k], strlen(w->keys[k]));
+        if (!v)
+            return DM_ERR_INVALID;
+        rc = dm_buf_puts(st, k ? " AND " : " WHERE ");
+        rc = rc ? rc : pq_ident(st, w->keys[k], strlen(w->keys[k]));
+        rc = rc ? rc : dm_buf_puts(st, " = ?");
+        rc = rc ? rc : pq_param(params, n, v);
+    }
+    return rc ? rc : pq_guard(w, p, read, st, params, n);
+}
+
+int wr_statement(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *out)
+{
+    if (p->kind != WPLAN_UPDATE || p->read_first)
+        return DM_ERR_LIMIT;
+    expr e;
+    wr_scratch local, *s = begin(w, &local, &e);
+    int n = 0;
+    int rc = pq_update(w, p, read, &s->ue, &s->values, &n);
+    if (!rc && (s->ue.len > DDB_STATEMENT_MAX_BYTES || n > WPLAN_MAX_OPERATORS))
+        rc = DM_ERR_LIMIT;
+    size_t mark = out->len;
+    rc = rc ? rc : dm_buf_puts(out, "{\"Statement\":");
+    rc = rc ? rc : ddb_json_put_string(out, s->ue.data, s->ue.len);
+    rc = rc ? rc : dm_buf_puts(out, ",\"Parameters\":[");
+    rc = rc ? rc : dm_buf_append(out, s->values.data, s->values.len);
+    rc = rc ? rc : dm_buf_puts(out, "]}");
+    if (rc && out->len > mark) {
+        out->len = mark;
+        out->data[mark] = '\0';
+    }
+    end(s, &local);
+    return rc;
 }

@@ -35,6 +35,16 @@ int wr_body(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *out);
 const char *wr_op(const wplan *p);
 /* One BatchWriteItem entry for WPLAN_BATCH_PUT / WPLAN_BATCH_DELETE. */
 int wr_batch_entry(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *out);
+/* The plan as one statement of a BatchExecuteStatement call (PartiQL):
+ * {"Statement":"UPDATE ... WHERE <key> AND <guard>","Parameters":[...]}
+ * appended to out. The same write and the same guard as wr_body's
+ * UpdateItem; the statement fails alone when its guard does not hold
+ * (the item is then sent by UpdateItem, whose answer says why).
+ * DM_ERR_LIMIT, with nothing appended, for a plan that is not an
+ * UpdateItem or that a statement does not spell as safely: a name
+ * outside printable ASCII, a map, list, set or null in the guard, a
+ * statement over DynamoDB's 8 KB. */
+int wr_statement(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *out);
 /* PutItem with no guard (ddb.put extras). */
 int wr_put_plain_body(const wr_ctx *w, const ddb_item *next, dm_buf *out);
 /* A strongly consistent GetItem of it's key. */

@@ -192,12 +192,13 @@ static json_t *function_role(const stack_options *o)
     json_array_append_new(tables, table_arn(o->table));
     if (o->target_table && strcmp(o->target_table, o->table) != 0)
         json_array_append_new(tables, table_arn(o->target_table));
-    /* TransactWriteItems is allowed by the actions of its parts. */
+    /* TransactWriteItems is allowed by the actions of its parts;
+     * BatchExecuteStatement's UPDATE statements by PartiQLUpdate. */
     json_t *st = json_pack(
-        "[{s:s,s:[s,s,s,s,s,s,s,s,s],s:o},{s:s,s:[s,s,s,s,s],s:o},{s:s,s:[s,s],s:o}]", "Effect", "Allow", "Action",
+        "[{s:s,s:[s,s,s,s,s,s,s,s,s,s],s:o},{s:s,s:[s,s,s,s,s],s:o},{s:s,s:[s,s],s:o}]", "Effect", "Allow", "Action",
         "dynamodb:DescribeTable", "dynamodb:DescribeContinuousBackups", "dynamodb:Scan", "dynamodb:GetItem",
         "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
-        "dynamodb:ConditionCheckItem", "Resource", tables, "Effect", "Allow", "Action", "dynamodb:DescribeTable",
+        "dynamodb:ConditionCheckItem", "dynamodb:PartiQLUpdate", "Resource", tables, "Effect", "Allow", "Action", "dynamodb:DescribeTable",
         "dynamodb:CreateTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "Resource",
         getatt("CheckpointTable", "Arn"), "Effect", "Allow", "Action", "logs:CreateLogStream", "logs:PutLogEvents",
         "Resource",

@@ -4,7 +4,7 @@
 usage: fault_proxy.py UPSTREAM [--seed N] [--throttle P] [--e500 P] [--e503 P]
                       [--drop P] [--drop-after P] [--delay P:MS] [--partial-batch P]
                       [--write-capacity C] [--read-capacity C] [--burst-seconds S]
-                      [--key-range-throttle P] [--stall OP]...
+                      [--key-range-throttle P] [--stall OP]... [--deny OP]...
 Prints its port as the first line. Probabilities are per request:
   throttle       answer ThrottlingException (400) without forwarding and
                  without ThrottlingReasons, whatever the rate (as another
@@ -18,6 +18,8 @@ Prints its port as the first line. Probabilities are per request:
                  as UnprocessedItems
   stall          never answer requests of operation OP (counted as
                  "stall" once each has arrived), as an endpoint that hangs
+  deny           answer AccessDeniedException to every request of operation
+                 OP (counted as "deny"), as for a policy without its action
   key-range-throttle
                  answer ProvisionedThroughputExceededException with a
                  Table{Read,Write}KeyRangeThroughputExceeded reason, as for
@@ -50,14 +52,15 @@ import zlib
 ARGS = None
 LOCK = threading.Lock()
 STATS = {"requests": 0, "throttle": 0, "e500": 0, "e503": 0, "drop": 0, "drop_after": 0, "delay": 0,
-         "partial_batch": 0, "stall": 0, "capacity_throttle": 0, "key_range_throttle": 0, "read_units": 0.0,
+         "partial_batch": 0, "stall": 0, "deny": 0, "capacity_throttle": 0, "key_range_throttle": 0, "read_units": 0.0,
          "write_units": 0.0, "write_requests": 0, "write_throttled": 0}
 PER_SECOND = {}
 START = time.monotonic()
 RNG = random.Random()
 LOCAL = threading.local()
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
-WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+# BatchExecuteStatement may read too; ddbmig sends it only to write.
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems", "BatchExecuteStatement"}
 PREFIX = "com.amazonaws.dynamodb.v20120810#"
 
 
@@ -203,6 +206,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             STATS["requests"] += 1
             STATS["write_requests"] += kind == "Write"
             second()["requests"] += 1
+        if op in ARGS.deny:
+            count("deny")
+            return self.error(400, "AccessDeniedException", "User: arn:aws:iam::000000000000:user/app is not "
+                              "authorized to perform: dynamodb:%s because no identity-based policy allows it" % op)
         if op in ARGS.stall:
             count("stall")
             time.sleep(3600)
@@ -221,7 +228,28 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             return self.drop()
         doc = None
         bucket = BUCKETS.get(kind)
-        if kind and (bucket or ARGS.key_range_throttle):
+        refused = []  # BatchExecuteStatement: (index, error) of statements throttled here
+        if op == "BatchExecuteStatement" and ARGS.key_range_throttle:
+            # DynamoDB throttles the statements of a hot partition one by
+            # one, each with an Error of its own, the call itself succeeds.
+            doc = json.loads(body)
+            stmts = doc.get("Statements", [])
+            keep = []
+            for i, st in enumerate(stmts):
+                if len(stmts) > 1 and chance(ARGS.key_range_throttle):
+                    count("key_range_throttle", kind, throttle=True)
+                    refused.append((i, {"Code": "ProvisionedThroughputExceeded",
+                                        "Message": "Throughput exceeds the current capacity for one or more "
+                                                   "partitions of your table"}))
+                else:
+                    keep.append(st)
+            if refused and not keep:  # a call of no statement is invalid: one goes through
+                i, _ = refused.pop()
+                keep.append(stmts[i])
+            if refused:
+                doc["Statements"] = keep
+                body = json.dumps(doc).encode()
+        elif kind and (bucket or ARGS.key_range_throttle):
             doc = json.loads(body)
             if ARGS.key_range_throttle and chance(ARGS.key_range_throttle):
                 return self.throttled("key_range_throttle", kind, "Table%sKeyRangeThroughputExceeded" % kind,
@@ -255,10 +283,19 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() in (
             "x-amz-target", "content-type", "authorization", "x-amz-date", "x-amz-security-token")}
         status, ctype, data = forward(headers, body)
+        if refused and status == 200:
+            answer = json.loads(data)
+            for i, err in refused:
+                answer["Responses"].insert(i, {"Error": err, "TableName": table_of(doc)})
+            data = json.dumps(answer).encode()
         if kind and (bucket or held or not asked):
             answer = json.loads(data) if data else {}
             if bucket:
                 units = consumed_units(answer)
+                if units is None and op == "BatchExecuteStatement":
+                    # DynamoDB Local reports no capacity for statements: a
+                    # unit for each one carried out (the items here are small).
+                    units = float(sum(1 for r in answer.get("Responses", []) if "Error" not in r)) or None
                 with LOCK:
                     bucket.charge(units if units is not None else 1.0)
                     if units:
@@ -296,6 +333,7 @@ def main():
         p.add_argument("--" + name, type=float, default=0.0)
     p.add_argument("--delay", default="0:0")
     p.add_argument("--stall", action="append", default=[])
+    p.add_argument("--deny", action="append", default=[])
     p.add_argument("--write-capacity", type=float, default=0.0)
     p.add_argument("--read-capacity", type=float, default=0.0)
     p.add_argument("--burst-seconds", type=float, default=1.0)

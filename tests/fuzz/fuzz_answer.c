@@ -1,10 +1,13 @@
 /* libFuzzer target for the answers of item calls (ddb_answer_decode) and
  * what the engine decides from them: any input either fails to decode or
  * gives items that re-encode and decode equal, and every verdict of
- * wplan_on_conflict is one the engine knows. */
+ * wplan_on_conflict is one the engine knows. The same input as a
+ * BatchExecuteStatement answer (ddb_statements_answer) is refused or
+ * gives each statement one of the three outcomes. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "ddbmig/ddb_ops.h"
 #include "ddbmig/item.h"
 #include "engine/wplan.h"
 
@@ -21,8 +24,26 @@ static void round_trip(const ddb_item *it, dm_arena *a)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void statements(const uint8_t *data, size_t size)
+{
+    dm_buf b = {.data = (char *)data, .len = size};
+    for (size_t n = 1; n <= 3; n++) {
+        unsigned char failed[3];
+        double units;
+        dm_error e = {0};
+        memset(failed, 0xee, sizeof failed);
+        int rc = ddb_statements_answer(&b, n, failed, &units, &e);
+        if (rc != DM_OK && rc != DM_ERR_PARSE)
+            abort();
+        for (size_t i = 0; rc == DM_OK && i < n; i++)
+            if (failed[i] != 0 && failed[i] != DDB_STATEMENT_FAILED && failed[i] != DDB_STATEMENT_THROTTLED)
+                abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    statements(data, size);
     dm_arena *a = dm_arena_new(0);
     ddb_answer ans;
     if (ddb_answer_decode((const char *)data, size, a, &ans, NULL) == DM_OK) {

@@ -239,7 +239,8 @@ python3 - "$TMP/keys.log" "$TMP/issued" <<'PY' || fail "keys during the run"
 import json, sys
 seen = [json.loads(l) for l in open(sys.argv[1])]
 issued = set(open(sys.argv[2]).read().split())
-writes = {e["key"] for e in seen if e["target"].endswith(("UpdateItem", "PutItem", "BatchWriteItem"))}
+writes = {e["key"] for e in seen if e["target"].endswith(("UpdateItem", "PutItem", "BatchWriteItem",
+                                                             "BatchExecuteStatement"))}
 assert all(e["key"] in issued for e in seen), ("a key STS did not issue", {e["key"] for e in seen} - issued)
 assert len(writes) >= 2, ("the writes used %d role key(s); the 20-second credentials were not refreshed" % len(writes))
 print("run: %d requests, %d role keys over the writes, %d issued" % (len(seen), len(writes), len(issued)))

@@ -387,6 +387,37 @@ def case_key_range():
     print("%d key-range throttles; the write limiter never cut" % st["key_range_throttle"])
 
 
+def case_statements_refused():
+    """Credentials without dynamodb:PartiQLUpdate: BatchExecuteStatement is
+    refused, which is said once, and every update goes as its own
+    UpdateItem; no item fails, none is written twice."""
+    items = load(n=1000)
+    proxy = subprocess.Popen([sys.executable, os.path.join(TESTS, "fakes", "fault_proxy.py"), ENDPOINT,
+                              "--deny", "BatchExecuteStatement"], stdout=subprocess.PIPE, text=True)
+    try:
+        url = "http://127.0.0.1:%s" % proxy.stdout.readline().strip()
+        cmd = [DDBMIG, "run", "--table-name", TABLE, "--script", script("shift.lua", SHIFT.replace(
+            "item.derived = item.other * 2\n", "")), "--yes", "--quiet", "--output", "json",
+            "--total-segments", "4", "--endpoint-url", url]
+        p = subprocess.run(cmd, cwd=WORK, env=ENV, capture_output=True, text=True, timeout=600)
+        import urllib.request
+        st = json.loads(urllib.request.urlopen(url + "/__stats").read())
+    finally:
+        proxy.terminate()
+        proxy.wait()
+    assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
+    s = json.loads(p.stdout)
+    assert s["changed"] == len(items) and s["failed"] == 0, s
+    assert st["deny"] >= 1, st
+    assert p.stderr.count("BatchExecuteStatement was refused") == 1, p.stderr[-2000:]
+    assert "dynamodb:PartiQLUpdate" in p.stderr, p.stderr[-2000:]
+    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    for it in items:
+        g = got[it["pk"]["S"]]
+        assert int(g["count"]["N"]) == int(it["count"]["N"]) + 1000 and g["done"] == {"BOOL": True}, g
+    print("%d refused calls, said once; every item written once by UpdateItem" % st["deny"])
+
+
 def case_version_delete():
     """With a version attribute that every writer bumps, a delete misses
     nothing at all: no window is left."""

@@ -175,3 +175,46 @@ TEST(answer_read_as_json_not_searched)
                       "\"UnprocessedItems\" : { \"t\" : [ {\"PutRequest\":{\"Item\":{}}} ] } }"),
               "accepted, 1 left");
 }
+
+/* BatchExecuteStatement: which statements were carried out, which failed
+ * (throttles told apart), the capacity, and answers not so shaped. */
+TEST(statement_answers)
+{
+    dm_error err = {0};
+    unsigned char failed[4];
+    double units;
+    dm_buf a = answer("{\"Responses\":[{\"TableName\":\"t\"},{\"Error\":{\"Code\":\"ConditionalCheckFailed\","
+                      "\"Message\":\"The conditional request failed\"},\"TableName\":\"t\"},"
+                      "{\"Error\":{\"Code\":\"ThrottlingError\"}},{\"Error\":{\"Code\":\"ProvisionedThroughputExceeded\"},"
+                      "\"Item\":{\"pk\":{\"S\":\"\\\"Error\\\"\"}}}],"
+                      "\"ConsumedCapacity\":[{\"TableName\":\"t\",\"CapacityUnits\":2.0}]}");
+    memset(failed, 9, sizeof failed);
+    CHECK_INT(ddb_statements_answer(&a, 4, failed, &units, &err), DM_OK);
+    CHECK_INT(failed[0], 0);
+    CHECK_INT(failed[1], DDB_STATEMENT_FAILED);
+    CHECK_INT(failed[2], DDB_STATEMENT_THROTTLED);
+    CHECK_INT(failed[3], DDB_STATEMENT_THROTTLED);
+    CHECK(units > 1.99 && units < 2.01);
+    dm_buf_cleanup(&a);
+    /* No ConsumedCapacity (DynamoDB Local): -1, not 0. An Error without a
+     * code is a failure all the same. */
+    a = answer("{\"Responses\":[{\"TableName\":\"t\"},{\"Error\":{}}]}");
+    CHECK_INT(ddb_statements_answer(&a, 2, failed, &units, &err), DM_OK);
+    CHECK_INT(failed[0], 0);
+    CHECK_INT(failed[1], DDB_STATEMENT_FAILED);
+    CHECK(units < 0);
+    dm_buf_cleanup(&a);
+    /* Not the statements sent, or not JSON: nothing is known carried out. */
+    static const char *const bad[] = {
+        "{\"Responses\":[{\"TableName\":\"t\"}]}",          /* one of two */
+        "{\"Responses\":[{},{},{}]}",                       /* three of two */
+        "{\"Responses\":[{\"TableName\":\"t\"},\"Error\"]}", /* not an object */
+        "{\"Responses\":{}}", "[]", "{\"Responses\":[{},{}", "", "null",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        a = answer(bad[i]);
+        CHECK_INT(ddb_statements_answer(&a, 2, failed, &units, &err), DM_ERR_PARSE);
+        CHECK_CONTAINS(err.message, "BatchExecuteStatement");
+        dm_buf_cleanup(&a);
+    }
+}

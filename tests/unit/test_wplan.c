@@ -193,6 +193,104 @@ TEST(delete_guards_everything_whatever_the_script_saw)
     json_decref(req);
 }
 
+/* The statement of a plan, with each ? replaced by its parameter. */
+static char *statement(const wplan_rules *r, const wplan *p, const ddb_item *read, int *rc)
+{
+    wr_ctx w = {.table = "t1", .keys = KEYS, .n_keys = 1, .version_attr = r->version_attr, .rules = r};
+    dm_buf b, out;
+    dm_buf_init(&b, 0);
+    dm_buf_init(&out, 0);
+    *rc = wr_statement(&w, p, read, &b);
+    char *text = NULL;
+    if (*rc == DM_OK) {
+        json_t *doc = json_loads(dm_buf_cstr(&b), 0, NULL);
+        const char *st = json_string_value(json_object_get(doc, "Statement"));
+        json_t *params = json_object_get(doc, "Parameters");
+        size_t k = 0;
+        for (const char *c = st; c && *c; c++) {
+            if (*c != '?') {
+                dm_buf_putc(&out, *c);
+                continue;
+            }
+            char *v = json_dumps(json_array_get(params, k++), JSON_COMPACT | JSON_SORT_KEYS);
+            dm_buf_puts(&out, v ? v : "MISSING-PARAMETER");
+            free(v);
+        }
+        if (k != json_array_size(params))
+            dm_buf_puts(&out, " EXTRA-PARAMETERS");
+        text = strdup(dm_buf_cstr(&out));
+        json_decref(doc);
+    } else if (b.len) {
+        *rc = -999; /* a refused plan appends nothing */
+    }
+    dm_buf_cleanup(&b);
+    dm_buf_cleanup(&out);
+    return text;
+}
+
+/* A guarded update as a PartiQL statement: the same write, the same
+ * guard, for the names and values a statement spells safely. */
+TEST(updates_spell_as_statements)
+{
+    setup();
+    wplan_rules r = rules(ENGINE_WRITE_UPDATE);
+    ddb_item read = item("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"q\\\"x\":{\"S\":\"k\"},\"gone\":{\"BOOL\":true}}");
+    lua_result res = wrote("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"2\"},\"q\\\"x\":{\"S\":\"k\"},"
+                           "\"new\":{\"M\":{\"z\":{\"N\":\"12345678901234567890123456789012345678\"}}}}");
+    wplan p = decide(&r, &read, &res);
+    int rc;
+    char *st = statement(&r, &p, &read, &rc);
+    CHECK_INT(rc, DM_OK);
+    CHECK_STR(st, "UPDATE \"t1\" SET \"n\" = {\"N\":\"2\"} SET \"new\" = {\"M\":{\"z\":{\"N\":"
+                  "\"12345678901234567890123456789012345678\"}}} REMOVE \"gone\" WHERE \"pk\" = {\"S\":\"a\"} AND "
+                  "\"n\" = {\"N\":\"1\"} AND \"new\" IS MISSING AND \"gone\" = {\"BOOL\":true} AND "
+                  "\"q\"\"x\" = {\"S\":\"k\"}");
+    free(st);
+
+    /* A version attribute is the whole guard. */
+    wplan_rules rv = rules(ENGINE_WRITE_UPDATE);
+    rv.version_attr = "ver";
+    ddb_item vread = item("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"ver\":{\"N\":\"7\"}}");
+    lua_result vres = wrote("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"2\"},\"ver\":{\"N\":\"7\"}}");
+    p = decide(&rv, &vread, &vres);
+    st = statement(&rv, &p, &vread, &rc);
+    CHECK_INT(rc, DM_OK);
+    CHECK_STR(st, "UPDATE \"t1\" SET \"n\" = {\"N\":\"2\"} SET \"ver\" = {\"N\":\"8\"} WHERE \"pk\" = "
+                  "{\"S\":\"a\"} AND \"ver\" = {\"N\":\"7\"}");
+    free(st);
+
+    /* Left to UpdateItem: a map, list, set or null compared by the guard;
+     * a name outside printable ASCII or with a backslash; a delete. */
+    static const char *const reads[] = {
+        "{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"m\":{\"M\":{}}}",
+        "{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"m\":{\"L\":[]}}",
+        "{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"m\":{\"SS\":[\"x\"]}}",
+        "{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"m\":{\"NULL\":true}}",
+        "{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"h\u00e9\":{\"S\":\"x\"}}",
+        "{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"a\\\\b\":{\"S\":\"x\"}}",
+        "{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"a\\nb\":{\"S\":\"x\"}}",
+    };
+    for (size_t i = 0; i < sizeof reads / sizeof *reads; i++) {
+        ddb_item rd = item(reads[i]);
+        lua_result rs = {.outcome = LUA_WRITE, .item = rd};
+        rs.item.values = dm_arena_alloc(A, rd.n * sizeof *rs.item.values);
+        memcpy(rs.item.values, rd.values, rd.n * sizeof *rd.values);
+        rs.item.values[1] = (ddb_value){.type = DDB_N, .data = "2", .len = 1};
+        p = decide(&r, &rd, &rs);
+        CHECK_INT(p.kind, WPLAN_UPDATE);
+        st = statement(&r, &p, &rd, &rc);
+        if (rc != DM_ERR_LIMIT)
+            fprintf(stderr, "  spelled as a statement: %s\n", reads[i]);
+        CHECK_INT(rc, DM_ERR_LIMIT);
+        free(st);
+    }
+    lua_result del = {.outcome = LUA_DELETE};
+    p = decide(&r, &read, &del);
+    st = statement(&r, &p, &read, &rc);
+    CHECK_INT(rc, DM_ERR_LIMIT);
+    free(st);
+}
+
 TEST(put_mode_writes_the_difference)
 {
     setup();
