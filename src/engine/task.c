@@ -30,6 +30,13 @@ task *task_take(task_queue *q, task_kind kind, const char *op, const char *table
 
 void task_release(task_queue *q, task *t)
 {
+    /* A batch's updates not taken out of it go with it, unfinished. */
+    while (t->subs) {
+        task *c = t->subs;
+        t->subs = c->next;
+        c->next = q->free;
+        q->free = c;
+    }
     t->next = q->free;
     q->free = t;
 }

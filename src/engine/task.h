@@ -49,6 +49,7 @@ typedef struct task_queue {
 
 /* A task from the pool (or new), reset, its call ready for op on table. */
 task *task_take(task_queue *q, task_kind kind, const char *op, const char *table);
+/* Back to the pool, with the updates a T_STMTS task still holds. */
 void task_release(task_queue *q, task *t);
 void task_push(task_queue *q, task *t);
 /* Queues t ahead of every other task. */

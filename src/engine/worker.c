@@ -423,9 +423,10 @@ static void emit_extras(worker *w, int i, const lua_result *res)
  * carried out whose answer is lost fails its own guard when sent again,
  * as an UpdateItem does. */
 #define STMTS_MAX_BODY (1024 * 1024)
+#define STMT_MAX_ENTRY (256 * 1024)
+
 static void settle_capacity(worker *w, task *t, double used);
 static void release_item(worker *w, task *t);
-#define STMT_MAX_ENTRY (256 * 1024)
 
 static void flush_stmts(worker *w)
 {
@@ -435,18 +436,6 @@ static void flush_stmts(worker *w)
     w->stmts = NULL;
     dm_buf_puts(&t->call.body, "],\"ReturnConsumedCapacity\":\"TOTAL\"}");
     queue(w, t);
-}
-
-/* A stop: the batch and its updates go back to the pool, their items
- * unfinished. */
-static void drop_stmts(worker *w, task *t)
-{
-    while (t->subs) {
-        task *c = t->subs;
-        t->subs = c->next;
-        task_release(&w->q, c);
-    }
-    task_release(&w->q, t);
 }
 
 /* Puts update c into the open batch; false when it goes alone. */
@@ -499,9 +488,10 @@ static void maybe_refused(worker *w, const task *t)
     bool refused = strcmp(type, "AccessDeniedException") == 0 || strcmp(type, "UnknownOperationException") == 0 ||
                    (strcmp(type, "ValidationException") == 0 && !atomic_load(&w->r->statements_worked));
     if (refused && !atomic_exchange(&w->r->no_statements, true))
-        dm_log(DM_LOG_WARN, "BatchExecuteStatement was refused (%s: %.200s); each update goes as its own UpdateItem from now "
-                "on (batched guarded updates need dynamodb:PartiQLUpdate)",
-                type, t->call.err.message);
+        dm_log(DM_LOG_WARN,
+               "BatchExecuteStatement was refused (%s: %.200s); each update goes as its own UpdateItem from "
+               "now on (batched guarded updates need dynamodb:PartiQLUpdate)",
+               type, t->call.err.message);
 }
 
 static void on_stmts_done(worker *w, task *t)
@@ -1107,7 +1097,7 @@ static void work_page(worker *w)
                 w->batch = NULL;
             }
             if (w->stmts) {
-                drop_stmts(w, w->stmts);
+                task_release(&w->q, w->stmts); /* with its updates, unfinished */
                 w->stmts = NULL;
             }
             drop_delayed(w);
@@ -1420,7 +1410,7 @@ static void worker_cleanup(worker *w)
     if (w->batch)
         task_release(&w->q, w->batch);
     if (w->stmts)
-        drop_stmts(w, w->stmts);
+        task_release(&w->q, w->stmts);
     dm_buf_cleanup(&w->stmt_entry);
     if (w->loop) {
         drop_delayed(w);
