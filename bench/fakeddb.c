@@ -1,5 +1,5 @@
 /* fakeddb: a fake DynamoDB endpoint (JSON protocol, HTTP/1.1, optional
- * TLS) for benchmarks: bench/fake-run measures ddbmig and SDK scripts on
+ * TLS) for benchmarks: bench/run measures ddbmig and SDK scripts on
  * it. It must never be the bottleneck, so the work per request is small:
  * bodies are walked once by a small JSON scanner (only the fields an
  * answer depends on are read), answers are written from templates, and
@@ -10,12 +10,14 @@
  * {pk: "k%09d" of i, n: 0, payload: filler, and a few attributes of the
  * other types}, about --item-bytes bytes by DynamoDB's measure. Items are
  * generated, never stored, so memory stays small whatever the count.
- * Writes are accepted (every condition holds) and counted, but change
+ * Writes (BatchExecuteStatement's write statements too, each answered as
+ * carried out) are accepted (every condition holds) and counted, but change
  * nothing: a later Scan or GetItem returns the same items, so a `verify`
  * after a run still finds every item to migrate.
  *
  * Latency: each answer is held for its operation's latency (--latency
- * scan=100,write=5,batch=15,get=5,other=0, in ms) without blocking
+ * scan=100,write=5,batch=15,get=5,other=0, in ms; BatchExecuteStatement is
+ * a batch) without blocking
  * anything else: a class's latency is fixed, so each class's held answers
  * form a FIFO ordered by due time, and the thread's timerfd is armed at
  * the earliest head. Answers on one connection leave in request order.
