@@ -261,8 +261,9 @@ bool wplan_guard_next(wplan_guard_iter *it, wplan_guard_attr *out)
     }
 }
 
-/* The whole image: what the write touches (and the marker) must fit, the
- * rest of the image follows as far as it fits. */
+/* The image (all of it, or what an update's script saw: wplan_guard_next):
+ * what the write touches (and the marker) must fit, the rest follows as
+ * far as it fits. */
 static int image_guard(const wplan_rules *r, const ddb_item *read, wplan *p)
 {
     budget b = {0};

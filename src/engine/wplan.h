@@ -48,7 +48,7 @@ typedef struct wplan_rules {
     const ddb_key_schema *schema; /* its keys and index keys, for ddb_item_check; NULL: none */
     const char *marker;          /* NULL: no marker */
     const char *migration;       /* the marker's value */
-    const char *version_attr;    /* NULL: guard on the whole image */
+    const char *version_attr;    /* NULL: guard on the image (wplan_guard_next) */
     engine_write_mode mode;      /* update and put write the same way */
     bool copy;                   /* writing into another table: plain puts */
 } wplan_rules;
