@@ -562,7 +562,8 @@ static ddb_throttle throttle_reasons(json_t *doc, const char *op, dm_error *err)
 static void parse_error_body(const http_request *h, const char *op, dm_error *err, ddb_throttle *t)
 {
     err->type[0] = err->message[0] = '\0';
-    json_t *doc = json_loadb(h->response.data ? h->response.data : "", h->response.len, 0, NULL);
+    /* JSON_ALLOW_NUL: a failed condition's ALL_OLD item may hold U+0000. */
+    json_t *doc = json_loadb(h->response.data ? h->response.data : "", h->response.len, JSON_ALLOW_NUL, NULL);
     const char *type = json_string_value(json_object_get(doc, "__type"));
     const char *msg = json_string_value(json_object_get(doc, "message"));
     if (!msg)

@@ -37,6 +37,12 @@ typedef struct task {
     double reserved;       /* capacity units taken from the limiter */
     bool acquired;         /* from the table's limiter */
     bool seg_acquired;     /* from the segment's */
+    /* It carries on a write already sent (the update of a failed
+     * statement, the write after its fresh read): a stop lets it finish
+     * as it lets requests in flight finish, or its item would stay
+     * unfinished between finished ones, and a resume would write those
+     * again. */
+    bool must_finish;
     int64_t sent_us;       /* when it was started (monotonic), for the concurrency controller */
     struct task *next;
 } task;

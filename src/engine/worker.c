@@ -532,6 +532,7 @@ static void on_stmts_done(worker *w, task *t)
             page_stick(&w->pw, c->item);
         } else {
             c->acquired = c->seg_acquired = false; /* its units go to the batch's settling */
+            c->must_finish = true;
             queue(w, c);
             continue;
         }
@@ -566,10 +567,15 @@ static void dispatch(worker *w, int i, const ddb_item *read, const wplan *p, int
     t->conflicts = conflicts;
     /* A read first takes the write's units, which the write then uses. */
     t->reserved = plan_units(p, read);
-    if (conflicts > 0 && !p->read_first)
+    if (conflicts > 0 && !p->read_first) {
         urgent(w, t);
-    else if (p->kind != WPLAN_UPDATE || !add_stmt(w, t))
+    } else if (p->kind != WPLAN_UPDATE || !add_stmt(w, t)) {
+        /* Items finish in the order they were taken, as far as a stop
+         * goes (it drops what was not sent): an open batch goes ahead. */
+        flush_stmts(w);
+        flush_batch(w);
         queue(w, t);
+    }
 }
 
 /* Runs the script on an item (as scanned, or as it is now after a
@@ -698,6 +704,7 @@ static void act(worker *w, task *t, wplan_verdict v, const ddb_item *current, co
             x->conflicts = t->conflicts;
             x->reserved = t->reserved;
             x->acquired = true;
+            x->must_finish = true;
             t->reserved = 0; /* moved to the write */
             urgent(w, x);
         }
@@ -1082,16 +1089,33 @@ static void pump(worker *w)
     }
 }
 
+/* Whether a queued task may be dropped by a stop. */
+static bool droppable(const worker *w)
+{
+    for (const task *t = w->q.head; t; t = t->next)
+        if (!t->must_finish)
+            return true;
+    return false;
+}
+
 /* Works through the page: transforms, writes, answers. */
 static void work_page(worker *w)
 {
     for (;;) {
         feed_items(w);
-        if ((abandon_queued(w->r) || segment_lost(w)) && (w->q.head || w->feeding || w->delayed)) {
-            /* Stop: nothing new goes out; in-flight writes finish. */
+        if ((abandon_queued(w->r) || segment_lost(w)) && (droppable(w) || w->feeding || w->delayed)) {
+            /* Stop: nothing new goes out; in-flight writes finish, and so
+             * do the writes that carry them on (must_finish). */
+            task_queue keep = {0};
             task *t;
-            while ((t = task_pop(&w->q)) != NULL)
-                task_release(&w->q, t); /* its items stay unfinished */
+            while ((t = task_pop(&w->q)) != NULL) {
+                if (t->must_finish)
+                    task_push(&keep, t);
+                else
+                    task_release(&w->q, t); /* its items stay unfinished */
+            }
+            while ((t = task_pop(&keep)) != NULL)
+                task_push(&w->q, t);
             if (w->batch) {
                 task_release(&w->q, w->batch);
                 w->batch = NULL;

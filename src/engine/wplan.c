@@ -283,6 +283,10 @@ static int image_guard(const wplan_rules *r, const ddb_item *read, wplan *p)
                            "expression limits); give the table a version attribute and use --version-attribute%s",
                         NULL);
         p->guard_partial = true;
+        /* What the script read and the condition cannot name could change
+         * unseen: the update first reads the item, as a delete does. */
+        if (p->kind == WPLAN_UPDATE)
+            p->read_first = true;
         break;
     }
     return DM_OK;

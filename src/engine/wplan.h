@@ -20,7 +20,8 @@
  *   one is named (which every writer bumps). DynamoDB caps an expression
  *   at 4 KB and 300 operators; an image too big for that is guarded on
  *   the attributes the write touches, the marker and the version first,
- *   then as many others as fit.
+ *   then as many others as fit, and an update so guarded first reads the
+ *   current item, as a delete does (below).
  * - A condition cannot see an attribute it does not name, so a delete or a
  *   key move without a version attribute first reads the current item
  *   (consistent GetItem) and goes on only when it is the item the script

@@ -418,6 +418,37 @@ def case_statements_refused():
     print("%d refused calls, said once; every item written once by UpdateItem" % st["deny"])
 
 
+def case_conflict_odd_values():
+    """A failed condition whose current item holds U+0000 in a string (and
+    a wide item whose guard cannot name all the script read): the script
+    runs again on the current item; nothing fails, nothing stale lands."""
+    C.create(TABLE, "pk")
+    wide = {"pk": {"S": "w"}}
+    wide.update({"a%d" % i: {"N": "1"} for i in range(200)})
+    C.put_all(TABLE, [{"pk": {"S": "s"}, "x": {"S": "abc"}}, wide])
+    # Each item's script spins 3 s after reading, so that the writer's
+    # change lands between the read and the write.
+    code = ("local t0 = os.clock() local v\n"
+            "if item.pk == 's' then v = item.x .. '!' else v = 0 for i = 0, 199 do v = v + item['a' .. i] end end\n"
+            "while not ctx.probe and os.clock() - t0 < 3 do end\n"
+            "item.y = v return item")
+
+    def writer():
+        time.sleep(1.2)
+        C.update(TABLE, {"pk": {"S": "s"}}, "SET #x = :v", {":v": {"S": "abc\u0000def"}}, {"#x": "x"})
+        C.update(TABLE, {"pk": {"S": "w"}}, "SET #a = :v", {":v": {"N": "1000"}}, {"#a": "a199"})
+
+    th = threading.Thread(target=writer)
+    th.start()
+    s = run_json("run", "--table-name", TABLE, "-e", code, "--total-segments", "2", "--workers", "2")
+    th.join()
+    assert s["changed"] == 2 and s["failed"] == 0 and s["conflicts"] >= 2, s
+    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    assert got["s"]["y"] == {"S": "abc\u0000def!"}, got["s"]
+    assert got["w"]["y"] == {"N": "1199"}, ("a sum of stale values", got["w"]["y"])
+    print("conflicts %d; both items re-run on what they hold now" % s["conflicts"])
+
+
 def case_version_delete():
     """With a version attribute that every writer bumps, a delete misses
     nothing at all: no window is left."""

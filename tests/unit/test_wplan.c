@@ -502,6 +502,8 @@ TEST(wide_items_stay_within_expression_limits)
     CHECK_INT(p.kind, WPLAN_UPDATE);
     CHECK(p.guard_partial);
     CHECK(p.n_guard > 100);
+    /* What the condition cannot name is checked by a fresh read first. */
+    CHECK(p.read_first);
     json_t *req = body(&r, &p, &read);
     const char *ce = json_string_value(json_object_get(req, "ConditionExpression"));
     char *first = spelled(req, "ConditionExpression");
