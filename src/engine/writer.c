@@ -337,6 +337,10 @@ int wr_batch_entry(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf
  * UpdateItem instead. */
 static int pq_ident(dm_buf *s, const char *p, size_t n)
 {
+    /* DynamoDB Local refuses a quoted name that starts as an expression
+     * placeholder would: such a statement would only fail and go again. */
+    if (n && (p[0] == '#' || p[0] == ':'))
+        return DM_ERR_LIMIT;
     int rc = dm_buf_putc(s, '"');
     for (size_t i = 0; !rc && i < n; i++) {
         unsigned char c = (unsigned char)p[i];
