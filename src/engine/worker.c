@@ -462,9 +462,17 @@ static bool add_stmt(worker *w, task *c)
         }
         w->stmts = t;
     }
+    size_t mark = t->call.body.len;
     if ((t->entries && dm_buf_putc(&t->call.body, ',') != DM_OK) ||
         dm_buf_append(&t->call.body, e->data, e->len) != DM_OK) {
-        flush_stmts(w); /* what it holds is whole: only the comma may be too much */
+        t->call.body.len = mark; /* back to the statements it holds whole */
+        t->call.body.data[mark] = '\0';
+        if (t->entries) {
+            flush_stmts(w);
+        } else {
+            w->stmts = NULL;
+            task_release(&w->q, t);
+        }
         return false;
     }
     w->stmt_keys[t->entries++] = c->read;
