@@ -61,7 +61,8 @@ const cli_opt *cli_job_options(void)
          .help = "keep cursors in this DynamoDB table, shared by every process of the migration"},
         {.name = "segments", .kind = CLI_STRING, .dest = &opt.segment_list, .arg = "LIST", .commands = R,
          .help = "only these segments, as 0-99,200"},
-        {.name = "time-limit", .kind = CLI_INT, .dest = &opt.time_limit, .arg = "S", .imin = 1, .imax = 31536000,
+        /* At least 3: the last 2 s at least are kept for finishing and saving. */
+        {.name = "time-limit", .kind = CLI_INT, .dest = &opt.time_limit, .arg = "S", .imin = 3, .imax = 31536000,
          .commands = R, .help = "stop cleanly (cursors saved) before S seconds have passed"},
         {.name = "lease-seconds", .kind = CLI_INT, .dest = &opt.lease, .arg = "S", .imin = 5, .imax = 3600,
          .commands = R | L, .help = "with --checkpoint-table: a segment's lease (default 60)"},
