@@ -43,6 +43,12 @@ typedef struct lane {
     int64_t answered_us;  /* when its answer came (the oldest is worked first) */
 } lane;
 
+/* An item's key values, looked up once: a batch checks each new entry
+ * against the ones it holds by value, on every item. */
+typedef struct key_vals {
+    const ddb_value *v[2]; /* NULL: the item lacks that key attribute */
+} key_vals;
+
 typedef struct worker {
     run_state *r;
     dm_loop *loop;        /* owns every socket and timer of this thread */
@@ -67,9 +73,9 @@ typedef struct worker {
     page_work pw;
     bool feeding;         /* the page has items to take */
     task *batch;          /* BatchWriteItem being filled */
-    const ddb_item *batch_keys[BATCH_MAX];
+    key_vals batch_keys[BATCH_MAX];
     task *stmts;          /* BatchExecuteStatement being filled */
-    const ddb_item *stmt_keys[DDB_STATEMENTS_MAX];
+    key_vals stmt_keys[DDB_STATEMENTS_MAX];
     dm_buf stmt_entry;    /* one statement, reused */
     double scan_estimate; /* read units the next page will take */
     bool waited_before;   /* on a page: the worker's first wait is not counted */
@@ -306,36 +312,47 @@ static void urgent(worker *w, task *t)
     task_push_front(&w->q, t);
 }
 
-static void flush_batch(worker *w)
+/* Closes the body of the batch being filled in *open and queues it. */
+static void flush_open(worker *w, task **open, const char *close)
 {
-    task *t = w->batch;
+    task *t = *open;
     if (!t)
         return;
-    w->batch = NULL;
-    dm_buf_puts(&t->call.body, "]},\"ReturnConsumedCapacity\":\"TOTAL\"}");
+    *open = NULL;
+    dm_buf_puts(&t->call.body, close);
     queue(w, t);
 }
 
-static bool same_key(const worker *w, const ddb_item *a, const ddb_item *b)
+static void flush_batch(worker *w) { flush_open(w, &w->batch, "]},\"ReturnConsumedCapacity\":\"TOTAL\"}"); }
+
+static key_vals key_of(const worker *w, const ddb_item *it)
 {
-    for (size_t k = 0; k < w->wr.n_keys; k++) {
-        const char *n = w->wr.keys[k];
-        const ddb_value *x = ddb_item_get(a, n, strlen(n)), *y = ddb_item_get(b, n, strlen(n));
-        if (!x || !y || !ddb_value_equal(x, y))
-            return false;
+    key_vals k = {{NULL, NULL}};
+    for (size_t i = 0; i < w->wr.n_keys && i < 2; i++)
+        k.v[i] = ddb_item_get(it, w->wr.keys[i], strlen(w->wr.keys[i]));
+    return k;
+}
+
+/* Whether k is among held[0..n): a call may not name a key twice. */
+static bool key_held(const worker *w, const key_vals *held, int n, const key_vals *k)
+{
+    for (int e = 0; e < n; e++) {
+        bool same = true;
+        for (size_t i = 0; same && i < w->wr.n_keys && i < 2; i++)
+            same = k->v[i] && held[e].v[i] && ddb_value_equal(k->v[i], held[e].v[i]);
+        if (same)
+            return true;
     }
-    return true;
+    return false;
 }
 
 /* Adds an entry to the open BatchWriteItem. One call may not name a key
  * twice, so a repeated key starts a new call. */
 static void add_batch(worker *w, int i, const ddb_item *keyed, const dm_buf *entry)
 {
-    for (int k = 0; w->batch && k < w->batch->entries; k++)
-        if (same_key(w, w->batch_keys[k], keyed)) {
-            flush_batch(w);
-            break;
-        }
+    key_vals key = key_of(w, keyed);
+    if (w->batch && key_held(w, w->batch_keys, w->batch->entries, &key))
+        flush_batch(w);
     if (!w->batch) {
         task *t = task_take(&w->q, T_BATCH, "BatchWriteItem", w->wr.table);
         if (!t) {
@@ -351,7 +368,7 @@ static void add_batch(worker *w, int i, const ddb_item *keyed, const dm_buf *ent
     if (t->entries)
         dm_buf_putc(&t->call.body, ',');
     dm_buf_append(&t->call.body, entry->data, entry->len);
-    w->batch_keys[t->entries++] = keyed;
+    w->batch_keys[t->entries++] = key;
     t->reserved += write_units(keyed);
     if (i >= 0 && task_add_item(t, i) == DM_OK)
         page_hold(&w->pw, i);
@@ -428,15 +445,7 @@ static void emit_extras(worker *w, int i, const lua_result *res)
 static void settle_capacity(worker *w, task *t, double used);
 static void release_item(worker *w, task *t);
 
-static void flush_stmts(worker *w)
-{
-    task *t = w->stmts;
-    if (!t)
-        return;
-    w->stmts = NULL;
-    dm_buf_puts(&t->call.body, "],\"ReturnConsumedCapacity\":\"TOTAL\"}");
-    queue(w, t);
-}
+static void flush_stmts(worker *w) { flush_open(w, &w->stmts, "],\"ReturnConsumedCapacity\":\"TOTAL\"}"); }
 
 /* Puts update c into the open batch; false when it goes alone. */
 static bool add_stmt(worker *w, task *c)
@@ -447,11 +456,9 @@ static bool add_stmt(worker *w, task *c)
         e->len > STMT_MAX_ENTRY)
         return false;
     task *t = w->stmts;
-    for (int k = 0; t && k < t->entries; k++)
-        if (same_key(w, w->stmt_keys[k], c->read)) {
-            t = NULL;
-            break;
-        }
+    key_vals key = key_of(w, c->read);
+    if (t && key_held(w, w->stmt_keys, t->entries, &key))
+        t = NULL;
     if (!t || t->call.body.len + e->len + 64 > STMTS_MAX_BODY) {
         flush_stmts(w);
         if (!(t = task_take(&w->q, T_STMTS, "BatchExecuteStatement", w->wr.table)))
@@ -475,7 +482,7 @@ static bool add_stmt(worker *w, task *c)
         }
         return false;
     }
-    w->stmt_keys[t->entries++] = c->read;
+    w->stmt_keys[t->entries++] = key;
     t->reserved += c->reserved;
     c->next = NULL;
     task **end = &t->subs;

@@ -118,22 +118,42 @@ static int ref_of(const refs *f, const wplan_guard_attr *g)
     return -1;
 }
 
+/* The terms of a plan's guard, whatever the language they are spelled
+ * in: the version attribute alone, or the first n_guard attributes of
+ * wplan_guard_next. */
+typedef struct terms {
+    const wr_ctx *w;
+    const wplan *p;
+    wplan_rules keys_only; /* when the context has no rules */
+    wplan_guard_iter it;
+    size_t i;
+} terms;
+
+static void terms_begin(terms *t, const wr_ctx *w, const wplan *p, const ddb_item *read)
+{
+    *t = (terms){.w = w, .p = p, .keys_only = {.keys = w->keys, .n_keys = w->n_keys}};
+    wplan_guard_begin(&t->it, w->rules ? w->rules : &t->keys_only, p, read);
+}
+
+static bool terms_next(terms *t, wplan_guard_attr *g)
+{
+    const wplan *p = t->p;
+    if (p->guard == WPLAN_GUARD_VERSION) {
+        const char *v = t->w->version_attr;
+        *g = (wplan_guard_attr){{v, strlen(v)}, p->version_read, WPLAN_FROM_READ, 0};
+        return t->i++ == 0;
+    }
+    return p->guard == WPLAN_GUARD_IMAGE && t->i++ < p->n_guard && wplan_guard_next(&t->it, g);
+}
+
 /* The item exists, and the plan's guard holds. */
 static int guard(const wr_ctx *w, const wplan *p, const ddb_item *read, const refs *f, expr *e, dm_buf *cond)
 {
     int rc = fn_ref(e, "attribute_exists", w->keys[0], strlen(w->keys[0]), cond);
-    if (p->guard == WPLAN_GUARD_VERSION) {
-        const char *v = w->version_attr;
-        wplan_guard_attr g = {{v, strlen(v)}, p->version_read, WPLAN_FROM_READ, 0};
-        return rc ? rc : guard_attr(e, &g, -1, cond);
-    }
-    if (p->guard != WPLAN_GUARD_IMAGE)
-        return rc;
-    wplan_rules keys_only = {.keys = w->keys, .n_keys = w->n_keys};
-    wplan_guard_iter it;
+    terms t;
     wplan_guard_attr g;
-    wplan_guard_begin(&it, w->rules ? w->rules : &keys_only, p, read);
-    for (size_t i = 0; !rc && i < p->n_guard && wplan_guard_next(&it, &g); i++)
+    terms_begin(&t, w, p, read);
+    while (!rc && terms_next(&t, &g))
         rc = guard_attr(e, &g, ref_of(f, &g), cond);
     return rc;
 }
@@ -376,18 +396,13 @@ static int pq_term(dm_buf *st, dm_buf *params, int *n, const dm_str *name, const
 
 static int pq_guard(const wr_ctx *w, const wplan *p, const ddb_item *read, dm_buf *st, dm_buf *params, int *n)
 {
-    if (p->guard == WPLAN_GUARD_VERSION) {
-        dm_str v = {w->version_attr, strlen(w->version_attr)};
-        return pq_term(st, params, n, &v, p->version_read);
-    }
-    if (p->guard != WPLAN_GUARD_IMAGE)
-        return DM_ERR_LIMIT;
-    wplan_rules keys_only = {.keys = w->keys, .n_keys = w->n_keys};
-    wplan_guard_iter it;
+    if (p->guard != WPLAN_GUARD_VERSION && p->guard != WPLAN_GUARD_IMAGE)
+        return DM_ERR_LIMIT; /* only guarded writes are batched */
+    terms t;
     wplan_guard_attr g;
-    wplan_guard_begin(&it, w->rules ? w->rules : &keys_only, p, read);
     int rc = DM_OK;
-    for (size_t i = 0; !rc && i < p->n_guard && wplan_guard_next(&it, &g); i++)
+    terms_begin(&t, w, p, read);
+    while (!rc && terms_next(&t, &g))
         rc = pq_term(st, params, n, &g.name, g.old);
     return rc;
 }
