@@ -237,15 +237,16 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             keep = []
             for i, st in enumerate(stmts):
                 if len(stmts) > 1 and chance(ARGS.key_range_throttle):
-                    count("key_range_throttle", kind, throttle=True)
                     refused.append((i, {"Code": "ProvisionedThroughputExceeded",
                                         "Message": "Throughput exceeds the current capacity for one or more "
                                                    "partitions of your table"}))
                 else:
                     keep.append(st)
-            if refused and not keep:  # a call of no statement is invalid: one goes through
+            if refused and not keep:  # a call of no statement is invalid: the last goes through
                 i, _ = refused.pop()
                 keep.append(stmts[i])
+            for _ in refused:
+                count("key_range_throttle", kind, throttle=True)
             if refused:
                 doc["Statements"] = keep
                 body = json.dumps(doc).encode()
