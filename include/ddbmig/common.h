@@ -159,6 +159,16 @@ DM_API bool dm_log_enabled(dm_log_level level);
 /* Writes one line to stderr. Never pass secrets: callers redact first. */
 DM_API void dm_log(dm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Secrets never reach stderr, whatever quotes them (a bad endpoint URL, a
+ * script's error, an item value): dm_redact_stderr puts a filter in front
+ * of stderr that writes "[redacted]" for every secret made known with
+ * dm_redact_add (a copy is kept; strings under 8 bytes are not taken, so
+ * that common words are never hidden). Both are thread-safe. */
+DM_API void dm_redact_add(const char *secret);
+DM_API int dm_redact_stderr(void);
+/* The filter itself, for tests: writes buf to fd with secrets replaced. */
+DM_API int dm_redact_write(int fd, const char *buf, size_t n);
+
 #define DM_DEBUG(...) do { if (dm_log_enabled(DM_LOG_DEBUG)) dm_log(DM_LOG_DEBUG, __VA_ARGS__); } while (0)
 
 #endif

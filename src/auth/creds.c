@@ -13,8 +13,13 @@ int creds_provider_get_raw(creds_provider *p, aws_creds *out, dm_error *err)
 {
     aws_creds_clear(out);
     int rc = p->vt->get(p, out, err);
-    if (rc != DM_OK)
+    if (rc != DM_OK) {
         aws_creds_clear(out);
+        return rc;
+    }
+    /* Whatever a later message quotes, these never reach stderr. */
+    dm_redact_add(out->secret_access_key);
+    dm_redact_add(out->session_token);
     return rc;
 }
 

@@ -152,6 +152,11 @@ static void static_defaults(void)
 int main(int argc, char **argv)
 {
     ignore_sigpipe();
+    /* Before anything is said: secrets in the environment are known from
+     * the start (a bad argument may quote one); others as they are read. */
+    dm_redact_stderr();
+    dm_redact_add(getenv("AWS_SECRET_ACCESS_KEY"));
+    dm_redact_add(getenv("AWS_SESSION_TOKEN"));
     static_defaults();
     early_flags(argc, argv);
     if (argc < 2) {

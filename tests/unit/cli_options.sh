@@ -130,4 +130,16 @@ grep -qF -- "--workers N" "$TMP/help_export" || fail "help export lacks --worker
 "$D" help import >"$TMP/help_import" || fail "help import"
 grep -qF -- "--workers" "$TMP/help_import" && fail "help import shows --workers"
 
+# A secret pasted into bad input is never said back: the environment's
+# secret key and session token are redacted from everything on stderr.
+for url in 'options-secret' 'htp://options-secret' 'http://127.0.0.1:1/?k=options-secret' \
+  'http://options-secret.invalid/' 'http://127.0.0.1:1/session-token-x1'; do
+  AWS_SESSION_TOKEN=session-token-x1 "$D" describe --table-name t --endpoint-url "$url" --max-attempts 1 --debug \
+    >"$TMP/out" 2>"$TMP/err"
+  grep -q 'options-secret\|session-token-x1' "$TMP/out" "$TMP/err" && fail "a secret was said back for $url"
+  grep -qF '[redacted]' "$TMP/err" || fail "nothing redacted for $url: $(cat "$TMP/err")"
+done
+"$D" run --table-name t -e 'error("options-secret")' --yes "${NOWHERE[@]}" >"$TMP/out" 2>"$TMP/err"
+grep -q 'options-secret' "$TMP/out" "$TMP/err" && fail "a script's error said the secret back"
+
 [ "$failures" -eq 0 ] && echo "all passed" || { echo "$failures failed"; exit 1; }

@@ -712,3 +712,43 @@ TEST(cache_is_thread_safe)
     CHECK(inner.calls < 1000);
     creds_provider_free(p);
 }
+
+/* What a pipe received from dm_redact_write. */
+static void through_filter(const char *text, char *out, size_t size)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        abort();
+    if (dm_redact_write(fds[1], text, strlen(text)) != 0)
+        abort();
+    close(fds[1]);
+    ssize_t n = read(fds[0], out, size - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+}
+
+/* Credentials read by any provider never reach stderr, whatever quotes
+ * them; short strings are not taken, so that common words stay. */
+TEST(secrets_read_are_redacted_from_stderr)
+{
+    test_env e;
+    clean_env(&e);
+    test_env_set(&e, "AWS_ACCESS_KEY_ID", "AKIDREDACT");
+    test_env_set(&e, "AWS_SECRET_ACCESS_KEY", "redact-me-secret-1");
+    test_env_set(&e, "AWS_SESSION_TOKEN", "redact-me-token-22");
+    aws_creds c;
+    dm_error err = {0};
+    CHECK_INT(chain_creds(&e, NULL, &c, &err), DM_OK);
+    char out[512];
+    through_filter("url 'http://redact-me-secret-1.invalid/?t=redact-me-token-22' and redact-me-secret-1\n", out,
+                   sizeof out);
+    CHECK_STR(out, "url 'http://[redacted].invalid/?t=[redacted]' and [redacted]\n");
+    dm_redact_add("short");
+    through_filter("a short line\n", out, sizeof out);
+    CHECK_STR(out, "a short line\n");
+    /* Overlapping and adjacent occurrences. */
+    dm_redact_add("abcdefgh12");
+    through_filter("abcdefgh12abcdefgh12 abcdefgh1\n", out, sizeof out);
+    CHECK_STR(out, "[redacted][redacted] abcdefgh1\n");
+    test_env_cleanup(&e);
+}
