@@ -373,6 +373,12 @@ static int prepare(run_state *r, ddb_client *c, dm_error *err)
 static engine_status finish_status(run_state *r, dm_error *err)
 {
     stop_reason why = (stop_reason)atomic_load(&r->stop);
+    engine_result res;
+    progress_result(r, &res);
+    /* An interrupt or the deadline that came once every segment was done
+     * stopped nothing: the run is whole, and there is nothing to resume. */
+    if ((why == STOP_INTERRUPT || why == STOP_DEADLINE) && res.done)
+        why = STOP_NONE;
     if (why == STOP_INTERRUPT)
         return ENGINE_INTERRUPTED;
     if (why == STOP_DEADLINE) {
@@ -389,8 +395,6 @@ static engine_status finish_status(run_state *r, dm_error *err)
         return atomic_load(&r->c.changed) + atomic_load(&r->c.deleted) > 0 ? ENGINE_ITEM_ERRORS : ENGINE_DONE;
     /* With a checkpoint table, a segment this process could not take (its
      * owner still renewing at the deadline, say) is not done: said so. */
-    engine_result res;
-    progress_result(r, &res);
     if (r->ct && !res.done) {
         if (err)
             dm_error_set(err, DM_ERR_STOPPED, "%d of %d segments are not done yet (other processes hold them)",
