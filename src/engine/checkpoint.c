@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "doneset.h"
 #include "engine_impl.h"
 
 const char *checkpoint_mode_name(engine_write_mode m)
@@ -22,14 +23,32 @@ const char *checkpoint_mode_name(engine_write_mode m)
     return m == ENGINE_WRITE_PUT ? "put" : m == ENGINE_WRITE_BATCH ? "batch" : "update";
 }
 
+/* The keys finished past the cursor, as a JSON array; NULL when none. */
+static json_t *done_keys_json(const seg_state *s)
+{
+    if (!doneset_size(s->done))
+        return NULL;
+    dm_buf b;
+    dm_buf_init(&b, 0);
+    json_t *keys = doneset_write(s->done, 0, &b, NULL) == DM_OK ? json_loadb(b.data, b.len, JSON_ALLOW_NUL, NULL) : NULL;
+    dm_buf_cleanup(&b);
+    return keys;
+}
+
 static json_t *segment_json(const seg_state *s)
 {
-    json_t *key = s->last_key ? json_loads(s->last_key, 0, NULL) : json_null();
-    return json_pack("{s:i,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "segment", s->index, "done",
+    json_t *key = s->last_key ? json_loads(s->last_key, JSON_ALLOW_NUL, NULL) : json_null();
+    json_t *seg = json_pack("{s:i,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "segment", s->index, "done",
                      s->status == SEG_DONE, "start_key", key ? key : json_null(), "scanned", (json_int_t)s->scanned,
                      "changed", (json_int_t)s->changed, "unchanged", (json_int_t)s->unchanged, "deleted",
                      (json_int_t)s->deleted, "failed", (json_int_t)s->failed, "conflicts", (json_int_t)s->conflicts,
                      "work_ms", (json_int_t)(s->work_ms + (s->status == SEG_RUNNING ? dm_monotonic_ms() - s->started_ms : 0)));
+    json_t *done = done_keys_json(s);
+    if (seg && done)
+        json_object_set_new(seg, "done_keys", done);
+    else
+        json_decref(done);
+    return seg;
 }
 
 static json_t *build(run_state *r, const char *status)
@@ -110,6 +129,25 @@ static int check_binding(run_state *r, const checkpoint_doc *d, const char *wher
     return rc;
 }
 
+/* A segment's cursor and keys finished past it, checked against the
+ * table's key schema: a key of other attributes or types would fail every
+ * Scan, or never match. */
+static int adopt_keys(run_state *r, seg_state *s, checkpoint_seg *c, int i, dm_error *err)
+{
+    dm_error e = {0};
+    if (c->start_key && doneset_check_key(RUN_KEY_SCHEMA(r), c->start_key, strlen(c->start_key), &e) != DM_OK)
+        return dm_error_set(err, DM_ERR_CONFIG, "segment %d's start_key: %s; remove it to start over", i, e.message);
+    if (!c->n_done)
+        return DM_OK;
+    if (!(s->done = doneset_new(RUN_KEY_SCHEMA(r))))
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < c->n_done; k++)
+        if (doneset_add_json(s->done, c->done_keys[k], strlen(c->done_keys[k]), &e) != DM_OK)
+            return dm_error_set(err, e.code == DM_ERR_NOMEM ? DM_ERR_NOMEM : DM_ERR_CONFIG,
+                                "segment %d's done_keys[%d]: %s; remove it to start over", i, k, e.message);
+    return DM_OK;
+}
+
 /* Takes the segments (their keys move) and the run's identity: ctx.now
  * and the marker value are those of the first start, so that items done
  * again come out the same. */
@@ -122,6 +160,9 @@ static int adopt(run_state *r, checkpoint_doc *d, dm_error *err)
     for (int i = 0; i < d->n_segs; i++) {
         seg_state *s = &r->segs[i];
         checkpoint_seg *c = &d->segs[i];
+        int rc = adopt_keys(r, s, c, i, err);
+        if (rc)
+            return rc;
         s->index = i;
         s->status = c->done ? SEG_DONE : SEG_PENDING;
         s->last_key = c->start_key;
@@ -182,6 +223,8 @@ int checkpoint_load(run_state *r, bool *found, bool *limited, dm_error *err)
             *found = true;
             *limited = strcmp(d.status, "limited") == 0;
             rc = adopt(r, &d, err);
+            if (rc == DM_ERR_CONFIG)
+                dm_error_prefix(err, "checkpoint %s", r->checkpoint_path);
         }
     }
     checkpoint_doc_cleanup(&d);

@@ -13,6 +13,8 @@
 typedef struct checkpoint_seg {
     bool done;
     char *start_key;     /* compact JSON object, or NULL; owned */
+    char **done_keys;    /* keys finished past start_key (doneset.h), compact JSON objects; owned */
+    int n_done;
     long long scanned, changed, unchanged, deleted, failed, conflicts;
     int64_t work_ms;
 } checkpoint_seg;

@@ -54,7 +54,21 @@ static int parse_segment(json_t *js, checkpoint_doc *d, dm_error *err)
         !count(js, "unchanged", &s->unchanged) || !count(js, "deleted", &s->deleted) ||
         !count(js, "failed", &s->failed) || !count(js, "conflicts", &s->conflicts) || !count(js, "work_ms", &work))
         return bad(err, "a count that is not a whole number from 0 up");
+    json_t *past = json_object_get(js, "done_keys");
+    if (past && !json_is_array(past))
+        return bad(err, "done_keys that are not a list");
     s->done = json_is_true(done);
+    if (past && json_array_size(past) > 0) {
+        if (json_array_size(past) > 10000000 || !(s->done_keys = calloc(json_array_size(past), sizeof *s->done_keys)))
+            return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+        for (size_t k = 0; k < json_array_size(past); k++, s->n_done++) {
+            json_t *one = json_array_get(past, k);
+            if (!json_is_object(one) || json_object_size(one) == 0)
+                return bad(err, "a done key that is not a key");
+            if (!(s->done_keys[k] = json_dumps(one, JSON_COMPACT)))
+                return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+        }
+    }
     if (json_is_object(key) && !(s->start_key = json_dumps(key, JSON_COMPACT)))
         return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
     s->work_ms = work;
@@ -115,7 +129,7 @@ int checkpoint_parse(const char *text, size_t len, checkpoint_doc *out, dm_error
 {
     memset(out, 0, sizeof *out);
     json_error_t je;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (!doc)
         return dm_error_set(err, DM_ERR_PARSE, "not a ddbmig checkpoint: line %d: %s", je.line, je.text);
     int rc = parse_doc(doc, out, err);
@@ -134,8 +148,12 @@ void checkpoint_doc_cleanup(checkpoint_doc *d)
         free(*strs[i]);
         *strs[i] = NULL;
     }
-    for (int i = 0; d->segs && i < d->n_segs; i++)
+    for (int i = 0; d->segs && i < d->n_segs; i++) {
         free(d->segs[i].start_key);
+        for (int k = 0; k < d->segs[i].n_done; k++)
+            free(d->segs[i].done_keys[k]);
+        free(d->segs[i].done_keys);
+    }
     free(d->segs);
     d->segs = NULL;
     d->n_segs = 0;

@@ -7,6 +7,7 @@
 
 #include "checkpoint.h"
 #include "ctable.h"
+#include "doneset.h"
 #include "ddbmig/ddb_ops.h"
 
 struct ctable {
@@ -383,16 +384,46 @@ static int take_segment_item(run_state *r, ddb_client *c, int seg, long long ver
     return rc;
 }
 
-/* A cursor is an ExclusiveStartKey: a JSON object, or none. */
-static bool cursor_ok(json_t *item)
+/* The segment item's keys finished past its cursor (a JSON array of keys
+ * in the attribute done_keys) into *out (NULL when there are none). */
+static int parse_done(run_state *r, json_t *item, doneset **out, dm_error *err)
+{
+    *out = NULL;
+    const char *text = get_s(item, "done_keys");
+    if (!text || !*text)
+        return DM_OK;
+    json_t *keys = json_loads(text, JSON_ALLOW_NUL, NULL);
+    int rc = json_is_array(keys) ? DM_OK : dm_error_set(err, DM_ERR_PARSE, "done_keys is not a JSON list");
+    if (rc == DM_OK && json_array_size(keys) && !(*out = doneset_new(RUN_KEY_SCHEMA(r))))
+        rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == DM_OK && i < json_array_size(keys); i++) {
+        char *one = json_dumps(json_array_get(keys, i), JSON_COMPACT | JSON_ENCODE_ANY);
+        rc = one ? doneset_add_json(*out, one, strlen(one), err) : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+        free(one);
+    }
+    json_decref(keys);
+    if (rc) {
+        doneset_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* A cursor is an ExclusiveStartKey of the table, or none; the keys done
+ * past it are keys of the table. */
+static int segment_ok(run_state *r, json_t *item, dm_error *err)
 {
     const char *cursor = get_s(item, "cursor");
-    if (!cursor || !*cursor)
-        return true;
-    json_t *k = json_loads(cursor, 0, NULL);
-    bool ok = json_is_object(k) && json_object_size(k) > 0;
-    json_decref(k);
-    return ok;
+    if (cursor && *cursor && doneset_check_key(RUN_KEY_SCHEMA(r), cursor, strlen(cursor), err) != DM_OK) {
+        dm_error_prefix(err, "its cursor");
+        return DM_ERR_PARSE;
+    }
+    doneset *d = NULL;
+    int rc = parse_done(r, item, &d, err);
+    doneset_free(d);
+    if (rc)
+        dm_error_prefix(err, "its done_keys");
+    return rc;
 }
 
 /* Loads a won segment's cursor and counts. */
@@ -410,6 +441,11 @@ static void load_segment(run_state *r, seg_state *s, json_t *item)
     s->conflicts = get_n(item, "conflicts", 0);
     s->work_ms = get_n(item, "work_ms", 0);
     s->version = get_n(item, "version", 1);
+    doneset_free(s->done);
+    dm_error e = {0};
+    if (parse_done(r, item, &s->done, &e) != DM_OK) /* checked before the take: out of memory */
+        fprintf(stderr, "ddbmig: segment %d: %s; items finished past its cursor will run again\n", s->index,
+                e.message);
     s->owned = true;
     s->worked = true;
     atomic_store(&s->lost, false);
@@ -457,11 +493,14 @@ static int try_segment(run_state *r, ddb_client *c, seg_state *s, seg_state **ou
             *busy_until = lease;
     } else {
         json_t *won = NULL;
-        if (!cursor_ok(item) || version < 1)
+        dm_error why = {0};
+        if (version < 1)
+            dm_error_set(&why, DM_ERR_PARSE, "its version is not a number from 1 up");
+        if (version < 1 || segment_ok(r, item, &why) != DM_OK)
             rc = dm_error_set(err, DM_ERR_PARSE,
-                              "segment %d's item in the checkpoint table %s is malformed (cursor or version); "
-                              "fix or delete the item %s#%d",
-                              s->index, table_name(r), r->migration, s->index);
+                              "segment %d's item in the checkpoint table %s is malformed (%s); fix or delete the "
+                              "item %s#%d",
+                              s->index, table_name(r), why.message, r->migration, s->index);
         else if ((rc = take_segment_item(r, c, s->index, version, &won, err)) == DM_OK && won) {
             if (owner && *owner && strcmp(owner, r->ct->owner) != 0 && !r->o->quiet)
                 fprintf(stderr, "ddbmig: segment %d: taking over from %s, whose lease expired\n", s->index, owner);
@@ -529,6 +568,8 @@ int ctable_claim(run_state *r, ddb_client *c, bool wait, seg_state **out, dm_err
 typedef struct snapshot {
     int index;
     char *cursor;
+    char *done_keys;    /* JSON list, or NULL */
+    size_t keys_left;   /* keys that did not fit the item */
     long long version, scanned, changed, unchanged, deleted, failed, conflicts, work_ms;
     bool done;
 } snapshot;
@@ -549,12 +590,28 @@ static int write_progress(run_state *r, ddb_client *c, const snapshot *p, bool r
         json_object_set_new(vals, ":cur", str(p->cursor));
         dm_buf_puts(&ue, ", #c = :cur");
     }
-    dm_buf_puts(&ue, p->cursor ? (p->done || release ? " REMOVE #o" : "") : (p->done || release ? " REMOVE #c, #o"
-                                                                                                  : " REMOVE #c"));
-    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s},s:o}", "TableName", table_name(r), "Key",
+    if (p->done_keys) {
+        json_object_set_new(vals, ":dk", str(p->done_keys));
+        dm_buf_puts(&ue, ", #d = :dk");
+    }
+    /* What is not set is removed: no cursor (the segment's start), no keys
+     * done past it, and no owner once released. */
+    const char *gone[3];
+    int n_gone = 0;
+    if (!p->cursor)
+        gone[n_gone++] = "#c";
+    if (!p->done_keys)
+        gone[n_gone++] = "#d";
+    if (p->done || release)
+        gone[n_gone++] = "#o";
+    for (int i = 0; i < n_gone; i++) {
+        dm_buf_puts(&ue, i ? ", " : " REMOVE ");
+        dm_buf_puts(&ue, gone[i]);
+    }
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s,s:s},s:o}", "TableName", table_name(r), "Key",
                             key_of(r, p->index), "UpdateExpression", dm_buf_cstr(&ue), "ConditionExpression",
                             "#o = :me AND version = :v", "ExpressionAttributeNames", "#o", "owner", "#s", "status", "#c",
-                            "cursor", "ExpressionAttributeValues", vals);
+                            "cursor", "#d", "done_keys", "ExpressionAttributeValues", vals);
     dm_buf_cleanup(&ue);
     dm_error e = {0};
     int rc = req ? ddb_request(c, "UpdateItem", table_name(r), req, NULL, &e) : DM_ERR_NOMEM;
@@ -566,6 +623,23 @@ static int write_progress(run_state *r, ddb_client *c, const snapshot *p, bool r
     if (rc)
         *err = e;
     return rc;
+}
+
+/* A segment item holds at most 400 KB; its other attributes take a few
+ * hundred bytes and the cursor at most a key's 2 KB + 1 KB. */
+#define DONE_KEYS_MAX (380 * 1024)
+
+/* The keys done past the cursor as JSON text (owned), as many as fit. */
+static char *done_text(const doneset *d, size_t *left)
+{
+    dm_buf b;
+    dm_buf_init(&b, 0);
+    if (doneset_write(d, DONE_KEYS_MAX, &b, left) != DM_OK) {
+        *left = doneset_size(d);
+        dm_buf_cleanup(&b);
+        return NULL;
+    }
+    return b.data;
 }
 
 int ctable_flush(run_state *r, ddb_client *c, bool final, dm_error *err)
@@ -580,12 +654,19 @@ int ctable_flush(run_state *r, ddb_client *c, bool final, dm_error *err)
                       .unchanged = s->unchanged, .deleted = s->deleted, .failed = s->failed,
                       .conflicts = s->conflicts, .done = s->status == SEG_DONE,
                       .work_ms = s->work_ms + (s->status == SEG_RUNNING ? dm_monotonic_ms() - s->started_ms : 0)};
+        if (mine && doneset_size(s->done))
+            p.done_keys = done_text(s->done, &p.keys_left);
         bool running = s->status == SEG_RUNNING;
         pthread_mutex_unlock(&r->mu);
         if (!mine) {
             free(p.cursor);
             continue;
         }
+        if (final && p.keys_left && !r->o->quiet)
+            fprintf(stderr,
+                    "ddbmig: segment %d: %zu items finished past its cursor do not fit its item in the checkpoint "
+                    "table; a resume runs the script on them again (--marker makes every item exactly once)\n",
+                    i, p.keys_left);
         bool release = final && !p.done, lost = false;
         int64_t sent = dm_monotonic_ms(); /* the lease runs from here, not from the answer */
         /* A segment still being worked on is not released, only renewed. */
@@ -593,6 +674,7 @@ int ctable_flush(run_state *r, ddb_client *c, bool final, dm_error *err)
             release = false;
         rc = write_progress(r, c, &p, release, &lost, err);
         free(p.cursor);
+        free(p.done_keys);
         pthread_mutex_lock(&r->mu);
         if (rc == DM_OK && lost) {
             atomic_store(&s->lost, true);

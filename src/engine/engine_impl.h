@@ -19,6 +19,7 @@ typedef struct seg_state {
     int index;
     seg_status status;
     char *last_key;          /* ExclusiveStartKey of the next page; owned */
+    struct doneset *done;    /* keys of items past last_key already finished; owned; NULL: none */
     long long scanned, changed, unchanged, deleted, failed, conflicts, pages;
     int64_t started_ms, elapsed_ms, work_ms; /* work_ms: across runs */
     /* Checkpoint table only (ctable.c): this process owns the segment
@@ -63,6 +64,7 @@ typedef struct run_state {
     ddb_table_desc target_desc;   /* when copying */
     const char *target;           /* table written to */
     const char *keys[2];
+    const char *key_types[2];     /* "S", "N" or "B", beside keys */
     size_t n_keys;
     const char *target_keys[2];
     size_t n_target_keys;
@@ -112,6 +114,10 @@ typedef struct run_state {
     int64_t deadline_mono;        /* stop from here on (monotonic ms); 0: none */
     int64_t deadline_end;         /* the deadline itself (monotonic ms) */
 } run_state;
+
+/* The scanned table's key schema, for cursors and the keys done past
+ * them (doneset.h). */
+#define RUN_KEY_SCHEMA(r) ((doneset_schema){(r)->keys, (r)->key_types, (r)->n_keys})
 
 /* Two per CPU, 2 to 64: writers mostly wait on the network. */
 int engine_default_workers(void);

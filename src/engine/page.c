@@ -52,6 +52,8 @@ void page_stick(page_work *w, int i) { w->items[i].stuck = true; }
 
 static bool finished(const page_item *it) { return it->pending == 0 && it->outcome != OUT_NONE && !it->stuck; }
 
+bool page_finished(const page_work *w, size_t i) { return i < w->fed && finished(&w->items[i]); }
+
 size_t page_advance(page_work *w)
 {
     size_t from = w->prefix;
@@ -62,19 +64,35 @@ size_t page_advance(page_work *w)
 
 bool page_complete(const page_work *w) { return w->prefix == w->pg.n_items; }
 
+/* An item finished in an earlier run counts nothing: its counts were
+ * saved with the checkpoint it came from. */
+static void tally(page_counts *c, const page_item *it)
+{
+    if (it->outcome == OUT_DONE_BEFORE)
+        return;
+    c->scanned++;
+    c->conflicts += it->conflicts;
+    switch (it->outcome) {
+    case OUT_CHANGED: case OUT_MOVED: c->changed++; break;
+    case OUT_DELETED: c->deleted++; break;
+    case OUT_FAILED: c->failed++; break;
+    default: c->unchanged++; break;
+    }
+}
+
 page_counts page_prefix_counts(const page_work *w)
 {
     page_counts c = {0};
-    for (size_t i = 0; i < w->prefix; i++) {
-        const page_item *it = &w->items[i];
-        c.scanned++;
-        c.conflicts += it->conflicts;
-        switch (it->outcome) {
-        case OUT_CHANGED: case OUT_MOVED: c.changed++; break;
-        case OUT_DELETED: c.deleted++; break;
-        case OUT_FAILED: c.failed++; break;
-        default: c.unchanged++; break;
-        }
-    }
+    for (size_t i = 0; i < w->prefix; i++)
+        tally(&c, &w->items[i]);
+    return c;
+}
+
+page_counts page_past_counts(const page_work *w)
+{
+    page_counts c = {0};
+    for (size_t i = w->prefix; i < w->fed; i++)
+        if (finished(&w->items[i]))
+            tally(&c, &w->items[i]);
     return c;
 }

@@ -18,7 +18,8 @@ typedef enum item_outcome {
     OUT_CHANGED,
     OUT_MOVED,      /* changed, to a new key */
     OUT_DELETED,
-    OUT_FAILED      /* recorded in the errors file */
+    OUT_FAILED,     /* recorded in the errors file */
+    OUT_DONE_BEFORE /* finished by the run a resume continues (doneset.h): not counted again */
 } item_outcome;
 
 typedef struct page_item {
@@ -57,7 +58,10 @@ void page_stick(page_work *w, int i);
 /* Moves the prefix over finished items; returns how many it passed. */
 size_t page_advance(page_work *w);
 bool page_complete(const page_work *w);
+bool page_finished(const page_work *w, size_t i);
 /* Counts of items[0..prefix). */
 page_counts page_prefix_counts(const page_work *w);
+/* Counts of the finished items past the prefix (a stop mid-page). */
+page_counts page_past_counts(const page_work *w);
 
 #endif

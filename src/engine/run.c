@@ -14,6 +14,7 @@
 
 #include "common/crypto.h"
 #include "ctable.h"
+#include "doneset.h"
 #include "engine_impl.h"
 
 static void key_names(const ddb_table_desc *d, const char **keys, size_t *n)
@@ -345,6 +346,8 @@ static int prepare(run_state *r, ddb_client *c, dm_error *err)
     if (rc)
         return rc;
     key_names(&r->desc, r->keys, &r->n_keys);
+    r->key_types[0] = r->desc.hash.type;
+    r->key_types[1] = r->desc.range.type;
     r->target = o->table;
     if (o->target_table && strcmp(o->target_table, o->table) != 0) {
         if ((rc = describe(c, o->target_table, &r->target_desc, err)) != DM_OK)
@@ -406,8 +409,10 @@ static engine_status finish_status(run_state *r, dm_error *err)
 
 static void free_run(run_state *r)
 {
-    for (int i = 0; i < r->n_segs && r->segs; i++)
+    for (int i = 0; i < r->n_segs && r->segs; i++) {
         free(r->segs[i].last_key);
+        doneset_free(r->segs[i].done);
+    }
     free(r->segs);
     free(r->seg_list);
     ctable_free(r->ct);
@@ -598,6 +603,16 @@ static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb
         if (err && err->code == DM_OK)
             err->code = rc;
         free_run(r);
+        if (rc == DM_ERR_STOPPED && o.deadline_ms > 0) {
+            /* The time limit, not a signal: resumable as any stop at the
+             * deadline is (exit 3; Lambda's "not done yet"). */
+            if (err)
+                dm_error_set(err, DM_ERR_STOPPED, "the time limit came during the checks before the first write; "
+                                                  "nothing was written; run the same command again");
+            if (!o.quiet && err)
+                fprintf(stderr, "ddbmig: %s\n", err->message);
+            return ENGINE_STOPPED;
+        }
         if (rc == DM_ERR_STOPPED) {
             if (!o.quiet && err)
                 fprintf(stderr, "ddbmig: %s\n", err->message);

@@ -20,6 +20,7 @@
 
 #include "conc.h"
 #include "ctable.h"
+#include "doneset.h"
 #include "engine_impl.h"
 #include "http/retry.h"
 #include "page.h"
@@ -62,6 +63,7 @@ typedef struct worker {
     wr_ctx src;           /* the table scanned (keys for checkpoints and errors) */
     wplan_rules rules;
     seg_state *seg;       /* the page being worked's segment */
+    bool seg_done_keys;   /* its set of keys finished before (doneset.h) is not empty */
     ratelimit *seg_rl;    /* its pace: borrowed from its lane, or owned once the lane let it go */
     bool seg_owned;
     lane lanes[LANES_MAX];
@@ -620,6 +622,18 @@ static void handle_item(worker *w, int i, const ddb_item *read, int conflicts)
     dispatch(w, i, read, &p, conflicts);
 }
 
+/* Whether the run this one resumes finished the item past its cursor: it
+ * is then not run again (and taken out of the set). */
+static bool finished_before(worker *w, const ddb_item *it)
+{
+    run_state *r = w->r;
+    pthread_mutex_lock(&r->mu);
+    bool taken = doneset_take(w->seg->done, it);
+    w->seg_done_keys = doneset_size(w->seg->done) > 0;
+    pthread_mutex_unlock(&r->mu);
+    return taken;
+}
+
 /* Transforms the page's next items while few writes wait to start, up to
  * twice the writes in flight: the transform overlaps the writes, and
  * memory holds a window of writes rather than a page of them. */
@@ -640,6 +654,10 @@ static void feed_items(worker *w)
             engine_request_stop(r, STOP_LIMIT, NULL);
             w->feeding = false;
             break;
+        }
+        if (w->seg_done_keys && finished_before(w, &pw->pg.items[pw->fed])) {
+            page_set_outcome(pw, (int)pw->fed++, OUT_DONE_BEFORE);
+            continue;
         }
         int i = (int)pw->fed++;
         const ddb_item *it = &pw->pg.items[i];
@@ -1234,6 +1252,37 @@ static lane *wait_page(worker *w)
     return l;
 }
 
+/* A stop in the middle of a page: the items finished past the prefix go
+ * into the segment's set, to be passed over by a resume, and their counts
+ * into c. Without room for the set they stay out of both, and a resume
+ * runs them again: out of memory, the lesser harm. */
+static void keep_past(worker *w, page_counts *c)
+{
+    run_state *r = w->r;
+    page_work *pw = &w->pw;
+    seg_state *s = w->seg;
+    pthread_mutex_lock(&r->mu);
+    if (!s->done)
+        s->done = doneset_new(RUN_KEY_SCHEMA(r));
+    bool kept = s->done != NULL;
+    for (size_t i = pw->prefix + 1; kept && i < pw->fed; i++)
+        if (page_finished(pw, i) && doneset_add_item(s->done, &pw->pg.items[i]) != DM_OK)
+            kept = false;
+    pthread_mutex_unlock(&r->mu);
+    if (!kept) {
+        fprintf(stderr, "ddbmig: segment %d: out of memory recording the items finished past its cursor; a resume "
+                        "will run them again\n", s->index);
+        return;
+    }
+    page_counts p = page_past_counts(pw);
+    c->scanned += p.scanned;
+    c->changed += p.changed;
+    c->unchanged += p.unchanged;
+    c->deleted += p.deleted;
+    c->failed += p.failed;
+    c->conflicts += p.conflicts;
+}
+
 /* Adds the finished prefix's counts to the segment and moves its start
  * key: past the page when it is complete, else past the prefix's last
  * item. Returns true when the segment has more pages to scan. */
@@ -1245,6 +1294,8 @@ static bool commit_page(worker *w)
     page_advance(pw);
     page_counts c = page_prefix_counts(pw);
     bool complete = page_complete(pw);
+    if (!complete)
+        keep_past(w, &c);
     char *key = NULL;
     if (complete) {
         key = pw->next_key;
@@ -1271,6 +1322,8 @@ static bool commit_page(worker *w)
         key = NULL;
     }
     if (complete && !s->last_key) {
+        doneset_free(s->done);
+        s->done = NULL;
         s->status = SEG_DONE;
         s->elapsed_ms = dm_monotonic_ms() - s->started_ms;
         s->work_ms += s->elapsed_ms;
@@ -1419,6 +1472,9 @@ static void page_step(worker *w, lane *l)
     w->scan_estimate = pg.consumed_units > 0 ? pg.consumed_units : w->scan_estimate;
     w->seg = l->seg;
     w->seg_rl = l->rl;
+    pthread_mutex_lock(&r->mu);
+    w->seg_done_keys = doneset_size(w->seg->done) > 0;
+    pthread_mutex_unlock(&r->mu);
     w->seg_owned = false;
     if (w->pw.next_key && !stopping(r)) {
         lane_scan(w, l, w->pw.next_key);

@@ -289,6 +289,121 @@ def case_interrupt_faults():
     print("%d interrupts; every item incremented exactly once" % stops)
 
 
+def deadline_loop(args, checkpoint_has_keys):
+    """Runs args with --time-limit until a run completes; returns how many
+    stopped at the deadline and how many of those left keys done past a
+    cursor (checkpoint_has_keys says after each stop)."""
+    stops = with_keys = 0
+    for round_ in range(60):
+        # A stop during the checks before the first write leaves no file.
+        resume = "--checkpoint-table" not in args and os.path.isdir(os.path.join(WORK, ".ddbmig")) and any(
+            n.endswith(".json") for n in os.listdir(os.path.join(WORK, ".ddbmig")))
+        p = subprocess.run([DDBMIG] + args + (["--resume"] if resume else []),
+                           cwd=WORK, env=ENV, capture_output=True, text=True, timeout=300)
+        if p.returncode == 0:
+            return stops, with_keys
+        assert p.returncode == 3, (p.returncode, p.stderr[-2000:])
+        stops += 1
+        with_keys += checkpoint_has_keys()
+    raise AssertionError("not done after 60 runs of --time-limit")
+
+
+def file_has_keys():
+    for name in os.listdir(os.path.join(WORK, ".ddbmig")):
+        if name.endswith(".json"):
+            with open(os.path.join(WORK, ".ddbmig", name)) as f:
+                doc = json.load(f)
+            if any(s.get("done_keys") for s in doc["segments"]):
+                return True
+    return False
+
+
+def case_deadline_faults():
+    """--time-limit again and again while a third of the writes are
+    throttled: a write whose backoff would pass the deadline is given up,
+    and items after it, already sent, finish. The checkpoint (file, then
+    checkpoint table) records those past the cursor, so that a script that
+    is not idempotent still applies once to every item, without --marker."""
+    items = counted_items(1500)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    ctable = TABLE + "_cp"
+    proxy, url = start_proxy("--seed", "11", "--throttle", "0.35", "--key-range-throttle", "0.1")
+    try:
+        base = ["run", "--table-name", TABLE, "--script", script("inc.lua", INCREMENT), "--yes", "--quiet",
+                "--total-segments", "8", "--page-size", "100", "--max-write-units", "150", "--time-limit", "4",
+                "--endpoint-url", url]
+        stops, with_keys = deadline_loop(base, file_has_keys)
+        got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+        twice = [k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 1]
+        assert not twice, "file: %d items not incremented exactly once, e.g. %s" % (len(twice), twice[:5])
+        print("checkpoint file: %d stops at the deadline, %d with keys done past a cursor" % (stops, with_keys))
+        assert stops >= 2, "the run ended before its time limit: the test proves nothing"
+
+        def table_has_keys():
+            return any("done_keys" in it for it in C.scan(ctable))
+        stops2, with_keys2 = deadline_loop(base + ["--checkpoint-table", ctable], table_has_keys)
+        got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+        twice = [k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 2]
+        assert not twice, "table: %d items not incremented exactly once, e.g. %s" % (len(twice), twice[:5])
+        print("checkpoint table: %d stops at the deadline, %d with keys done past a cursor" % (stops2, with_keys2))
+        assert stops2 >= 2, "the run ended before its time limit: the test proves nothing"
+        assert with_keys + with_keys2 > 0, "no stop left items finished past a cursor: the test proves nothing"
+    finally:
+        proxy.terminate()
+        proxy.wait()
+        C.delete(ctable)
+
+
+def case_checkpoint_keys():
+    """The keys a checkpoint holds (the cursor, and those done past it)
+    are checked against the table's key schema: another attribute, another
+    type or a malformed key is refused naming the file, the segment and the
+    key, with nothing written. Keys done past the cursor are passed over by
+    the resume, and only those."""
+    items = counted_items(300)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    args = ["run", "--table-name", TABLE, "-e", "item.count = item.count + 1; return item", "--yes",
+            "--quiet", "--output", "json", "--total-segments", "1", "--page-size", "40"]
+    s = summary(ddbmig(*args, "--limit", "100", expect=0))
+    assert s["scanned"] == 100, s
+    [name] = checkpoints()
+    path = os.path.join(WORK, ".ddbmig", name)
+    with open(path) as f:
+        good = json.load(f)
+    assert good["segments"][0]["start_key"], good
+    before = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    bad = [("start_key", {"id": {"S": "k00001"}}, "names 'id', which is not a key attribute"),
+           ("start_key", {"pk": {"N": "1"}}, "'pk' is of type N; the table's is S"),
+           ("done_keys", [{"pk": {"S": "k00001"}}, {"pk": {"S": "k00002"}, "x": {"S": "1"}}],
+            "segment 0's done_keys[1]: a key names 'x'"),
+           ("done_keys", [{"pk": {"SS": ["k00001"]}}], "not S, N or B"),
+           ("done_keys", [{"pk": "k00001"}], "not DynamoDB JSON")]
+    for field, value, why in bad:
+        doc = json.loads(json.dumps(good))
+        doc["segments"][0][field] = value
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        p = ddbmig(*args, expect=2)
+        assert name in p.stderr and why in p.stderr, (why, p.stderr)
+        assert {it["pk"]["S"]: it for it in C.scan(TABLE)} == before, "a refused checkpoint wrote: " + why
+    # Two items not yet migrated, recorded as done past the cursor: passed
+    # over, neither run nor counted; every other item once.
+    todo = sorted(k for k, it in before.items() if int(it["count"]["N"]) == int(k[1:]))
+    skip = todo[5:7]
+    doc = json.loads(json.dumps(good))
+    doc["segments"][0]["done_keys"] = [{"pk": {"S": k}} for k in skip]
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    s = summary(ddbmig(*args, expect=0))
+    assert s["scanned"] == 198, s
+    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    for k, it in got.items():
+        want = int(k[1:]) + (0 if k in skip else 1)
+        assert int(it["count"]["N"]) == want, (k, it["count"], want)
+
+
 def case_busy_interrupt():
     """SIGINT while the script is busy on one item: the script stops at its
     next instruction count, the item is not an item error (its page is not

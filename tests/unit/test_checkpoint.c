@@ -28,6 +28,11 @@ TEST(reads_back_a_checkpoint)
     CHECK_INT(d.n_segs, 3);
     CHECK(d.segs[0].done && !d.segs[1].done);
     CHECK_STR(d.segs[1].start_key, "{\"pk\":{\"S\":\"k00042\"}}");
+    /* Keys finished past the cursor, a NUL inside one kept. */
+    CHECK_INT(d.segs[1].n_done, 2);
+    CHECK_STR(d.segs[1].done_keys[0], "{\"pk\":{\"S\":\"k00107\"}}");
+    CHECK_STR(d.segs[1].done_keys[1], "{\"pk\":{\"S\":\"k\\u0000x\"}}");
+    CHECK_INT(d.segs[0].n_done, 0);
     CHECK_INT(d.segs[0].conflicts, 1);
     checkpoint_doc_cleanup(&d);
     free(text);
@@ -62,6 +67,9 @@ TEST(refuses_corrupt_checkpoints)
         {"{\"pk\": {\"S\": \"k00042\"}}", "\"k00042\"", "start key"},
         {"\"table\": \"orders\",", "", "missing"},
         {"\"done\": true", "\"done\": 1", "done"},
+        {"\"done_keys\": [{\"pk\": {\"S\": \"k00107\"}}, ", "\"done_keys\": \"x\", \"other\": [", "done_keys"},
+        {"{\"pk\": {\"S\": \"k00107\"}}", "\"k00107\"", "done key"},
+        {"{\"pk\": {\"S\": \"k00107\"}}", "{}", "done key"},
         {"\"marker\": \"_mig\"", "\"marker\": 7", "wrong type"},
         {"\"table\": \"orders\"", "\"table\": \"orders\", \"table\": \"other\"", "duplicate"},
     };
