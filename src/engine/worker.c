@@ -180,8 +180,19 @@ static double call_units(worker *w, const ddb_call *call)
     return t && t->reserved > 0 ? t->reserved : 1;
 }
 
+/* Only the migrated tables' throttles say anything of their capacity. The
+ * checkpoint table's are its own: they wait the client's backoff alone,
+ * and never for the write limiter, whose wait could outlast the time left
+ * for the last save of the cursors. */
+static bool migrated_table(const run_state *r, const char *table)
+{
+    return table && (strcmp(table, r->o->table) == 0 || (r->target && strcmp(table, r->target) == 0));
+}
+
 int64_t engine_throttled(run_state *r, const ddb_call *call, ddb_throttle t)
 {
+    if (!migrated_table(r, call->table))
+        return 0;
     worker *w = this_worker && this_worker->r == r ? this_worker : NULL;
     double units = call_units(w, call);
     /* A hot key range slows only the segment that meets it: the requests

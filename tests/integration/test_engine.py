@@ -335,8 +335,9 @@ def case_deadline_faults():
                 "--endpoint-url", url]
         stops, with_keys = deadline_loop(base, file_has_keys)
         got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
-        twice = [k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 1]
-        assert not twice, "file: %d items not incremented exactly once, e.g. %s" % (len(twice), twice[:5])
+        twice = sorted(k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 1)
+        assert not twice, "file: %d items not incremented exactly once, e.g. %s" % (
+            len(twice), ["%s: +%d" % (k, int(got[k]["count"]["N"]) - int(k[1:])) for k in twice[:8]])
         print("checkpoint file: %d stops at the deadline, %d with keys done past a cursor" % (stops, with_keys))
         assert stops >= 2, "the run ended before its time limit: the test proves nothing"
 
@@ -344,8 +345,9 @@ def case_deadline_faults():
             return any("done_keys" in it for it in C.scan(ctable))
         stops2, with_keys2 = deadline_loop(base + ["--checkpoint-table", ctable], table_has_keys)
         got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
-        twice = [k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 2]
-        assert not twice, "table: %d items not incremented exactly once, e.g. %s" % (len(twice), twice[:5])
+        twice = sorted(k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 2)
+        assert not twice, "table: %d items not incremented exactly once, e.g. %s" % (
+            len(twice), ["%s: +%d" % (k, int(got[k]["count"]["N"]) - int(k[1:]) - 1) for k in twice[:8]])
         print("checkpoint table: %d stops at the deadline, %d with keys done past a cursor" % (stops2, with_keys2))
         assert stops2 >= 2, "the run ended before its time limit: the test proves nothing"
         assert with_keys + with_keys2 > 0, "no stop left items finished past a cursor: the test proves nothing"
