@@ -96,6 +96,8 @@ typedef struct run_state {
     counters c;
     ratelimit rl_read, rl_write;
     long long resumed_scanned;    /* counts carried over from a checkpoint */
+    bool continued;               /* this run goes on from a checkpoint file (resumed, or after --limit) */
+    bool saved_first;             /* the checks saved the checkpoint file: a stop leaves one */
     atomic_int finished;          /* workers are done; the monitor ends */
     bool workers_fixed;           /* --workers given: the pool does not grow */
     pthread_t *threads;           /* the workers; grows (under mu) while the run is latency-bound */

@@ -113,6 +113,8 @@ static int cmp_ll(const void *a, const void *b)
  * partitions show as a large figure. */
 static double skew(run_state *r, long long *slowest_index)
 {
+    if (r->n_segs <= 0)
+        return 0;
     long long *t = calloc((size_t)r->n_segs, sizeof *t);
     if (!t)
         return 0;
@@ -200,7 +202,7 @@ static json_t *summary_json(run_state *r, engine_status st, double secs, double 
     if (r->o->target_table)
         json_object_set_new(o, "target_table", json_string(r->o->target_table));
     json_object_set_new(o, "writes", json_integer(atomic_load(&c->writes)));
-    json_object_set_new(o, "done", json_boolean(in_scope == scope_done));
+    json_object_set_new(o, "done", json_boolean(in_scope > 0 && in_scope == scope_done));
     if (r->fatal.message[0])
         json_object_set_new(o, "error", json_string(r->fatal.message));
     if (atomic_load(&c->failed) > 0)
@@ -266,5 +268,5 @@ void progress_result(run_state *r, engine_result *out)
             out->segments++;
             out->segments_done += r->segs[i].status == SEG_DONE;
         }
-    out->done = out->segments == out->segments_done;
+    out->done = out->segments > 0 && out->segments == out->segments_done;
 }

@@ -254,6 +254,7 @@ static int setup_segments(run_state *r, ddb_client *c, bool *continuing, dm_erro
             return dm_error_set(err, DM_ERR_CONFIG, "--resume: no unfinished run in %s", r->checkpoint_path);
     }
     if (found) {
+        r->continued = true;
         for (int i = 0; i < r->n_segs; i++)
             r->resumed_scanned += r->segs[i].scanned;
         if (limited && !o->quiet)
@@ -555,15 +556,48 @@ static int preflight(run_state *r, ddb_client *c, bool dry, dm_error *err)
         rc = ctable_commit(r, c, err);
     if (rc == DM_OK && !dry && !r->ct) {
         rc = checkpoint_save(r, "running", err); /* fails early when it cannot be written */
+        r->saved_first = rc == DM_OK;
+        /* A new run's file goes with it; one it continues stays. */
         if (rc == DM_OK && stop_requested(o)) {
-            if (!o->resume)
+            if (!r->continued) {
                 unlink(r->checkpoint_path);
+                r->saved_first = false;
+            }
             rc = DM_ERR_STOPPED;
         }
     }
     if (rc == DM_OK && !dry && o->before_writes)
         rc = before_writes(r, err);
     return rc;
+}
+
+/* The time limit came during the checks before the first write (a slow
+ * or throttled endpoint): a stop at the deadline like any other (exit 3;
+ * for Lambda, "not done yet"), with nothing written, its summary all
+ * zeros and not done. Frees r. */
+static engine_status stopped_in_checks(run_state *r, dm_error *err)
+{
+    const engine_options *o = r->o;
+    bool resume = r->saved_first && o->resume_command && !o->resume;
+    if (err)
+        dm_error_set(err, DM_ERR_STOPPED, "the time limit came during the checks before the first write; nothing "
+                                          "was written; run %s again", resume ? "it with --resume" : "the same command");
+    if (!o->quiet && err)
+        fprintf(stderr, "ddbmig: %s\n", err->message);
+    if (resume && !o->quiet)
+        fprintf(stderr, "ddbmig: resume with: %s\n", o->resume_command);
+    atomic_store(&r->stop, STOP_DEADLINE);
+    r->start_ms = dm_monotonic_ms();
+    if (!r->segs)
+        r->n_segs = 0; /* none set up yet */
+    if (o->json_output)
+        progress_final(r, ENGINE_STOPPED);
+    if (o->result) {
+        progress_result(r, o->result);
+        o->result->done = false;
+    }
+    free_run(r);
+    return ENGINE_STOPPED;
 }
 
 static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb_client *c, dm_error *err)
@@ -602,17 +636,9 @@ static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb
     if (rc != DM_OK) {
         if (err && err->code == DM_OK)
             err->code = rc;
+        if (rc == DM_ERR_STOPPED && o.deadline_ms > 0)
+            return stopped_in_checks(r, err);
         free_run(r);
-        if (rc == DM_ERR_STOPPED && o.deadline_ms > 0) {
-            /* The time limit, not a signal: resumable as any stop at the
-             * deadline is (exit 3; Lambda's "not done yet"). */
-            if (err)
-                dm_error_set(err, DM_ERR_STOPPED, "the time limit came during the checks before the first write; "
-                                                  "nothing was written; run the same command again");
-            if (!o.quiet && err)
-                fprintf(stderr, "ddbmig: %s\n", err->message);
-            return ENGINE_STOPPED;
-        }
         if (rc == DM_ERR_STOPPED) {
             if (!o.quiet && err)
                 fprintf(stderr, "ddbmig: %s\n", err->message);

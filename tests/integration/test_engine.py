@@ -357,6 +357,32 @@ def case_deadline_faults():
         C.delete(ctable)
 
 
+def case_deadline_checks():
+    """The time limit met during the checks before the first write (an
+    endpoint that hangs on DescribeTable): a resumable stop (exit 3) with
+    a summary that says stopped and not done, nothing written, and the same
+    command then does the whole job."""
+    items = counted_items(200)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    proxy, url = start_proxy("--stall", "DescribeTable")
+    args = ["run", "--table-name", TABLE, "--script", script("inc.lua", INCREMENT), "--yes", "--output", "json",
+            "--time-limit", "3"]
+    try:
+        p = ddbmig(*args, endpoint=url, expect=3)
+    finally:
+        proxy.terminate()
+        proxy.wait()
+    s = summary(p)
+    assert s["status"] == "stopped" and s["done"] is False and s["changed"] == 0, s
+    assert "the time limit came during the checks before the first write" in p.stderr, p.stderr
+    assert all(int(it["count"]["N"]) == int(it["pk"]["S"][1:]) for it in C.scan(TABLE)), "it wrote"
+    s = summary(ddbmig(*args, expect=0))
+    assert s["changed"] == 200 and s["done"] is True, s
+    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    assert all(int(it["count"]["N"]) == int(k[1:]) + 1 for k, it in got.items())
+
+
 def case_checkpoint_keys():
     """The keys a checkpoint holds (the cursor, and those done past it)
     are checked against the table's key schema: another attribute, another
