@@ -116,11 +116,13 @@ struct ddb_call;
  * rate limiter's answer; the backoff applies when longer. */
 typedef int64_t (*ddb_throttle_fn)(void *ud, const struct ddb_call *call, ddb_throttle t);
 DM_API void ddb_shared_on_throttle(ddb_shared *s, ddb_throttle_fn fn, void *ud);
-/* A hard deadline (dm_monotonic_ms; 0: none) for every call of every
- * client: a retry whose backoff would end past it gives up with
- * DM_ERR_STOPPED instead of waiting, and no attempt's timeout reaches
- * past it. */
-DM_API void ddb_shared_set_deadline(ddb_shared *s, int64_t deadline_mono_ms);
+/* Deadlines (dm_monotonic_ms; 0: none) for every call of every client: a
+ * retry whose backoff would end past retry_until gives up with
+ * DM_ERR_STOPPED instead of waiting, and no attempt's timeout reaches past
+ * attempts_until (at least retry_until): an attempt already sent has
+ * longer to be answered than a new one has to start, since once sent it
+ * may be carried out, and given up it leaves its item in doubt. */
+DM_API void ddb_shared_set_deadline(ddb_shared *s, int64_t retry_until, int64_t attempts_until);
 
 typedef struct ddb_client ddb_client;
 
@@ -155,6 +157,7 @@ struct ddb_call {
     dm_buf response;       /* the last answer's body, error bodies too */
     int attempts;
     int throttles;
+    bool maybe_applied;    /* an attempt got no answer, or a 5xx one: it may have been carried out */
     /* Private */
     http_request http_;
     const char *headers_[8];

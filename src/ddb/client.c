@@ -29,6 +29,7 @@ struct ddb_shared {
     ddb_throttle_fn on_throttle;
     void *on_throttle_ud;
     _Atomic int64_t deadline_mono;
+    _Atomic int64_t attempts_until;
 };
 
 struct ddb_client {
@@ -133,7 +134,11 @@ ddb_stats *ddb_shared_stats(ddb_shared *s) { return &s->stats; }
 const char *ddb_shared_region(const ddb_shared *s) { return s->region; }
 const char *ddb_shared_endpoint(const ddb_shared *s) { return s->endpoint; }
 
-void ddb_shared_set_deadline(ddb_shared *s, int64_t deadline_mono_ms) { atomic_store(&s->deadline_mono, deadline_mono_ms); }
+void ddb_shared_set_deadline(ddb_shared *s, int64_t retry_until, int64_t attempts_until)
+{
+    atomic_store(&s->deadline_mono, retry_until);
+    atomic_store(&s->attempts_until, attempts_until > retry_until || !retry_until ? attempts_until : retry_until);
+}
 
 void ddb_shared_on_throttle(ddb_shared *s, ddb_throttle_fn fn, void *ud)
 {
@@ -421,7 +426,7 @@ static int send_attempt(ddb_client *c, ddb_call *call)
         h->body_len = call->body.len;
         h->user = call;
         h->timeout_ms = 0;
-        int64_t dl = atomic_load(&c->s->deadline_mono);
+        int64_t dl = atomic_load(&c->s->attempts_until);
         if (dl) {
             long whole = c->s->http.timeout_ms > 0 ? c->s->http.timeout_ms : 30000;
             int64_t left = dl - dm_monotonic_ms();
@@ -625,6 +630,8 @@ static bool evaluate(ddb_client *c, ddb_call *call)
         call->err.type[0] = '\0';
     http_response_header(h, "x-amzn-requestid", call->err.request_id, sizeof call->err.request_id);
     retry_class cls = retry_classify(h->status, h->net_error, call->err.type[0] ? call->err.type : NULL, crc_bad);
+    if (h->net_error != HTTP_NET_OK || h->status >= 500)
+        call->maybe_applied = true;
     DM_DEBUG("%s attempt %d: HTTP %ld %s%s", call->op, call->attempts, h->status, retry_class_name(cls),
              call->err.type[0] ? call->err.type : "");
 
@@ -660,7 +667,10 @@ static bool evaluate(ddb_client *c, ddb_call *call)
     int64_t delay_ms;
     bool again = retry_next(&policy, s->budget, cls, call->attempts, call->throttles, retry_random01(&c->rng),
                             &delay_ms, &cost);
-    int64_t deadline = atomic_load(&s->deadline_mono);
+    /* A call that may have been carried out has until the attempts'
+     * deadline to learn whether it was: its retry (a guarded write fails
+     * its guard if the first one applied) settles the doubt. */
+    int64_t deadline = atomic_load(call->maybe_applied ? &s->attempts_until : &s->deadline_mono);
     if (again && deadline && dm_monotonic_ms() + (hold_ms > delay_ms ? hold_ms : delay_ms) >= deadline) {
         /* The caller must be done by then: no wait that ends past it. */
         dm_error_set(&call->err, DM_ERR_STOPPED, "%s: not retried, the deadline comes first", call->op);

@@ -129,6 +129,10 @@ static int check_binding(run_state *r, const checkpoint_doc *d, const char *wher
     return rc;
 }
 
+/* Starting over runs the script on every item again: said where it is
+ * offered. */
+#define FIX_OR_REMOVE "fix it, or remove it to start over (which runs the script on every item again)"
+
 /* A segment's cursor and keys finished past it, checked against the
  * table's key schema: a key of other attributes or types would fail every
  * Scan, or never match. */
@@ -136,7 +140,7 @@ static int adopt_keys(run_state *r, seg_state *s, checkpoint_seg *c, int i, dm_e
 {
     dm_error e = {0};
     if (c->start_key && doneset_check_key(RUN_KEY_SCHEMA(r), c->start_key, strlen(c->start_key), &e) != DM_OK)
-        return dm_error_set(err, DM_ERR_CONFIG, "segment %d's start_key: %s; remove it to start over", i, e.message);
+        return dm_error_set(err, DM_ERR_CONFIG, "segment %d's start_key: %s; %s", i, e.message, FIX_OR_REMOVE);
     if (!c->n_done)
         return DM_OK;
     if (!(s->done = doneset_new(RUN_KEY_SCHEMA(r))))
@@ -144,7 +148,7 @@ static int adopt_keys(run_state *r, seg_state *s, checkpoint_seg *c, int i, dm_e
     for (int k = 0; k < c->n_done; k++)
         if (doneset_add_json(s->done, c->done_keys[k], strlen(c->done_keys[k]), &e) != DM_OK)
             return dm_error_set(err, e.code == DM_ERR_NOMEM ? DM_ERR_NOMEM : DM_ERR_CONFIG,
-                                "segment %d's done_keys[%d]: %s; remove it to start over", i, k, e.message);
+                                "segment %d's done_keys[%d]: %s; %s", i, k, e.message, FIX_OR_REMOVE);
     return DM_OK;
 }
 

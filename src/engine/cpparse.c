@@ -64,7 +64,8 @@ static int parse_segment(json_t *js, checkpoint_doc *d, dm_error *err)
         for (size_t k = 0; k < json_array_size(past); k++, s->n_done++) {
             json_t *one = json_array_get(past, k);
             if (!json_is_object(one) || json_object_size(one) == 0)
-                return bad(err, "a done key that is not a key");
+                return dm_error_set(err, DM_ERR_PARSE, "not a ddbmig checkpoint: segment %lld's done_keys[%zu] is "
+                                                       "not a key", (long long)i, k);
             if (!(s->done_keys[k] = json_dumps(one, JSON_COMPACT)))
                 return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
         }

@@ -40,6 +40,7 @@ typedef struct counters {
     atomic_llong scanned, changed, unchanged, deleted, moved, failed, conflicts, extras, skipped, writes;
     atomic_llong read_milli, write_milli; /* capacity units x 1000 */
     atomic_llong limit_taken;
+    atomic_llong in_doubt; /* items left unfinished with a write that may have been carried out */
 } counters;
 
 /* Workers idle on their next page (the pool grows on it): waits ended,

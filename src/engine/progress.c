@@ -203,6 +203,7 @@ static json_t *summary_json(run_state *r, engine_status st, double secs, double 
         json_object_set_new(o, "target_table", json_string(r->o->target_table));
     json_object_set_new(o, "writes", json_integer(atomic_load(&c->writes)));
     json_object_set_new(o, "done", json_boolean(in_scope > 0 && in_scope == scope_done));
+    json_object_set_new(o, "in_doubt", json_integer(atomic_load(&c->in_doubt)));
     if (r->fatal.message[0])
         json_object_set_new(o, "error", json_string(r->fatal.message));
     if (atomic_load(&c->failed) > 0)

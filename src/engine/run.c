@@ -483,7 +483,11 @@ static void setup_deadline(run_state *r)
     int64_t now = dm_monotonic_ms();
     r->deadline_mono = now + (left - margin > 0 ? left - margin : 0);
     r->deadline_end = now + (left > 0 ? left : 0);
-    ddb_shared_set_deadline(r->shared, now + (left - margin / 2 > 0 ? left - margin / 2 : 0));
+    /* Sent attempts may take until the last quarter of the margin, left
+     * for the final save of the cursors. */
+    int64_t retry_until = now + (left - margin / 2 > 0 ? left - margin / 2 : 0);
+    int64_t attempts_until = now + (left - margin / 4 > 0 ? left - margin / 4 : 0);
+    ddb_shared_set_deadline(r->shared, retry_until, attempts_until);
 }
 
 static void run_workers(run_state *r)
@@ -654,7 +658,7 @@ static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb
     if (!dry && r->ct) {
         dm_error cerr = {0};
         if (r->deadline_end)
-            ddb_shared_set_deadline(shared, r->deadline_end); /* what is left is for this save */
+            ddb_shared_set_deadline(shared, r->deadline_end, r->deadline_end); /* what is left is for this save */
         if (ctable_flush(r, ctable_client(r), true, &cerr) != DM_OK) {
             saved = false;
             fprintf(stderr, "ddbmig: could not save the last progress in the checkpoint table %s (%s): the next run "
@@ -678,6 +682,13 @@ static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb
             fprintf(stderr, "ddbmig: stopped before the deadline; writes in flight finished\n");
         else if (err && err->message[0] && st == ENGINE_STOPPED)
             fprintf(stderr, "ddbmig: %s\n", err->message);
+        long long doubt = atomic_load(&r->c.in_doubt);
+        if (doubt && !o.marker)
+            fprintf(stderr,
+                    "ddbmig: %lld item%s had a write still unanswered when the run stopped; one that reached "
+                    "DynamoDB regardless leaves its item changed, and the resume runs the script on it again "
+                    "(--marker makes every item exactly once)\n",
+                    doubt, doubt == 1 ? "" : "s");
         if (saved)
             fprintf(stderr, "ddbmig: progress is saved in %s%s\n", r->ct ? "the checkpoint table " : "",
                     r->ct ? o.checkpoint_table : r->checkpoint_path);
@@ -698,6 +709,6 @@ engine_status engine_run(const engine_options *opts, ddb_shared *shared, ddb_cli
     engine_status st = run_job(opts, shared, c, err);
     /* The client outlives the run (Lambda's next invocation): no deadline
      * of this one may stay on it. */
-    ddb_shared_set_deadline(shared, 0);
+    ddb_shared_set_deadline(shared, 0, 0);
     return st;
 }

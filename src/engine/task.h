@@ -43,6 +43,10 @@ typedef struct task {
      * unfinished between finished ones, and a resume would write those
      * again. */
     bool must_finish;
+    /* It carries on a write that may have been carried out though no
+     * answer said so: given up, its item is in doubt (counted), and its
+     * call may retry until the attempts' deadline to settle that. */
+    bool in_doubt;
     int64_t sent_us;       /* when it was started (monotonic), for the concurrency controller */
     struct task *next;
 } task;

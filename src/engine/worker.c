@@ -522,6 +522,15 @@ static void maybe_refused(worker *w, const task *t)
                type, t->call.err.message);
 }
 
+/* Whether t's write may have been carried out unanswered; then next, which
+ * settles it, carries the doubt and finishes on a stop. */
+static void inherit_doubt(task *next, const task *t)
+{
+    if (!t->call.maybe_applied && !t->in_doubt)
+        return;
+    next->in_doubt = next->call.maybe_applied = next->must_finish = true;
+}
+
 static void on_stmts_done(worker *w, task *t)
 {
     run_state *r = w->r;
@@ -558,9 +567,12 @@ static void on_stmts_done(worker *w, task *t)
             settle(w, c->item, outcome_of(c->plan.counts_as));
         } else if (stopped) {
             page_stick(&w->pw, c->item);
+            if (t->call.maybe_applied)
+                atomic_fetch_add(&r->c.in_doubt, 1);
         } else {
             c->acquired = c->seg_acquired = false; /* its units go to the batch's settling */
             c->must_finish = true;
+            inherit_doubt(c, t);
             queue(w, c);
             continue;
         }
@@ -661,14 +673,15 @@ static void feed_items(worker *w)
             w->feeding = false;
             return;
         }
+        /* Passed over before --limit counts it: it is not taken. */
+        if (w->seg_done_keys && finished_before(w, &pw->pg.items[pw->fed])) {
+            page_set_outcome(pw, (int)pw->fed++, OUT_DONE_BEFORE);
+            continue;
+        }
         if (r->o->limit > 0 && atomic_fetch_add(&r->c.limit_taken, 1) >= r->o->limit) {
             engine_request_stop(r, STOP_LIMIT, NULL);
             w->feeding = false;
             break;
-        }
-        if (w->seg_done_keys && finished_before(w, &pw->pg.items[pw->fed])) {
-            page_set_outcome(pw, (int)pw->fed++, OUT_DONE_BEFORE);
-            continue;
         }
         int i = (int)pw->fed++;
         const ddb_item *it = &pw->pg.items[i];
@@ -711,6 +724,7 @@ static void fetch_current(worker *w, task *t)
     g->read = t->read;
     g->plan = t->plan;
     g->conflicts = t->conflicts;
+    inherit_doubt(g, t);
     queue(w, g);
 }
 
@@ -838,6 +852,10 @@ static void on_failure(worker *w, task *t, const ddb_answer *ans)
         return;
     }
     if (!item_level(t)) {
+        /* A write given up after an attempt that got no answer may have
+         * been carried out: its items are in doubt, said at the end. */
+        if ((t->call.maybe_applied && t->kind != T_FRESH && t->kind != T_FETCH) || t->in_doubt)
+            atomic_fetch_add(&r->c.in_doubt, (long long)(t->item >= 0) + (long long)t->n_items);
         /* Given up for the deadline (or a stop): unfinished, not failed. */
         if (t->call.rc == DM_ERR_STOPPED)
             engine_request_stop(r, r->deadline_mono ? STOP_DEADLINE : STOP_INTERRUPT, NULL);

@@ -357,6 +357,31 @@ def case_deadline_faults():
         C.delete(ctable)
 
 
+def case_deadline_slow():
+    """--time-limit again and again while a third of the answers take 1.3
+    s: writes sent before the stop are waited for (to the last
+    quarter of the margin, kept for the save) rather than given up at the
+    retry cutoff, so none is left in doubt and each item is incremented
+    exactly once without --marker."""
+    items = counted_items(300)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    proxy, url = start_proxy("--seed", "1", "--delay", "0.3:1300")
+    try:
+        args = ["run", "--table-name", TABLE, "--script", script("inc.lua", INCREMENT), "--yes", "--quiet",
+                "--total-segments", "1", "--page-size", "50", "--workers", "1", "--writes-in-flight", "4",
+                "--no-partiql", "--time-limit", "4", "--endpoint-url", url]
+        stops, _ = deadline_loop(args, lambda: False)
+    finally:
+        proxy.terminate()
+        proxy.wait()
+    assert stops >= 2, "the run ended before its time limit: the test proves nothing"
+    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    twice = sorted(k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 1)
+    assert not twice, "%d items not incremented exactly once: %s" % (len(twice), twice[:8])
+    print("%d stops at the deadline; every item incremented exactly once" % stops)
+
+
 def case_deadline_checks():
     """The time limit met during the checks before the first write (an
     endpoint that hangs on DescribeTable): a resumable stop (exit 3) with

@@ -68,8 +68,8 @@ TEST(refuses_corrupt_checkpoints)
         {"\"table\": \"orders\",", "", "missing"},
         {"\"done\": true", "\"done\": 1", "done"},
         {"\"done_keys\": [{\"pk\": {\"S\": \"k00107\"}}, ", "\"done_keys\": \"x\", \"other\": [", "done_keys"},
-        {"{\"pk\": {\"S\": \"k00107\"}}", "\"k00107\"", "done key"},
-        {"{\"pk\": {\"S\": \"k00107\"}}", "{}", "done key"},
+        {"{\"pk\": {\"S\": \"k00107\"}}", "\"k00107\"", "segment 1's done_keys[0] is not a key"},
+        {"{\"pk\": {\"S\": \"k00107\"}}", "{}", "segment 1's done_keys[0] is not a key"},
         {"\"marker\": \"_mig\"", "\"marker\": 7", "wrong type"},
         {"\"table\": \"orders\"", "\"table\": \"orders\", \"table\": \"other\"", "duplicate"},
     };
