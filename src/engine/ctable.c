@@ -409,10 +409,36 @@ static int parse_done(run_state *r, json_t *item, doneset **out, dm_error *err)
     return rc;
 }
 
-/* A cursor is an ExclusiveStartKey of the table, or none; the keys done
- * past it are keys of the table. */
+/* Each attribute of a segment item this version reads, when present, is
+ * of its type (a count stored as a string would read as 0, a cursor
+ * stored as a map as none: the segment would start over). */
+static int segment_types(json_t *item, dm_error *err)
+{
+    static const char *const strings[] = {"owner", "status", "cursor", "done_keys"};
+    static const char *const numbers[] = {"version", "lease_until", "scanned", "changed", "unchanged",
+                                          "deleted", "failed", "conflicts", "work_ms"};
+    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
+        json_t *v = json_object_get(item, strings[i]);
+        if (v && !json_is_string(json_object_get(v, "S")))
+            return dm_error_set(err, DM_ERR_PARSE, "its %s is not a string (S)", strings[i]);
+    }
+    for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++) {
+        json_t *v = json_object_get(item, numbers[i]);
+        if (v && (get_n(item, numbers[i], -1) < 0 || get_n(item, numbers[i], -2) < 0))
+            return dm_error_set(err, DM_ERR_PARSE, "its %s is not a whole number from 0 up (N)", numbers[i]);
+    }
+    if (get_n(item, "version", 0) < 1)
+        return dm_error_set(err, DM_ERR_PARSE, "its version is not a number from 1 up");
+    return DM_OK;
+}
+
+/* A segment item as this version wrote it: attributes of their types, a
+ * cursor that is an ExclusiveStartKey of the table (or none), and keys
+ * done past it that are keys of the table. */
 static int segment_ok(run_state *r, json_t *item, dm_error *err)
 {
+    if (segment_types(item, err) != DM_OK)
+        return DM_ERR_PARSE;
     const char *cursor = get_s(item, "cursor");
     if (cursor && *cursor && doneset_check_key(RUN_KEY_SCHEMA(r), cursor, strlen(cursor), err) != DM_OK) {
         dm_error_prefix(err, "its cursor");
@@ -424,6 +450,17 @@ static int segment_ok(run_state *r, json_t *item, dm_error *err)
     if (rc)
         dm_error_prefix(err, "its done_keys");
     return rc;
+}
+
+/* err (the reason) becomes the message for segment seg's item. */
+static int malformed(run_state *r, int seg, dm_error *err)
+{
+    char why[sizeof err->message];
+    dm_strlcpy(why, err->message, sizeof why);
+    return dm_error_set(err, DM_ERR_CONFIG,
+                        "segment %d's item in the checkpoint table %s is malformed (%s); fix or delete the item "
+                        "%s#%d (deleted, the segment starts over: the script runs again on its items)",
+                        seg, table_name(r), why, r->migration, seg);
 }
 
 /* Loads a won segment's cursor and counts. */
@@ -493,14 +530,8 @@ static int try_segment(run_state *r, ddb_client *c, seg_state *s, seg_state **ou
             *busy_until = lease;
     } else {
         json_t *won = NULL;
-        dm_error why = {0};
-        if (version < 1)
-            dm_error_set(&why, DM_ERR_PARSE, "its version is not a number from 1 up");
-        if (version < 1 || segment_ok(r, item, &why) != DM_OK)
-            rc = dm_error_set(err, DM_ERR_PARSE,
-                              "segment %d's item in the checkpoint table %s is malformed (%s); fix or delete the "
-                              "item %s#%d",
-                              s->index, table_name(r), why.message, r->migration, s->index);
+        if (segment_ok(r, item, err) != DM_OK)
+            rc = malformed(r, s->index, err);
         else if ((rc = take_segment_item(r, c, s->index, version, &won, err)) == DM_OK && won) {
             if (owner && *owner && strcmp(owner, r->ct->owner) != 0 && !r->o->quiet)
                 fprintf(stderr, "ddbmig: segment %d: taking over from %s, whose lease expired\n", s->index, owner);
@@ -767,6 +798,65 @@ int engine_progress_read(ddb_client *c, const char *checkpoint_table, const char
         size_t i;
         json_t *item;
         json_array_foreach(json_object_get(a, "Items"), i, item) progress_add(out, item, migration, now);
+        json_t *last = json_object_get(a, "LastEvaluatedKey");
+        if (rc == DM_OK && last)
+            start = json_incref(last);
+        json_decref(a);
+    } while (rc == DM_OK && start);
+    return rc;
+}
+
+/* ---- checked before the first write ---- */
+
+/* Segment seg's item, if any, is one this version can go on from. */
+static int check_segment(run_state *r, ddb_client *c, int seg, json_t *item, dm_error *err)
+{
+    json_t *own = NULL;
+    int rc = item ? DM_OK : read_segment(r, c, seg, &own, err);
+    json_t *it = item ? item : own;
+    if (rc == DM_OK && it && segment_ok(r, it, err) != DM_OK)
+        rc = malformed(r, seg, err);
+    json_decref(own);
+    return rc;
+}
+
+/* The items of a few segments, one by one; of many, in one Scan. */
+#define CHECK_ONE_BY_ONE 64
+
+int ctable_check(run_state *r, ddb_client *c, dm_error *err)
+{
+    int n = r->seg_list ? r->n_seg_list : r->n_segs;
+    if (n <= CHECK_ONE_BY_ONE) {
+        int rc = DM_OK;
+        for (int i = 0; i < n && rc == DM_OK; i++)
+            rc = check_segment(r, c, r->seg_list ? r->seg_list[i] : i, NULL, err);
+        return rc;
+    }
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s#", r->migration);
+    json_t *start = NULL;
+    int rc = DM_OK;
+    do {
+        json_t *req = json_pack("{s:s,s:b,s:s,s:{s:s},s:{s:{s:s}}}", "TableName", table_name(r), "ConsistentRead", 1,
+                                "FilterExpression", "begins_with(#i, :p)", "ExpressionAttributeNames", "#i", "id",
+                                "ExpressionAttributeValues", ":p", "S", prefix);
+        if (req && start)
+            json_object_set_new(req, "ExclusiveStartKey", start);
+        else
+            json_decref(start);
+        start = NULL;
+        json_t *a = NULL;
+        rc = req ? ddb_request(c, "Scan", table_name(r), req, &a, err) : DM_ERR_NOMEM;
+        json_decref(req);
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(a, "Items"), i, item)
+        {
+            long long seg = get_n(item, "segment", -1);
+            const char *id = get_s(item, "id"), *kind = get_s(item, "kind");
+            if (rc == DM_OK && id && !(kind && strcmp(kind, "meta") == 0) && seg >= 0 && seg < r->n_segs)
+                rc = check_segment(r, c, (int)seg, item, err);
+        }
         json_t *last = json_object_get(a, "LastEvaluatedKey");
         if (rc == DM_OK && last)
             start = json_incref(last);

@@ -23,6 +23,11 @@ typedef struct ctable ctable;
  * the meta item of a migration already begun, and sets up r->segs (all pending: segments are
  * claimed one by one). r->n_segs comes from the meta item when it exists. */
 int ctable_open(run_state *r, ddb_client *c, dm_error *err);
+/* Before the first write: the items of the segments this process may
+ * work on are ones it can go on from (DM_ERR_CONFIG naming the first that
+ * is not), so that a malformed one is refused before anything is written
+ * rather than when its segment's turn comes. */
+int ctable_check(run_state *r, ddb_client *c, dm_error *err);
 void ctable_free(ctable *ct);
 /* After the go-ahead, before the first write: writes the meta item of a
  * new migration (refusing, if another process began it meanwhile, other

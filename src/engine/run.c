@@ -239,7 +239,8 @@ static int setup_segments(run_state *r, ddb_client *c, bool *continuing, dm_erro
             r->n_segs = default_segments(r);
         int rc = ctable_open(r, c, err);
         *continuing = true; /* others' errors file lines stay */
-        return rc ? rc : setup_seg_list(r, err);
+        rc = rc ? rc : setup_seg_list(r, err);
+        return rc ? rc : ctable_check(r, c, err);
     }
     if (!o->dry_run && o->job != ENGINE_VERIFY) {
         int rc = checkpoint_load(r, &found, &limited, err);
@@ -399,7 +400,7 @@ static engine_status finish_status(run_state *r, dm_error *err)
         return atomic_load(&r->c.changed) + atomic_load(&r->c.deleted) > 0 ? ENGINE_ITEM_ERRORS : ENGINE_DONE;
     /* With a checkpoint table, a segment this process could not take (its
      * owner still renewing at the deadline, say) is not done: said so. */
-    if (r->ct && !res.done) {
+    if (r->ct && !res.done && why != STOP_LIMIT) {
         if (err)
             dm_error_set(err, DM_ERR_STOPPED, "%d of %d segments are not done yet (other processes hold them)",
                          res.segments - res.segments_done, res.segments);

@@ -457,6 +457,68 @@ def case_checkpoint_keys():
         assert int(it["count"]["N"]) == want, (k, it["count"], want)
 
 
+def case_ctable_keys():
+    """A segment item of the checkpoint table with an attribute of another
+    type (a cursor as a map, done keys as a list, a count as a string) or
+    a key not of the table is refused before anything is written (exit 2,
+    naming the item); done keys stored as the table writes them are passed
+    over."""
+    items = counted_items(200)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    ctable = TABLE + "_cp"
+    args = ["run", "--table-name", TABLE, "-e", "item.count = item.count + 1; return item", "--yes",
+            "--quiet", "--output", "json", "--total-segments", "2", "--page-size", "10",
+            "--checkpoint-table", ctable]
+    try:
+        s = summary(ddbmig(*args, "--limit", "15", expect=0))
+        assert s["scanned"] == 15, s
+        segs = {it["id"]["S"]: it for it in C.scan(ctable) if "segment" in it}
+        seg0 = [it for it in segs.values() if it["segment"]["N"] == "0"][0]
+        assert "cursor" in seg0, seg0
+        before = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+        cursor = seg0["cursor"]["S"]
+        bad = [("cursor", {"M": {"pk": {"S": "k00001"}}}, "its cursor is not a string (S)"),
+               ("cursor", {"S": json.dumps({"pk": {"N": "1"}})}, "'pk' is of type N; the table's is S"),
+               ("done_keys", {"L": [{"S": cursor}]}, "its done_keys is not a string (S)"),
+               ("done_keys", {"S": "[{}]"}, "its done_keys"),
+               ("done_keys", {"S": json.dumps([{"pk": {"S": "k00001"}, "x": {"N": "1"}}])}, "names 'x'"),
+               ("scanned", {"S": "5"}, "its scanned is not a whole number"),
+               ("version", {"S": "3"}, "its version is not a whole number")]
+        for name, value, why in bad:
+            item = dict(seg0)
+            item[name] = value
+            C.put(ctable, item)
+            p = ddbmig(*args, expect=2)
+            assert why in p.stderr and "segment 0's item in the checkpoint table" in p.stderr, (why, p.stderr)
+            assert {it["pk"]["S"]: it for it in C.scan(TABLE)} == before, "a refused run wrote: " + why
+        # Two items not yet migrated of segment 0, recorded as done past
+        # its cursor as the table writes them: passed over.
+        todo = [k for k, it in before.items() if int(it["count"]["N"]) == int(k[1:])]
+        item = dict(seg0)
+        C.put(ctable, item)
+        ddbmig(*args, "--segments", "0", "--limit", "1", expect=0)  # which items are segment 0's
+        after = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+        seg0_item = [k for k in todo if int(after[k]["count"]["N"]) != int(before[k]["count"]["N"])]
+        assert len(seg0_item) == 1, seg0_item
+        seg0 = [it for it in C.scan(ctable) if it.get("segment", {}).get("N") == "0"][0]
+        rest = [k for k in todo if k not in seg0_item]
+        # Keys of either segment may be listed: only segment 0's can match.
+        skip = rest[:40]
+        seg0["done_keys"] = {"S": json.dumps([{"pk": {"S": k}} for k in skip])}
+        C.put(ctable, seg0)
+        s = summary(ddbmig(*args, expect=0))
+        final = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+        passed = [k for k in skip if int(final[k]["count"]["N"]) == int(k[1:])]
+        assert passed, "no listed key was passed over"
+        for k, it in final.items():
+            want = int(k[1:]) + (0 if k in passed else 1)
+            assert int(it["count"]["N"]) == want, (k, it["count"], want)
+        assert s["scanned"] + 16 + len(passed) == 200, (s["scanned"], len(passed))
+    finally:
+        C.delete(ctable)
+
+
 def case_busy_interrupt():
     """SIGINT while the script is busy on one item: the script stops at its
     next instruction count, the item is not an item error (its page is not
