@@ -65,6 +65,8 @@ struct http_request {
     /* Out: filled on completion; release with http_request_cleanup. */
     long status;                /* 0 when no HTTP answer */
     http_net_error net_error;
+    bool resent;                /* sent again after a kept-alive connection died unanswered: the first
+                                 * send may have reached the server */
     char net_message[256];
     dm_buf response;            /* body */
     dm_buf response_headers;    /* "name: value\n" lines, names lower-cased */

@@ -23,14 +23,15 @@ const char *checkpoint_mode_name(engine_write_mode m)
     return m == ENGINE_WRITE_PUT ? "put" : m == ENGINE_WRITE_BATCH ? "batch" : "update";
 }
 
-/* The keys finished past the cursor, as a JSON array; NULL when none. */
-static json_t *done_keys_json(const seg_state *s)
+/* A set of keys (done past the cursor, or in doubt), as a JSON array;
+ * NULL when none. */
+static json_t *set_json(const doneset *d)
 {
-    if (!doneset_size(s->done))
+    if (!doneset_size(d))
         return NULL;
     dm_buf b;
     dm_buf_init(&b, 0);
-    json_t *keys = doneset_write(s->done, 0, &b, NULL) == DM_OK ? json_loadb(b.data, b.len, JSON_ALLOW_NUL, NULL) : NULL;
+    json_t *keys = doneset_write(d, 0, &b, NULL) == DM_OK ? json_loadb(b.data, b.len, JSON_ALLOW_NUL, NULL) : NULL;
     dm_buf_cleanup(&b);
     return keys;
 }
@@ -43,11 +44,15 @@ static json_t *segment_json(const seg_state *s)
                      "changed", (json_int_t)s->changed, "unchanged", (json_int_t)s->unchanged, "deleted",
                      (json_int_t)s->deleted, "failed", (json_int_t)s->failed, "conflicts", (json_int_t)s->conflicts,
                      "work_ms", (json_int_t)(s->work_ms + (s->status == SEG_RUNNING ? dm_monotonic_ms() - s->started_ms : 0)));
-    json_t *done = done_keys_json(s);
+    json_t *done = set_json(s->done), *doubt = set_json(s->doubt);
     if (seg && done)
         json_object_set_new(seg, "done_keys", done);
     else
         json_decref(done);
+    if (seg && doubt)
+        json_object_set_new(seg, "in_doubt", doubt);
+    else
+        json_decref(doubt);
     return seg;
 }
 
@@ -152,6 +157,22 @@ static int adopt_keys(run_state *r, seg_state *s, checkpoint_seg *c, int i, dm_e
     return DM_OK;
 }
 
+/* A segment's writes in doubt: keys of the table, records that parse. */
+static int adopt_doubts(run_state *r, seg_state *s, checkpoint_seg *c, int i, dm_error *err)
+{
+    dm_error e = {0};
+    if (c->n_doubt && !(s->doubt = doneset_new(RUN_KEY_SCHEMA(r))))
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < c->n_doubt; k++) {
+        const char *key = c->doubt_keys[k], *wrote = c->doubt_wrote[k];
+        if (wplan_wrote_check(wrote, strlen(wrote), &e) != DM_OK ||
+            doneset_add_json_with(s->doubt, key, strlen(key), wrote, &e) != DM_OK)
+            return dm_error_set(err, e.code == DM_ERR_NOMEM ? DM_ERR_NOMEM : DM_ERR_CONFIG,
+                                "segment %d's in_doubt[%d]: %s; %s", i, k, e.message, FIX_OR_REMOVE);
+    }
+    return DM_OK;
+}
+
 /* Takes the segments (their keys move) and the run's identity: ctx.now
  * and the marker value are those of the first start, so that items done
  * again come out the same. */
@@ -165,6 +186,7 @@ static int adopt(run_state *r, checkpoint_doc *d, dm_error *err)
         seg_state *s = &r->segs[i];
         checkpoint_seg *c = &d->segs[i];
         int rc = adopt_keys(r, s, c, i, err);
+        rc = rc ? rc : adopt_doubts(r, s, c, i, err);
         if (rc)
             return rc;
         s->index = i;

@@ -15,6 +15,9 @@ typedef struct checkpoint_seg {
     char *start_key;     /* compact JSON object, or NULL; owned */
     char **done_keys;    /* keys finished past start_key (doneset.h), compact JSON objects; owned */
     int n_done;
+    char **doubt_keys;   /* keys of items left with a write in doubt, compact JSON objects; owned */
+    char **doubt_wrote;  /* what each wrote (wplan_wrote_json), compact JSON objects; owned */
+    int n_doubt;
     long long scanned, changed, unchanged, deleted, failed, conflicts;
     int64_t work_ms;
 } checkpoint_seg;

@@ -35,6 +35,33 @@ static bool count(json_t *o, const char *name, long long *out)
     return true;
 }
 
+/* "in_doubt": [{"key": {...}, "wrote": {...}}, ...], optional. */
+static int parse_doubts(json_t *js, checkpoint_seg *s, json_int_t i, dm_error *err)
+{
+    json_t *list = json_object_get(js, "in_doubt");
+    if (!list)
+        return DM_OK;
+    size_t n = json_array_size(list);
+    if (!json_is_array(list))
+        return bad(err, "in_doubt that is not a list");
+    if (!n)
+        return DM_OK;
+    /* One more, NULL: the cleanup frees up to n_doubt inclusive. */
+    if (n > 10000000 || !(s->doubt_keys = calloc(n + 1, sizeof *s->doubt_keys)) ||
+        !(s->doubt_wrote = calloc(n + 1, sizeof *s->doubt_wrote)))
+        return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++, s->n_doubt++) {
+        json_t *one = json_array_get(list, k), *key = json_object_get(one, "key"), *wrote = json_object_get(one, "wrote");
+        if (!json_is_object(key) || !json_object_size(key) || !json_is_object(wrote) || json_object_size(one) != 2)
+            return dm_error_set(err, DM_ERR_PARSE,
+                                "not a ddbmig checkpoint: segment %lld's in_doubt[%zu] is not {\"key\", \"wrote\"}",
+                                (long long)i, k);
+        if (!(s->doubt_keys[k] = json_dumps(key, JSON_COMPACT)) || !(s->doubt_wrote[k] = json_dumps(wrote, JSON_COMPACT)))
+            return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    }
+    return DM_OK;
+}
+
 static int parse_segment(json_t *js, checkpoint_doc *d, dm_error *err)
 {
     json_t *idx = json_object_get(js, "segment");
@@ -73,7 +100,7 @@ static int parse_segment(json_t *js, checkpoint_doc *d, dm_error *err)
     if (json_is_object(key) && !(s->start_key = json_dumps(key, JSON_COMPACT)))
         return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
     s->work_ms = work;
-    return DM_OK;
+    return parse_doubts(js, s, i, err);
 }
 
 static int parse_doc(json_t *doc, checkpoint_doc *d, dm_error *err)
@@ -154,6 +181,13 @@ void checkpoint_doc_cleanup(checkpoint_doc *d)
         for (int k = 0; k < d->segs[i].n_done; k++)
             free(d->segs[i].done_keys[k]);
         free(d->segs[i].done_keys);
+        /* A record cut short by a parse error has its key only. */
+        for (int k = 0; k <= d->segs[i].n_doubt && d->segs[i].doubt_keys; k++) {
+            free(d->segs[i].doubt_keys[k]);
+            free(d->segs[i].doubt_wrote ? d->segs[i].doubt_wrote[k] : NULL);
+        }
+        free(d->segs[i].doubt_keys);
+        free(d->segs[i].doubt_wrote);
     }
     free(d->segs);
     d->segs = NULL;

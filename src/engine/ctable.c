@@ -384,22 +384,32 @@ static int take_segment_item(run_state *r, ddb_client *c, int seg, long long ver
     return rc;
 }
 
-/* The segment item's keys finished past its cursor (a JSON array of keys
- * in the attribute done_keys) into *out (NULL when there are none). */
-static int parse_done(run_state *r, json_t *item, doneset **out, dm_error *err)
+/* One of a segment item's key sets into *out (NULL when empty): attr
+ * done_keys, a JSON list of keys; or in_doubt, a JSON list of
+ * {"key": KEY, "wrote": RECORD} (with_wrote). */
+static int parse_set(run_state *r, json_t *item, const char *attr, bool with_wrote, doneset **out, dm_error *err)
 {
     *out = NULL;
-    const char *text = get_s(item, "done_keys");
+    const char *text = get_s(item, attr);
     if (!text || !*text)
         return DM_OK;
     json_t *keys = json_loads(text, JSON_ALLOW_NUL, NULL);
-    int rc = json_is_array(keys) ? DM_OK : dm_error_set(err, DM_ERR_PARSE, "done_keys is not a JSON list");
+    int rc = json_is_array(keys) ? DM_OK : dm_error_set(err, DM_ERR_PARSE, "%s is not a JSON list", attr);
     if (rc == DM_OK && json_array_size(keys) && !(*out = doneset_new(RUN_KEY_SCHEMA(r))))
         rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == DM_OK && i < json_array_size(keys); i++) {
-        char *one = json_dumps(json_array_get(keys, i), JSON_COMPACT | JSON_ENCODE_ANY);
-        rc = one ? doneset_add_json(*out, one, strlen(one), err) : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
-        free(one);
+        json_t *one = json_array_get(keys, i);
+        json_t *key = with_wrote ? json_object_get(one, "key") : one, *wrote = json_object_get(one, "wrote");
+        char *k = json_dumps(key, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *w = with_wrote && wrote ? json_dumps(wrote, JSON_COMPACT) : NULL;
+        if (!k || (with_wrote && !w))
+            rc = dm_error_set(err, DM_ERR_PARSE, "%s[%zu] is not a key%s", attr, i, with_wrote ? " and a record" : "");
+        else if (with_wrote && wplan_wrote_check(w, strlen(w), err) != DM_OK)
+            rc = DM_ERR_PARSE;
+        else
+            rc = doneset_add_json_with(*out, k, strlen(k), w, err);
+        free(k);
+        free(w);
     }
     json_decref(keys);
     if (rc) {
@@ -414,7 +424,7 @@ static int parse_done(run_state *r, json_t *item, doneset **out, dm_error *err)
  * stored as a map as none: the segment would start over). */
 static int segment_types(json_t *item, dm_error *err)
 {
-    static const char *const strings[] = {"owner", "status", "cursor", "done_keys"};
+    static const char *const strings[] = {"owner", "status", "cursor", "done_keys", "in_doubt"};
     static const char *const numbers[] = {"version", "lease_until", "scanned", "changed", "unchanged",
                                           "deleted", "failed", "conflicts", "work_ms"};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
@@ -445,10 +455,13 @@ static int segment_ok(run_state *r, json_t *item, dm_error *err)
         return DM_ERR_PARSE;
     }
     doneset *d = NULL;
-    int rc = parse_done(r, item, &d, err);
+    int rc = parse_set(r, item, "done_keys", false, &d, err);
+    doneset_free(d);
+    d = NULL;
+    rc = rc ? rc : parse_set(r, item, "in_doubt", true, &d, err);
     doneset_free(d);
     if (rc)
-        dm_error_prefix(err, "its done_keys");
+        dm_error_prefix(err, "its key sets");
     return rc;
 }
 
@@ -479,9 +492,12 @@ static void load_segment(run_state *r, seg_state *s, json_t *item)
     s->work_ms = get_n(item, "work_ms", 0);
     s->version = get_n(item, "version", 1);
     doneset_free(s->done);
+    doneset_free(s->doubt);
     dm_error e = {0};
-    if (parse_done(r, item, &s->done, &e) != DM_OK) /* checked before the take: out of memory */
-        fprintf(stderr, "ddbmig: segment %d: %s; items finished past its cursor will run again\n", s->index,
+    /* Checked before the take: out of memory. */
+    if (parse_set(r, item, "done_keys", false, &s->done, &e) != DM_OK ||
+        parse_set(r, item, "in_doubt", true, &s->doubt, &e) != DM_OK)
+        fprintf(stderr, "ddbmig: segment %d: %s; items finished past its cursor may run again\n", s->index,
                 e.message);
     s->owned = true;
     s->worked = true;
@@ -600,6 +616,7 @@ typedef struct snapshot {
     int index;
     char *cursor;
     char *done_keys;    /* JSON list, or NULL */
+    char *doubts;       /* JSON list, or NULL */
     size_t keys_left;   /* keys that did not fit the item */
     long long version, scanned, changed, unchanged, deleted, failed, conflicts, work_ms;
     bool done;
@@ -625,24 +642,30 @@ static int write_progress(run_state *r, ddb_client *c, const snapshot *p, bool r
         json_object_set_new(vals, ":dk", str(p->done_keys));
         dm_buf_puts(&ue, ", #d = :dk");
     }
+    if (p->doubts) {
+        json_object_set_new(vals, ":db", str(p->doubts));
+        dm_buf_puts(&ue, ", #b = :db");
+    }
     /* What is not set is removed: no cursor (the segment's start), no keys
-     * done past it, and no owner once released. */
-    const char *gone[3];
+     * done past it or in doubt, and no owner once released. */
+    const char *gone[4];
     int n_gone = 0;
     if (!p->cursor)
         gone[n_gone++] = "#c";
     if (!p->done_keys)
         gone[n_gone++] = "#d";
+    if (!p->doubts)
+        gone[n_gone++] = "#b";
     if (p->done || release)
         gone[n_gone++] = "#o";
     for (int i = 0; i < n_gone; i++) {
         dm_buf_puts(&ue, i ? ", " : " REMOVE ");
         dm_buf_puts(&ue, gone[i]);
     }
-    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s,s:s},s:o}", "TableName", table_name(r), "Key",
+    json_t *req = json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s},s:o}", "TableName", table_name(r), "Key",
                             key_of(r, p->index), "UpdateExpression", dm_buf_cstr(&ue), "ConditionExpression",
                             "#o = :me AND version = :v", "ExpressionAttributeNames", "#o", "owner", "#s", "status", "#c",
-                            "cursor", "#d", "done_keys", "ExpressionAttributeValues", vals);
+                            "cursor", "#d", "done_keys", "#b", "in_doubt", "ExpressionAttributeValues", vals);
     dm_buf_cleanup(&ue);
     dm_error e = {0};
     int rc = req ? ddb_request(c, "UpdateItem", table_name(r), req, NULL, &e) : DM_ERR_NOMEM;
@@ -660,16 +683,19 @@ static int write_progress(run_state *r, ddb_client *c, const snapshot *p, bool r
  * hundred bytes and the cursor at most a key's 2 KB + 1 KB. */
 #define DONE_KEYS_MAX (380 * 1024)
 
-/* The keys done past the cursor as JSON text (owned), as many as fit. */
-static char *done_text(const doneset *d, size_t *left)
+/* A key set as JSON text (owned), as many keys as fit in max bytes;
+ * *left += those left out. */
+static char *set_text(const doneset *d, size_t max, size_t *left)
 {
     dm_buf b;
     dm_buf_init(&b, 0);
-    if (doneset_write(d, DONE_KEYS_MAX, &b, left) != DM_OK) {
-        *left = doneset_size(d);
+    size_t out = 0;
+    if (doneset_write(d, max, &b, &out) != DM_OK) {
+        *left += doneset_size(d);
         dm_buf_cleanup(&b);
         return NULL;
     }
+    *left += out;
     return b.data;
 }
 
@@ -686,7 +712,12 @@ int ctable_flush(run_state *r, ddb_client *c, bool final, dm_error *err)
                       .conflicts = s->conflicts, .done = s->status == SEG_DONE,
                       .work_ms = s->work_ms + (s->status == SEG_RUNNING ? dm_monotonic_ms() - s->started_ms : 0)};
         if (mine && doneset_size(s->done))
-            p.done_keys = done_text(s->done, &p.keys_left);
+            p.done_keys = set_text(s->done, DONE_KEYS_MAX, &p.keys_left);
+        size_t used = p.done_keys ? strlen(p.done_keys) : 0;
+        if (mine && doneset_size(s->doubt) && used + 2 < DONE_KEYS_MAX)
+            p.doubts = set_text(s->doubt, DONE_KEYS_MAX - used, &p.keys_left);
+        else if (mine)
+            p.keys_left += doneset_size(s->doubt);
         bool running = s->status == SEG_RUNNING;
         pthread_mutex_unlock(&r->mu);
         if (!mine) {
@@ -695,8 +726,9 @@ int ctable_flush(run_state *r, ddb_client *c, bool final, dm_error *err)
         }
         if (final && p.keys_left && !r->o->quiet)
             fprintf(stderr,
-                    "ddbmig: segment %d: %zu items finished past its cursor do not fit its item in the checkpoint "
-                    "table; a resume runs the script on them again (--marker makes every item exactly once)\n",
+                    "ddbmig: segment %d: %zu items finished past its cursor (or with a write in doubt) do not fit "
+                    "its item in the checkpoint table; a resume runs the script on them again (--marker makes "
+                    "every item exactly once)\n",
                     i, p.keys_left);
         bool release = final && !p.done, lost = false;
         int64_t sent = dm_monotonic_ms(); /* the lease runs from here, not from the answer */
@@ -706,6 +738,7 @@ int ctable_flush(run_state *r, ddb_client *c, bool final, dm_error *err)
         rc = write_progress(r, c, &p, release, &lost, err);
         free(p.cursor);
         free(p.done_keys);
+        free(p.doubts);
         pthread_mutex_lock(&r->mu);
         if (rc == DM_OK && lost) {
             atomic_store(&s->lost, true);

@@ -13,6 +13,7 @@ typedef struct entry {
     size_t canon_len;
     uint64_t hash;
     char *json;  /* owned: the key as DynamoDB JSON */
+    char *payload; /* owned, or NULL */
     bool live;   /* false once taken */
 } entry;
 
@@ -45,6 +46,7 @@ void doneset_free(doneset *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->e[i].canon);
         free(s->e[i].json);
+        free(s->e[i].payload);
     }
     free(s->e);
     free(s->slots);
@@ -155,8 +157,11 @@ static int grow(doneset *s)
     return DM_OK;
 }
 
-static int add(doneset *s, const ddb_item *it)
+static int add(doneset *s, const ddb_item *it, const char *payload)
 {
+    char *own = payload ? dm_strdup(payload) : NULL;
+    if (payload && !own)
+        return DM_ERR_NOMEM;
     dm_buf canon, json;
     dm_buf_init(&canon, 0);
     dm_buf_init(&json, 0);
@@ -166,9 +171,13 @@ static int add(doneset *s, const ddb_item *it)
     if (rc == DM_OK && at >= 0) {
         s->live += !s->e[at].live;
         s->e[at].live = true;
+        free(s->e[at].payload);
+        s->e[at].payload = own;
+        own = NULL;
     } else if (rc == DM_OK && (rc = grow(s)) == DM_OK) {
         entry *e = &s->e[s->n];
-        *e = (entry){.canon_len = canon.len, .hash = h, .live = true};
+        *e = (entry){.canon_len = canon.len, .hash = h, .live = true, .payload = own};
+        own = NULL;
         e->canon = canon.data;
         e->json = json.data;
         dm_buf_init(&canon, 0);
@@ -176,18 +185,22 @@ static int add(doneset *s, const ddb_item *it)
         if (!e->canon || !e->json) {
             free(e->canon);
             free(e->json);
+            free(e->payload);
             rc = DM_ERR_NOMEM;
         } else {
             place(s, (int32_t)s->n++);
             s->live++;
         }
     }
+    free(own);
     dm_buf_cleanup(&canon);
     dm_buf_cleanup(&json);
     return rc;
 }
 
-int doneset_add_item(doneset *s, const ddb_item *it) { return add(s, it); }
+int doneset_add_item(doneset *s, const ddb_item *it) { return add(s, it, NULL); }
+
+int doneset_add_item_with(doneset *s, const ddb_item *it, const char *payload) { return add(s, it, payload); }
 
 static int checked(doneset_schema sc, const ddb_item *it, dm_error *err)
 {
@@ -242,18 +255,27 @@ int doneset_check_key(doneset_schema sc, const char *text, size_t len, dm_error 
     return rc;
 }
 
-int doneset_add_json(doneset *s, const char *text, size_t len, dm_error *err)
+int doneset_add_json_with(doneset *s, const char *text, size_t len, const char *payload, dm_error *err)
 {
     ddb_item it;
     dm_arena_reset(s->scratch);
     int rc = decode_key(s->schema, s->scratch, text, len, &it, err);
-    if (rc == DM_OK && (rc = add(s, &it)) != DM_OK)
+    if (rc == DM_OK && (rc = add(s, &it, payload)) != DM_OK)
         dm_error_set(err, rc, "out of memory");
     return rc;
 }
 
-bool doneset_take(doneset *s, const ddb_item *it)
+int doneset_add_json(doneset *s, const char *text, size_t len, dm_error *err)
 {
+    return doneset_add_json_with(s, text, len, NULL, err);
+}
+
+bool doneset_take(doneset *s, const ddb_item *it) { return doneset_take_with(s, it, NULL); }
+
+bool doneset_take_with(doneset *s, const ddb_item *it, const char **payload)
+{
+    if (payload)
+        *payload = NULL;
     if (!s || !s->live)
         return false;
     dm_buf canon;
@@ -266,6 +288,8 @@ bool doneset_take(doneset *s, const ddb_item *it)
         return false;
     s->e[at].live = false;
     s->live--;
+    if (payload)
+        *payload = s->e[at].payload;
     return true;
 }
 
@@ -277,13 +301,22 @@ int doneset_write(const doneset *s, size_t max, dm_buf *out, size_t *left)
     for (size_t i = 0; s && !rc && i < s->n; i++) {
         if (!s->e[i].live)
             continue;
-        size_t n = strlen(s->e[i].json);
+        const entry *e = &s->e[i];
+        size_t n = strlen(e->json) + (e->payload ? strlen(e->payload) + 20 : 0);
         if (max && out->len - start + n + 2 > max) {
             out_n++;
             continue;
         }
         rc = first ? DM_OK : dm_buf_putc(out, ',');
-        rc = rc ? rc : dm_buf_append(out, s->e[i].json, n);
+        if (!rc && e->payload) {
+            rc = dm_buf_puts(out, "{\"key\":");
+            rc = rc ? rc : dm_buf_puts(out, e->json);
+            rc = rc ? rc : dm_buf_puts(out, ",\"wrote\":");
+            rc = rc ? rc : dm_buf_puts(out, e->payload);
+            rc = rc ? rc : dm_buf_putc(out, '}');
+        } else if (!rc) {
+            rc = dm_buf_append(out, e->json, strlen(e->json));
+        }
         first = false;
     }
     if (left)

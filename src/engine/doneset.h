@@ -48,12 +48,22 @@ int doneset_add_json(doneset *s, const char *text, size_t len, dm_error *err);
  * item lacks one or it is not a scalar. */
 int doneset_add_item(doneset *s, const ddb_item *it);
 
+/* The same, each key with a payload (owned copy of a JSON text): what a
+ * write in doubt wrote (wplan_wrote_json), beside the key of its item. A
+ * key added again takes the new payload. */
+int doneset_add_item_with(doneset *s, const ddb_item *it, const char *payload);
+int doneset_add_json_with(doneset *s, const char *text, size_t len, const char *payload, dm_error *err);
+
 /* True when the item's key is in the set; it is then taken out. */
 bool doneset_take(doneset *s, const ddb_item *it);
+/* The same, with the key's payload in *payload (NULL for none; borrowed
+ * until the set is freed). */
+bool doneset_take_with(doneset *s, const ddb_item *it, const char **payload);
 size_t doneset_size(const doneset *s);
 
 /* Appends the keys held as a JSON array of DynamoDB JSON keys ("[]" when
- * empty), in the order they were added. With max > 0, the array stops
+ * empty), in the order they were added; a key with a payload as
+ * {"key": KEY, "wrote": PAYLOAD}. With max > 0, the array stops
  * before the key that would take it past max bytes; *left (if not NULL)
  * gets the number of keys left out. */
 int doneset_write(const doneset *s, size_t max, dm_buf *out, size_t *left);

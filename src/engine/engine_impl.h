@@ -20,6 +20,7 @@ typedef struct seg_state {
     seg_status status;
     char *last_key;          /* ExclusiveStartKey of the next page; owned */
     struct doneset *done;    /* keys of items past last_key already finished; owned; NULL: none */
+    struct doneset *doubt;   /* keys of items past last_key whose write is in doubt, with what it wrote; owned */
     long long scanned, changed, unchanged, deleted, failed, conflicts, pages;
     int64_t started_ms, elapsed_ms, work_ms; /* work_ms: across runs */
     /* Checkpoint table only (ctable.c): this process owns the segment

@@ -27,6 +27,7 @@ typedef struct page_item {
     uint8_t outcome;    /* item_outcome */
     uint16_t conflicts;
     bool stuck;         /* a request of its failed for good: never finished */
+    const char *wrote;  /* stuck with a write in doubt: what it wrote (wplan_wrote_json), in the page's arena */
 } page_item;
 
 typedef struct page_counts {

@@ -414,6 +414,7 @@ static void free_run(run_state *r)
     for (int i = 0; i < r->n_segs && r->segs; i++) {
         free(r->segs[i].last_key);
         doneset_free(r->segs[i].done);
+        doneset_free(r->segs[i].doubt);
     }
     free(r->segs);
     free(r->seg_list);

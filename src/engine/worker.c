@@ -64,6 +64,7 @@ typedef struct worker {
     wplan_rules rules;
     seg_state *seg;       /* the page being worked's segment */
     bool seg_done_keys;   /* its set of keys finished before (doneset.h) is not empty */
+    bool seg_doubts;      /* its set of writes in doubt is not empty */
     ratelimit *seg_rl;    /* its pace: borrowed from its lane, or owned once the lane let it go */
     bool seg_owned;
     lane lanes[LANES_MAX];
@@ -531,6 +532,25 @@ static void inherit_doubt(task *next, const task *t)
     next->in_doubt = next->call.maybe_applied = next->must_finish = true;
 }
 
+/* Item i was left unfinished by a write that may have been carried out
+ * with no answer to say so: what it wrote goes with the checkpoint, for
+ * the resume to check; without a record (another kind of write, out of
+ * memory) the item is counted in doubt. */
+static void left_in_doubt(worker *w, int i, const wplan *p)
+{
+    if (i >= 0 && p && wplan_doubtful(p)) {
+        dm_buf b;
+        dm_buf_init(&b, 0);
+        const char *rec = wplan_wrote_json(p, &b) == DM_OK ? dm_arena_strndup(w->arena, b.data, b.len) : NULL;
+        dm_buf_cleanup(&b);
+        if (rec) {
+            w->pw.items[i].wrote = rec;
+            return;
+        }
+    }
+    atomic_fetch_add(&w->r->c.in_doubt, 1);
+}
+
 static void on_stmts_done(worker *w, task *t)
 {
     run_state *r = w->r;
@@ -568,7 +588,7 @@ static void on_stmts_done(worker *w, task *t)
         } else if (stopped) {
             page_stick(&w->pw, c->item);
             if (t->call.maybe_applied)
-                atomic_fetch_add(&r->c.in_doubt, 1);
+                left_in_doubt(w, c->item, &c->plan);
         } else {
             c->acquired = c->seg_acquired = false; /* its units go to the batch's settling */
             c->must_finish = true;
@@ -657,6 +677,21 @@ static bool finished_before(worker *w, const ddb_item *it)
     return taken;
 }
 
+/* Whether the run this one resumes left the item with a write in doubt
+ * that in fact applied: the item holds what it wrote. Then it is done,
+ * and counted changed here (that run could not count it). */
+static bool applied_before(worker *w, const ddb_item *it)
+{
+    run_state *r = w->r;
+    const char *wrote = NULL;
+    pthread_mutex_lock(&r->mu);
+    bool taken = doneset_take_with(w->seg->doubt, it, &wrote);
+    w->seg_doubts = doneset_size(w->seg->doubt) > 0;
+    bool in = taken && wrote && wplan_wrote_in_place(wrote, strlen(wrote), it);
+    pthread_mutex_unlock(&r->mu);
+    return in;
+}
+
 /* Transforms the page's next items while few writes wait to start, up to
  * twice the writes in flight: the transform overlaps the writes, and
  * memory holds a window of writes rather than a page of them. */
@@ -676,6 +711,11 @@ static void feed_items(worker *w)
         /* Passed over before --limit counts it: it is not taken. */
         if (w->seg_done_keys && finished_before(w, &pw->pg.items[pw->fed])) {
             page_set_outcome(pw, (int)pw->fed++, OUT_DONE_BEFORE);
+            continue;
+        }
+        if (w->seg_doubts && applied_before(w, &pw->pg.items[pw->fed])) {
+            atomic_fetch_add(&r->c.scanned, 1);
+            settle(w, (int)pw->fed++, OUT_CHANGED);
             continue;
         }
         if (r->o->limit > 0 && atomic_fetch_add(&r->c.limit_taken, 1) >= r->o->limit) {
@@ -854,8 +894,12 @@ static void on_failure(worker *w, task *t, const ddb_answer *ans)
     if (!item_level(t)) {
         /* A write given up after an attempt that got no answer may have
          * been carried out: its items are in doubt, said at the end. */
-        if ((t->call.maybe_applied && t->kind != T_FRESH && t->kind != T_FETCH) || t->in_doubt)
-            atomic_fetch_add(&r->c.in_doubt, (long long)(t->item >= 0) + (long long)t->n_items);
+        if ((t->call.maybe_applied && t->kind != T_FRESH && t->kind != T_FETCH) || t->in_doubt) {
+            if (t->kind == T_WRITE || t->kind == T_FETCH)
+                left_in_doubt(w, t->item, &t->plan);
+            else
+                atomic_fetch_add(&r->c.in_doubt, (long long)(t->item >= 0) + (long long)t->n_items);
+        }
         /* Given up for the deadline (or a stop): unfinished, not failed. */
         if (t->call.rc == DM_ERR_STOPPED)
             engine_request_stop(r, r->deadline_mono ? STOP_DEADLINE : STOP_INTERRUPT, NULL);
@@ -1281,6 +1325,22 @@ static lane *wait_page(worker *w)
     return l;
 }
 
+/* The page's items left with a write in doubt go into the segment's
+ * doubts, with what the write wrote (under r->mu). */
+static void keep_doubts(worker *w, seg_state *s)
+{
+    page_work *pw = &w->pw;
+    for (size_t i = pw->prefix; i < pw->fed; i++) {
+        const char *rec = pw->items[i].wrote;
+        if (!rec || page_finished(pw, i))
+            continue;
+        if (!s->doubt)
+            s->doubt = doneset_new(RUN_KEY_SCHEMA(w->r));
+        if (!s->doubt || doneset_add_item_with(s->doubt, &pw->pg.items[i], rec) != DM_OK)
+            atomic_fetch_add(&w->r->c.in_doubt, 1);
+    }
+}
+
 /* A stop in the middle of a page: the items finished past the prefix go
  * into the segment's set, to be passed over by a resume, and their counts
  * into c. Without room for the set they stay out of both, and a resume
@@ -1297,6 +1357,7 @@ static void keep_past(worker *w, page_counts *c)
     for (size_t i = pw->prefix + 1; kept && i < pw->fed; i++)
         if (page_finished(pw, i) && doneset_add_item(s->done, &pw->pg.items[i]) != DM_OK)
             kept = false;
+    keep_doubts(w, s);
     pthread_mutex_unlock(&r->mu);
     if (!kept) {
         fprintf(stderr, "ddbmig: segment %d: out of memory recording the items finished past its cursor; a resume "
@@ -1352,7 +1413,8 @@ static bool commit_page(worker *w)
     }
     if (complete && !s->last_key) {
         doneset_free(s->done);
-        s->done = NULL;
+        doneset_free(s->doubt);
+        s->done = s->doubt = NULL;
         s->status = SEG_DONE;
         s->elapsed_ms = dm_monotonic_ms() - s->started_ms;
         s->work_ms += s->elapsed_ms;
@@ -1503,6 +1565,7 @@ static void page_step(worker *w, lane *l)
     w->seg_rl = l->rl;
     pthread_mutex_lock(&r->mu);
     w->seg_done_keys = doneset_size(w->seg->done) > 0;
+    w->seg_doubts = doneset_size(w->seg->doubt) > 0;
     pthread_mutex_unlock(&r->mu);
     w->seg_owned = false;
     if (w->pw.next_key && !stopping(r)) {

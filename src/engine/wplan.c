@@ -1,5 +1,6 @@
 /* Write plans and conflict verdicts; the rules are in wplan.h. */
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -535,4 +536,83 @@ wplan_verdict wplan_on_fresh_read(const wplan_rules *r, const ddb_item *read, co
         return WPLAN_PROCEED;
     *current = now;
     return WPLAN_RERUN;
+}
+
+/* ---- writes in doubt -------------------------------------------------------- */
+
+bool wplan_doubtful(const wplan *p) { return p->kind == WPLAN_UPDATE || p->kind == WPLAN_PUT; }
+
+int wplan_wrote_json(const wplan *p, dm_buf *out)
+{
+    int rc = dm_buf_puts(out, "{\"set\":{");
+    for (size_t i = 0; !rc && i < p->diff.n_set; i++) {
+        size_t k = p->diff.set[i];
+        rc = i ? dm_buf_putc(out, ',') : DM_OK;
+        rc = rc ? rc : ddb_json_put_string(out, p->final.names[k].p, p->final.names[k].n);
+        rc = rc ? rc : dm_buf_putc(out, ':');
+        rc = rc ? rc : ddb_value_encode(&p->final.values[k], out);
+    }
+    rc = rc ? rc : dm_buf_puts(out, "},\"remove\":[");
+    for (size_t i = 0; !rc && i < p->diff.n_remove; i++) {
+        rc = i ? dm_buf_putc(out, ',') : DM_OK;
+        rc = rc ? rc : ddb_json_put_string(out, p->diff.remove[i].p, p->diff.remove[i].n);
+    }
+    return rc ? rc : dm_buf_puts(out, "]}");
+}
+
+/* The record's parts: what it set (decoded into a), what it removed. */
+typedef struct wrote {
+    ddb_item set;
+    json_t *remove; /* the array; owned by doc */
+    json_t *doc;    /* owned */
+} wrote;
+
+static int wrote_parse(const char *text, size_t len, dm_arena *a, wrote *w, dm_error *err)
+{
+    memset(w, 0, sizeof *w);
+    w->doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+    json_t *set = json_object_get(w->doc, "set");
+    w->remove = json_object_get(w->doc, "remove");
+    if (!json_is_object(set) || !json_is_array(w->remove) || json_object_size(w->doc) != 2)
+        return dm_error_set(err, DM_ERR_PARSE, "a write in doubt that is not {\"set\": {...}, \"remove\": [...]}");
+    for (size_t i = 0; i < json_array_size(w->remove); i++)
+        if (!json_is_string(json_array_get(w->remove, i)))
+            return dm_error_set(err, DM_ERR_PARSE, "a write in doubt whose remove list holds a non-string");
+    /* The item borrows its text: the text goes into the arena. */
+    char *st = json_dumps(set, JSON_COMPACT);
+    char *copy = st ? dm_arena_strndup(a, st, strlen(st)) : NULL;
+    free(st);
+    dm_error e = {0};
+    int rc = copy ? ddb_item_decode(copy, strlen(copy), a, &w->set, NULL, &e) : DM_ERR_NOMEM;
+    if (rc)
+        return dm_error_set(err, DM_ERR_PARSE, "a write in doubt whose set is not DynamoDB JSON (%s)", e.message);
+    return DM_OK;
+}
+
+int wplan_wrote_check(const char *text, size_t len, dm_error *err)
+{
+    dm_arena *a = dm_arena_new(0);
+    wrote w = {0};
+    int rc = a ? wrote_parse(text, len, a, &w, err) : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+    json_decref(w.doc);
+    dm_arena_free(a);
+    return rc;
+}
+
+bool wplan_wrote_in_place(const char *text, size_t len, const ddb_item *now)
+{
+    dm_arena *a = dm_arena_new(0);
+    wrote w = {0};
+    bool in = a && wrote_parse(text, len, a, &w, NULL) == DM_OK;
+    for (size_t i = 0; in && i < w.set.n; i++) {
+        const ddb_value *v = ddb_item_get(now, w.set.names[i].p, w.set.names[i].n);
+        in = v && ddb_value_equal(v, &w.set.values[i]);
+    }
+    for (size_t i = 0; in && i < json_array_size(w.remove); i++) {
+        json_t *n = json_array_get(w.remove, i);
+        in = !ddb_item_get(now, json_string_value(n), json_string_length(n));
+    }
+    json_decref(w.doc);
+    dm_arena_free(a);
+    return in;
 }

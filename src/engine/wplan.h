@@ -166,4 +166,19 @@ wplan_verdict wplan_on_fresh_read(const wplan_rules *r, const ddb_item *read, co
  * final with its value, none of the removed ones. */
 bool wplan_in_place(const wplan *p, const ddb_item *now);
 
+/* A write given up at a stop with no answer may have been carried out.
+ * What it wrote is kept with the checkpoint as JSON text,
+ * {"set": {attribute: value...}, "remove": [names]} (an UPDATE's or a
+ * PUT's attributes set and removed; other kinds are not in doubt: a delete
+ * or a move done leaves nothing for the resume to scan, an unguarded put
+ * is the same put again), and the resume asks wplan_wrote_in_place of the
+ * item it scans: in place means the write applied, and the item is done. */
+bool wplan_doubtful(const wplan *p);
+int wplan_wrote_json(const wplan *p, dm_buf *out);
+/* Checks text[0..len) is such a record (DM_ERR_PARSE with the reason). */
+int wplan_wrote_check(const char *text, size_t len, dm_error *err);
+/* True when `now` holds every attribute the record set, with its value,
+ * and none it removed; false for a record that does not parse. */
+bool wplan_wrote_in_place(const char *text, size_t len, const ddb_item *now);
+
 #endif

@@ -235,6 +235,7 @@ const char *http_response_header(const http_request *req, const char *name, char
 void http_request_reset(http_request *req)
 {
     req->status = 0;
+    req->resent = false;
     req->net_error = HTTP_NET_OK;
     req->net_message[0] = '\0';
     if (req->response.max == 0)

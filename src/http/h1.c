@@ -223,6 +223,7 @@ static void conn_fail(h1 *c, http_conn *k, http_net_error kind, const char *msg)
     j->conn = NULL;
     if (stale) {
         j->stale_retried = true;
+        j->req->resent = true;
         dispatch(c, j);
         return;
     }
