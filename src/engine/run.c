@@ -485,10 +485,13 @@ static void setup_deadline(run_state *r)
     int64_t now = dm_monotonic_ms();
     r->deadline_mono = now + (left - margin > 0 ? left - margin : 0);
     r->deadline_end = now + (left > 0 ? left : 0);
-    /* Sent attempts may take until the last quarter of the margin, left
-     * for the final save of the cursors. */
+    /* Sent attempts may take until the last three eighths of the margin:
+     * the rest is the final save's, which a checkpoint table under
+     * throttling needs (a save given up makes the next owner redo the
+     * segment from its cursor before); a write still unanswered then is
+     * recorded as in doubt and settled by the resume. */
     int64_t retry_until = now + (left - margin / 2 > 0 ? left - margin / 2 : 0);
-    int64_t attempts_until = now + (left - margin / 4 > 0 ? left - margin / 4 : 0);
+    int64_t attempts_until = now + (left - margin * 3 / 8 > 0 ? left - margin * 3 / 8 : 0);
     ddb_shared_set_deadline(r->shared, retry_until, attempts_until);
 }
 

@@ -357,6 +357,63 @@ def case_deadline_faults():
         C.delete(ctable)
 
 
+def file_doubts():
+    n = 0
+    for name in os.listdir(os.path.join(WORK, ".ddbmig")):
+        if name.endswith(".json"):
+            with open(os.path.join(WORK, ".ddbmig", name)) as f:
+                n += sum(len(s.get("in_doubt", [])) for s in json.load(f)["segments"])
+    return n
+
+
+def case_deadline_lost():
+    """--time-limit again and again while 40% of requests are throttled
+    and 40% of answers are lost after the write is done: a write given up
+    at the stop with no answer is in doubt. Its record goes with the
+    checkpoint (file, then checkpoint table), and the resume finds it
+    applied or not, so a script that is not idempotent still applies once
+    to every item, without --marker."""
+    items = counted_items(1500)
+    C.create(TABLE, "pk")
+    C.put_all(TABLE, items)
+    ctable = TABLE + "_cp"
+    proxy, url = start_proxy("--seed", "9", "--throttle", "0.4", "--drop-after", "0.4")
+    try:
+        base = ["run", "--table-name", TABLE, "--script", script("inc.lua", INCREMENT), "--yes", "--quiet",
+                "--total-segments", "8", "--page-size", "100", "--max-write-units", "150", "--time-limit", "3",
+                "--max-attempts", "30", "--endpoint-url", url]
+        seen = []
+        stops, _ = deadline_loop(base, lambda: seen.append(file_doubts()) or False)
+        got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+        twice = sorted(k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 1)
+        assert not twice, "file: %d items not incremented exactly once: %s" % (
+            len(twice), ["%s: +%d" % (k, int(got[k]["count"]["N"]) - int(k[1:])) for k in twice[:8]])
+        print("checkpoint file: %d stops, writes in doubt recorded: %s" % (stops, seen))
+
+        # The checkpoint table meets the same faults: milder ones, and a
+        # short lease, so that a last save given up is taken over soon.
+        proxy.terminate()
+        proxy.wait()
+        proxy, url = start_proxy("--seed", "4", "--throttle", "0.3", "--drop-after", "0.2")
+        base[base.index("--endpoint-url") + 1] = url
+        base[base.index("--time-limit") + 1] = "6"  # the checks before the first write take their share
+
+        def table_doubts():
+            seen.append(sum(len(json.loads(it["in_doubt"]["S"])) for it in C.scan(ctable) if "in_doubt" in it))
+            return False
+        seen = []
+        stops, _ = deadline_loop(base + ["--checkpoint-table", ctable, "--lease-seconds", "10"], table_doubts)
+        got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+        twice = sorted(k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 2)
+        assert not twice, "table: %d items not incremented exactly once: %s" % (
+            len(twice), ["%s: +%d" % (k, int(got[k]["count"]["N"]) - int(k[1:]) - 1) for k in twice[:8]])
+        print("checkpoint table: %d stops, writes in doubt recorded: %s" % (stops, seen))
+    finally:
+        proxy.terminate()
+        proxy.wait()
+        C.delete(ctable)
+
+
 def case_deadline_slow():
     """--time-limit again and again while a third of the answers take 1.3
     s: writes sent before the stop are waited for (to the last

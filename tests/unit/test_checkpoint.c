@@ -33,6 +33,10 @@ TEST(reads_back_a_checkpoint)
     CHECK_STR(d.segs[1].done_keys[0], "{\"pk\":{\"S\":\"k00107\"}}");
     CHECK_STR(d.segs[1].done_keys[1], "{\"pk\":{\"S\":\"k\\u0000x\"}}");
     CHECK_INT(d.segs[0].n_done, 0);
+    /* A write in doubt, with what it wrote. */
+    CHECK_INT(d.segs[1].n_doubt, 1);
+    CHECK_STR(d.segs[1].doubt_keys[0], "{\"pk\":{\"S\":\"k00111\"}}");
+    CHECK_STR(d.segs[1].doubt_wrote[0], "{\"set\":{\"n\":{\"N\":\"2\"}},\"remove\":[\"old\"]}");
     CHECK_INT(d.segs[0].conflicts, 1);
     checkpoint_doc_cleanup(&d);
     free(text);
@@ -67,6 +71,8 @@ TEST(refuses_corrupt_checkpoints)
         {"{\"pk\": {\"S\": \"k00042\"}}", "\"k00042\"", "start key"},
         {"\"table\": \"orders\",", "", "missing"},
         {"\"done\": true", "\"done\": 1", "done"},
+        {"\"in_doubt\": [", "\"in_doubt\": 3, \"x\": [", "in_doubt that is not a list"},
+        {"\"wrote\": {", "\"wrote\": 1, \"y\": {", "segment 1's in_doubt[0] is not"},
         {"\"done_keys\": [{\"pk\": {\"S\": \"k00107\"}}, ", "\"done_keys\": \"x\", \"other\": [", "done_keys"},
         {"{\"pk\": {\"S\": \"k00107\"}}", "\"k00107\"", "segment 1's done_keys[0] is not a key"},
         {"{\"pk\": {\"S\": \"k00107\"}}", "{}", "segment 1's done_keys[0] is not a key"},

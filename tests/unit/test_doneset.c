@@ -136,3 +136,31 @@ TEST(refuses_what_is_not_a_key)
     dm_buf_cleanup(&out);
     doneset_free(s);
 }
+
+TEST(keys_carry_a_payload)
+{
+    dm_arena *a = dm_arena_new(0);
+    doneset *s = doneset_new(KEY1);
+    dm_error err = {0};
+    const char *k = "{\"pk\":{\"N\":\"7\"}}";
+    CHECK_INT(doneset_add_json_with(s, k, strlen(k), "{\"set\":{},\"remove\":[\"a\"]}", &err), DM_OK);
+    CHECK_INT(doneset_add_json(s, "{\"pk\":{\"N\":\"8\"}}", 16, &err), DM_OK);
+    dm_buf out;
+    dm_buf_init(&out, 0);
+    CHECK_INT(doneset_write(s, 0, &out, NULL), DM_OK);
+    CHECK_STR(dm_buf_cstr(&out),
+              "[{\"key\":{\"pk\":{\"N\":\"7\"}},\"wrote\":{\"set\":{},\"remove\":[\"a\"]}},{\"pk\":{\"N\":\"8\"}}]");
+    ddb_item seven = item(a, "{\"pk\":{\"N\":\"7.0\"},\"x\":{\"S\":\"y\"}}");
+    const char *payload = NULL;
+    CHECK(doneset_take_with(s, &seven, &payload));
+    CHECK_STR(payload, "{\"set\":{},\"remove\":[\"a\"]}");
+    CHECK(!doneset_take_with(s, &seven, &payload));
+    CHECK(payload == NULL);
+    /* Added again: the new payload. */
+    CHECK_INT(doneset_add_item_with(s, &seven, "{\"set\":{},\"remove\":[]}"), DM_OK);
+    CHECK(doneset_take_with(s, &seven, &payload));
+    CHECK_STR(payload, "{\"set\":{},\"remove\":[]}");
+    dm_buf_cleanup(&out);
+    doneset_free(s);
+    dm_arena_free(a);
+}

@@ -694,3 +694,45 @@ TEST(absent_reads_are_guarded_absent)
     free(ce);
     json_decref(req);
 }
+
+/* A write left in doubt at a stop: its record, checked against the item
+ * the resume scans. In place (by value) means it applied. */
+TEST(a_write_in_doubt_is_recognised_in_place)
+{
+    setup();
+    wplan_rules r = rules(ENGINE_WRITE_UPDATE);
+    ddb_item read = item("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"old\":{\"S\":\"x\"},\"keep\":{\"L\":[]}}");
+    lua_result res = wrote("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"2\"},\"keep\":{\"L\":[]},\"m\":{\"M\":{\"z\":{\"BOOL\":true}}}}");
+    wplan p = decide(&r, &read, &res);
+    CHECK_INT(p.kind, WPLAN_UPDATE);
+    CHECK(wplan_doubtful(&p));
+    dm_buf b;
+    dm_buf_init(&b, 0);
+    CHECK_INT(wplan_wrote_json(&p, &b), DM_OK);
+    json_t *doc = json_loads(dm_buf_cstr(&b), 0, NULL);
+    CHECK(doc);
+    CHECK_INT(json_object_size(json_object_get(doc, "set")), 2); /* n and m: only what changed */
+    CHECK_STR(json_string_value(json_array_get(json_object_get(doc, "remove"), 0)), "old");
+    json_decref(doc);
+    dm_error err = {0};
+    CHECK_INT(wplan_wrote_check(b.data, b.len, &err), DM_OK);
+    ddb_item applied = item("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"2.0\"},\"m\":{\"M\":{\"z\":{\"BOOL\":true}}},\"other\":{\"S\":\"app\"}}");
+    ddb_item before = item("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"1\"},\"old\":{\"S\":\"x\"}}");
+    ddb_item half = item("{\"pk\":{\"S\":\"a\"},\"n\":{\"N\":\"2\"},\"m\":{\"M\":{\"z\":{\"BOOL\":true}}},\"old\":{\"S\":\"x\"}}");
+    CHECK(wplan_wrote_in_place(b.data, b.len, &applied)); /* another writer's attribute does not matter */
+    CHECK(!wplan_wrote_in_place(b.data, b.len, &before));
+    CHECK(!wplan_wrote_in_place(b.data, b.len, &half)); /* a removed attribute is back */
+    /* Records that are not records. */
+    static const char *const bad[] = {"", "[]", "{\"set\":{}}", "{\"set\":[],\"remove\":[]}",
+                                      "{\"set\":{},\"remove\":[1]}", "{\"set\":{\"a\":\"x\"},\"remove\":[]}",
+                                      "{\"set\":{},\"remove\":[],\"x\":1}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_INT(wplan_wrote_check(bad[i], strlen(bad[i]), &err), DM_ERR_PARSE);
+        CHECK(!wplan_wrote_in_place(bad[i], strlen(bad[i]), &applied));
+    }
+    /* Deletes are not in doubt: done, they leave nothing to scan again. */
+    lua_result del = {.outcome = LUA_DELETE};
+    wplan d = decide(&r, &read, &del);
+    CHECK(!wplan_doubtful(&d));
+    dm_buf_cleanup(&b);
+}
