@@ -613,6 +613,18 @@ static void final_message(ddb_client *c, ddb_call *call, retry_class cls, bool c
     call->rc = e->code;
 }
 
+/* Operations that change items: an attempt of one that got no answer, a
+ * 5xx or a damaged one may have been carried out. */
+static bool is_write(const char *op)
+{
+    static const char *const writes[] = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
+                                         "BatchExecuteStatement", "ExecuteStatement", "TransactWriteItems"};
+    for (size_t i = 0; op && i < sizeof writes / sizeof *writes; i++)
+        if (strcmp(op, writes[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Returns true when the call is finished (success or final failure). */
 static bool evaluate(ddb_client *c, ddb_call *call)
 {
@@ -630,7 +642,7 @@ static bool evaluate(ddb_client *c, ddb_call *call)
         call->err.type[0] = '\0';
     http_response_header(h, "x-amzn-requestid", call->err.request_id, sizeof call->err.request_id);
     retry_class cls = retry_classify(h->status, h->net_error, call->err.type[0] ? call->err.type : NULL, crc_bad);
-    if (h->net_error != HTTP_NET_OK || h->status >= 500 || h->resent)
+    if (is_write(call->op) && (h->net_error != HTTP_NET_OK || h->status >= 500 || h->resent || crc_bad))
         call->maybe_applied = true;
     DM_DEBUG("%s attempt %d: HTTP %ld %s%s", call->op, call->attempts, h->status, retry_class_name(cls),
              call->err.type[0] ? call->err.type : "");

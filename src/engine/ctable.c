@@ -493,6 +493,7 @@ static void load_segment(run_state *r, seg_state *s, json_t *item)
     s->version = get_n(item, "version", 1);
     doneset_free(s->done);
     doneset_free(s->doubt);
+    s->done = s->doubt = NULL;
     dm_error e = {0};
     /* Checked before the take: out of memory. */
     if (parse_set(r, item, "done_keys", false, &s->done, &e) != DM_OK ||

@@ -88,11 +88,4 @@ page_counts page_prefix_counts(const page_work *w)
     return c;
 }
 
-page_counts page_past_counts(const page_work *w)
-{
-    page_counts c = {0};
-    for (size_t i = w->prefix; i < w->fed; i++)
-        if (finished(&w->items[i]))
-            tally(&c, &w->items[i]);
-    return c;
-}
+void page_tally(const page_work *w, size_t i, page_counts *c) { tally(c, &w->items[i]); }

@@ -62,7 +62,7 @@ bool page_complete(const page_work *w);
 bool page_finished(const page_work *w, size_t i);
 /* Counts of items[0..prefix). */
 page_counts page_prefix_counts(const page_work *w);
-/* Counts of the finished items past the prefix (a stop mid-page). */
-page_counts page_past_counts(const page_work *w);
+/* Adds item i's counts to c (an item finished before counts nothing). */
+void page_tally(const page_work *w, size_t i, page_counts *c);
 
 #endif

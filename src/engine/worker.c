@@ -407,7 +407,10 @@ static void batch_plan(worker *w, int i, const ddb_item *read, const wplan *p)
     dm_buf_cleanup(&entry);
 }
 
-static void emit_extras(worker *w, int i, const lua_result *res)
+/* conflicts > 0: a rerun, whose write goes ahead of these (urgent): sent,
+ * it leaves these to finish on a stop, or its item would stay unfinished
+ * with its write done. */
+static void emit_extras(worker *w, int i, const lua_result *res, int conflicts)
 {
     run_state *r = w->r;
     if (dry(r))
@@ -433,6 +436,8 @@ static void emit_extras(worker *w, int i, const lua_result *res)
             continue;
         }
         task *t = item_task(w, T_EXTRA, "PutItem", i);
+        if (t)
+            t->must_finish = conflicts > 0;
         if (t) {
             t->extra = x;
             t->reserved = write_units(x);
@@ -592,6 +597,9 @@ static void on_stmts_done(worker *w, task *t)
         } else {
             c->acquired = c->seg_acquired = false; /* its units go to the batch's settling */
             c->must_finish = true;
+            /* An answer that could not be read may hide statements done. */
+            if (ok && !known)
+                c->in_doubt = c->call.maybe_applied = true;
             inherit_doubt(c, t);
             queue(w, c);
             continue;
@@ -656,7 +664,7 @@ static void handle_item(worker *w, int i, const ddb_item *read, int conflicts)
             item_failed(w, i, read, err.message);
         return;
     }
-    emit_extras(w, i, &res);
+    emit_extras(w, i, &res, conflicts);
     wplan p;
     if (wplan_decide(&w->rules, read, &res, w->arena, &p) != DM_OK) {
         item_failed(w, i, read, "out of memory");
@@ -943,7 +951,9 @@ static void on_batch_done(worker *w, task *t)
         dm_buf_append(&again->call.body, body.data, body.len);
         again->round = t->round + 1;
         again->reserved = (double)left.n;
-        /* The items stay held until the resend is answered. */
+        /* The items stay held until the resend is answered, and a stop
+         * lets it go: some of them are done. */
+        again->must_finish = true;
         int *items = again->items;
         size_t cap = again->cap_items;
         again->items = t->items;
@@ -1162,15 +1172,29 @@ static void delay(worker *w, task *t, int64_t delay_ms)
     w->delayed = t;
 }
 
-/* A stop drops the resends still waiting, with what is queued. */
-static void drop_delayed(worker *w)
+/* A stop drops the resends still waiting, with what is queued, except
+ * (unless all) those that must finish. */
+static void drop_delayed(worker *w, bool all)
 {
-    while (w->delayed) {
-        task *t = w->delayed;
-        w->delayed = t->next;
+    task **at = &w->delayed;
+    while (*at) {
+        task *t = *at;
+        if (t->must_finish && !all) {
+            at = &t->next;
+            continue;
+        }
+        *at = t->next;
         dm_loop_timer_stop(w->loop, &t->due);
         task_release(&w->q, t);
     }
+}
+
+static bool delayed_droppable(const worker *w)
+{
+    for (const task *t = w->delayed; t; t = t->next)
+        if (!t->must_finish)
+            return true;
+    return false;
 }
 
 /* Starts what the limiters let go, then runs the loop once: it returns
@@ -1209,7 +1233,7 @@ static void work_page(worker *w)
 {
     for (;;) {
         feed_items(w);
-        if ((abandon_queued(w->r) || segment_lost(w)) && (droppable(w) || w->feeding || w->delayed)) {
+        if ((abandon_queued(w->r) || segment_lost(w)) && (droppable(w) || w->feeding || delayed_droppable(w))) {
             /* Stop: nothing new goes out; in-flight writes finish, and so
              * do the writes that carry them on (must_finish). */
             task_queue keep = {0};
@@ -1230,7 +1254,7 @@ static void work_page(worker *w)
                 task_release(&w->q, w->stmts); /* with its updates, unfinished */
                 w->stmts = NULL;
             }
-            drop_delayed(w);
+            drop_delayed(w, false);
             w->feeding = false;
             continue;
         }
@@ -1341,36 +1365,30 @@ static void keep_doubts(worker *w, seg_state *s)
     }
 }
 
-/* A stop in the middle of a page: the items finished past the prefix go
- * into the segment's set, to be passed over by a resume, and their counts
- * into c. Without room for the set they stay out of both, and a resume
- * runs them again: out of memory, the lesser harm. */
+/* Under r->mu. A stop in the middle of a page: the items finished past
+ * the prefix go into the segment's set, to be passed over by a resume, and
+ * their counts into c; those left in doubt go into its doubts. An item
+ * that finds no room (out of memory) stays out of both, and a resume runs
+ * it again: the lesser harm. */
 static void keep_past(worker *w, page_counts *c)
 {
-    run_state *r = w->r;
     page_work *pw = &w->pw;
     seg_state *s = w->seg;
-    pthread_mutex_lock(&r->mu);
+    size_t lost = 0;
     if (!s->done)
-        s->done = doneset_new(RUN_KEY_SCHEMA(r));
-    bool kept = s->done != NULL;
-    for (size_t i = pw->prefix + 1; kept && i < pw->fed; i++)
-        if (page_finished(pw, i) && doneset_add_item(s->done, &pw->pg.items[i]) != DM_OK)
-            kept = false;
-    keep_doubts(w, s);
-    pthread_mutex_unlock(&r->mu);
-    if (!kept) {
-        fprintf(stderr, "ddbmig: segment %d: out of memory recording the items finished past its cursor; a resume "
-                        "will run them again\n", s->index);
-        return;
+        s->done = doneset_new(RUN_KEY_SCHEMA(w->r));
+    for (size_t i = pw->prefix + 1; i < pw->fed; i++) {
+        if (!page_finished(pw, i))
+            continue;
+        if (s->done && doneset_add_item(s->done, &pw->pg.items[i]) == DM_OK)
+            page_tally(pw, i, c);
+        else
+            lost++;
     }
-    page_counts p = page_past_counts(pw);
-    c->scanned += p.scanned;
-    c->changed += p.changed;
-    c->unchanged += p.unchanged;
-    c->deleted += p.deleted;
-    c->failed += p.failed;
-    c->conflicts += p.conflicts;
+    keep_doubts(w, s);
+    if (lost)
+        fprintf(stderr, "ddbmig: segment %d: out of memory recording %zu items finished past its cursor; a resume "
+                        "will run them again\n", s->index, lost);
 }
 
 /* Adds the finished prefix's counts to the segment and moves its start
@@ -1384,8 +1402,6 @@ static bool commit_page(worker *w)
     page_advance(pw);
     page_counts c = page_prefix_counts(pw);
     bool complete = page_complete(pw);
-    if (!complete)
-        keep_past(w, &c);
     char *key = NULL;
     if (complete) {
         key = pw->next_key;
@@ -1397,7 +1413,11 @@ static bool commit_page(worker *w)
             key = dm_strdup(dm_buf_cstr(&k));
         dm_buf_cleanup(&k);
     }
+    /* The keys done past the cursor, their counts and the cursor move
+     * together: a checkpoint written meanwhile sees all or none. */
     pthread_mutex_lock(&r->mu);
+    if (!complete)
+        keep_past(w, &c);
     s->scanned += c.scanned;
     s->changed += c.changed;
     s->unchanged += c.unchanged;
@@ -1600,7 +1620,7 @@ static void worker_cleanup(worker *w)
         task_release(&w->q, w->stmts);
     dm_buf_cleanup(&w->stmt_entry);
     if (w->loop) {
-        drop_delayed(w);
+        drop_delayed(w, true);
         dm_loop_timer_stop(w->loop, &w->kick);
         dm_loop_timer_stop(w->loop, &w->widen);
     }

@@ -575,6 +575,8 @@ static int wrote_parse(const char *text, size_t len, dm_arena *a, wrote *w, dm_e
     w->remove = json_object_get(w->doc, "remove");
     if (!json_is_object(set) || !json_is_array(w->remove) || json_object_size(w->doc) != 2)
         return dm_error_set(err, DM_ERR_PARSE, "a write in doubt that is not {\"set\": {...}, \"remove\": [...]}");
+    if (!json_object_size(set) && !json_array_size(w->remove))
+        return dm_error_set(err, DM_ERR_PARSE, "a write in doubt that wrote nothing");
     for (size_t i = 0; i < json_array_size(w->remove); i++)
         if (!json_is_string(json_array_get(w->remove, i)))
             return dm_error_set(err, DM_ERR_PARSE, "a write in doubt whose remove list holds a non-string");

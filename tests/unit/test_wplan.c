@@ -725,7 +725,7 @@ TEST(a_write_in_doubt_is_recognised_in_place)
     /* Records that are not records. */
     static const char *const bad[] = {"", "[]", "{\"set\":{}}", "{\"set\":[],\"remove\":[]}",
                                       "{\"set\":{},\"remove\":[1]}", "{\"set\":{\"a\":\"x\"},\"remove\":[]}",
-                                      "{\"set\":{},\"remove\":[],\"x\":1}"};
+                                      "{\"set\":{},\"remove\":[],\"x\":1}", "{\"set\":{},\"remove\":[]}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECK_INT(wplan_wrote_check(bad[i], strlen(bad[i]), &err), DM_ERR_PARSE);
         CHECK(!wplan_wrote_in_place(bad[i], strlen(bad[i]), &applied));
