@@ -126,6 +126,11 @@ DM_API void ddb_shared_set_deadline(ddb_shared *s, int64_t retry_until, int64_t 
 
 typedef struct ddb_client ddb_client;
 
+/* Caps the backoff between this client's retries (ms; 0: the policy's
+ * 20 s): for a few requests that must get through before a deadline,
+ * such as the last save of a run's cursors. */
+DM_API void ddb_client_set_backoff_cap(ddb_client *c, int ms);
+
 /* A client with a loop of its own. */
 DM_API ddb_client *ddb_client_new(ddb_shared *s);
 /* A client on the caller's loop (borrowed; it must outlive the client). */

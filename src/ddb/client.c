@@ -44,6 +44,7 @@ struct ddb_client {
     dm_loop *loop;
     bool own_loop;
     http_client *http;
+    int backoff_cap_ms;   /* 0: the policy's */
     ddb_call *waiting;    /* backing off, each on its timer (for freeing) */
     ddb_call *done_head;  /* finished without on_done, for ddb_client_wait */
     ddb_call *done_tail;
@@ -133,6 +134,8 @@ void ddb_shared_free(ddb_shared *s)
 ddb_stats *ddb_shared_stats(ddb_shared *s) { return &s->stats; }
 const char *ddb_shared_region(const ddb_shared *s) { return s->region; }
 const char *ddb_shared_endpoint(const ddb_shared *s) { return s->endpoint; }
+
+void ddb_client_set_backoff_cap(ddb_client *c, int ms) { c->backoff_cap_ms = ms; }
 
 void ddb_shared_set_deadline(ddb_shared *s, int64_t retry_until, int64_t attempts_until)
 {
@@ -675,6 +678,8 @@ static bool evaluate(ddb_client *c, ddb_call *call)
     retry_policy policy = retry_policy_default();
     policy.max_attempts = call->max_attempts > 0 ? call->max_attempts : s->max_attempts;
     policy.max_throttled = s->max_throttled;
+    if (c->backoff_cap_ms > 0 && policy.cap_ms > c->backoff_cap_ms)
+        policy.cap_ms = c->backoff_cap_ms;
     int cost = 0;
     int64_t delay_ms;
     bool again = retry_next(&policy, s->budget, cls, call->attempts, call->throttles, retry_random01(&c->rng),

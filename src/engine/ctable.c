@@ -394,7 +394,7 @@ static int parse_set(run_state *r, json_t *item, const char *attr, bool with_wro
     if (!text || !*text)
         return DM_OK;
     json_t *keys = json_loads(text, JSON_ALLOW_NUL, NULL);
-    int rc = json_is_array(keys) ? DM_OK : dm_error_set(err, DM_ERR_PARSE, "%s is not a JSON list", attr);
+    int rc = json_is_array(keys) ? DM_OK : dm_error_set(err, DM_ERR_PARSE, "not a JSON list");
     if (rc == DM_OK && json_array_size(keys) && !(*out = doneset_new(RUN_KEY_SCHEMA(r))))
         rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == DM_OK && i < json_array_size(keys); i++) {
@@ -403,7 +403,7 @@ static int parse_set(run_state *r, json_t *item, const char *attr, bool with_wro
         char *k = json_dumps(key, JSON_COMPACT | JSON_ENCODE_ANY);
         char *w = with_wrote && wrote ? json_dumps(wrote, JSON_COMPACT) : NULL;
         if (!k || (with_wrote && !w))
-            rc = dm_error_set(err, DM_ERR_PARSE, "%s[%zu] is not a key%s", attr, i, with_wrote ? " and a record" : "");
+            rc = dm_error_set(err, DM_ERR_PARSE, "entry %zu is not a key%s", i, with_wrote ? " and a record" : "");
         else if (with_wrote && wplan_wrote_check(w, strlen(w), err) != DM_OK)
             rc = DM_ERR_PARSE;
         else
@@ -415,6 +415,8 @@ static int parse_set(run_state *r, json_t *item, const char *attr, bool with_wro
     if (rc) {
         doneset_free(*out);
         *out = NULL;
+        if (rc != DM_ERR_NOMEM)
+            dm_error_prefix(err, "its %s", attr);
     }
     return rc;
 }
@@ -460,8 +462,6 @@ static int segment_ok(run_state *r, json_t *item, dm_error *err)
     d = NULL;
     rc = rc ? rc : parse_set(r, item, "in_doubt", true, &d, err);
     doneset_free(d);
-    if (rc)
-        dm_error_prefix(err, "its key sets");
     return rc;
 }
 
@@ -854,18 +854,50 @@ static int check_segment(run_state *r, ddb_client *c, int seg, json_t *item, dm_
     return rc;
 }
 
-/* The items of a few segments, one by one; of many, in one Scan. */
-#define CHECK_ONE_BY_ONE 64
+/* The items of a few segments in one BatchGetItem (up to 100 keys); of
+ * many, in one Scan. */
+#define CHECK_BY_KEY 100
+
+static int check_by_key(run_state *r, ddb_client *c, int n, dm_error *err)
+{
+    json_t *keys = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(keys, key_of(r, r->seg_list ? r->seg_list[i] : i));
+    int rc = DM_OK;
+    /* Keys DynamoDB leaves unprocessed go again, a bounded number of times. */
+    for (int round = 0; rc == DM_OK && json_array_size(keys) > 0; round++) {
+        if (round == 20) {
+            rc = dm_error_set(err, DM_ERR_SERVICE, "the checkpoint table %s left keys unread 20 times", table_name(r));
+            break;
+        }
+        json_t *req = json_pack("{s:{s:{s:O,s:b}}}", "RequestItems", table_name(r), "Keys", keys, "ConsistentRead", 1);
+        json_t *a = NULL;
+        rc = req ? ddb_request(c, "BatchGetItem", table_name(r), req, &a, err) : DM_ERR_NOMEM;
+        json_decref(req);
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(json_object_get(a, "Responses"), table_name(r)), i, item)
+        {
+            long long seg = get_n(item, "segment", -1);
+            if (rc == DM_OK && seg >= 0 && seg < r->n_segs)
+                rc = check_segment(r, c, (int)seg, item, err);
+        }
+        json_t *left = json_object_get(json_object_get(json_object_get(a, "UnprocessedKeys"), table_name(r)), "Keys");
+        json_decref(keys);
+        keys = json_is_array(left) ? json_incref(left) : json_array();
+        json_decref(a);
+        if (json_array_size(keys) > 0)
+            dm_sleep_ms(50 << (round < 5 ? round : 5));
+    }
+    json_decref(keys);
+    return rc;
+}
 
 int ctable_check(run_state *r, ddb_client *c, dm_error *err)
 {
     int n = r->seg_list ? r->n_seg_list : r->n_segs;
-    if (n <= CHECK_ONE_BY_ONE) {
-        int rc = DM_OK;
-        for (int i = 0; i < n && rc == DM_OK; i++)
-            rc = check_segment(r, c, r->seg_list ? r->seg_list[i] : i, NULL, err);
-        return rc;
-    }
+    if (n <= CHECK_BY_KEY)
+        return check_by_key(r, c, n, err);
     char prefix[128];
     snprintf(prefix, sizeof prefix, "%s#", r->migration);
     json_t *start = NULL;

@@ -485,13 +485,13 @@ static void setup_deadline(run_state *r)
     int64_t now = dm_monotonic_ms();
     r->deadline_mono = now + (left - margin > 0 ? left - margin : 0);
     r->deadline_end = now + (left > 0 ? left : 0);
-    /* Sent attempts may take until the last three eighths of the margin:
-     * the rest is the final save's, which a checkpoint table under
-     * throttling needs (a save given up makes the next owner redo the
-     * segment from its cursor before); a write still unanswered then is
-     * recorded as in doubt and settled by the resume. */
+    /* Sent attempts end with the retries, at half the margin: the other
+     * half is the final save's, which a checkpoint table under throttling
+     * needs (a save given up makes the next owner redo the segment from
+     * its cursor before). A write still unanswered then is recorded as in
+     * doubt and settled by the resume. */
     int64_t retry_until = now + (left - margin / 2 > 0 ? left - margin / 2 : 0);
-    int64_t attempts_until = now + (left - margin * 3 / 8 > 0 ? left - margin * 3 / 8 : 0);
+    int64_t attempts_until = retry_until;
     ddb_shared_set_deadline(r->shared, retry_until, attempts_until);
 }
 
@@ -662,8 +662,13 @@ static engine_status run_job(const engine_options *opts, ddb_shared *shared, ddb
     bool saved = true;
     if (!dry && r->ct) {
         dm_error cerr = {0};
-        if (r->deadline_end)
+        if (r->deadline_end) {
             ddb_shared_set_deadline(shared, r->deadline_end, r->deadline_end); /* what is left is for this save */
+            /* A few requests against the time left: short backoffs, so
+             * that throttling of the checkpoint table does not make the
+             * next owner redo what this run did. */
+            ddb_client_set_backoff_cap(ctable_client(r), 100);
+        }
         if (ctable_flush(r, ctable_client(r), true, &cerr) != DM_OK) {
             saved = false;
             fprintf(stderr, "ddbmig: could not save the last progress in the checkpoint table %s (%s): the next run "

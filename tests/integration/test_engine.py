@@ -416,10 +416,9 @@ def case_deadline_lost():
 
 def case_deadline_slow():
     """--time-limit again and again while a third of the answers take 1.3
-    s: writes sent before the stop are waited for (to the last
-    quarter of the margin, kept for the save) rather than given up at the
-    retry cutoff, so none is left in doubt and each item is incremented
-    exactly once without --marker."""
+    s, longer than a write sent just before the stop has: such a write is
+    given up unanswered, recorded as in doubt, and the resume finds it
+    applied, so each item is incremented exactly once without --marker."""
     items = counted_items(300)
     C.create(TABLE, "pk")
     C.put_all(TABLE, items)
