@@ -195,12 +195,13 @@ static json_t *function_role(const stack_options *o)
     /* TransactWriteItems is allowed by the actions of its parts;
      * BatchExecuteStatement's UPDATE statements by PartiQLUpdate. */
     json_t *st = json_pack(
-        "[{s:s,s:[s,s,s,s,s,s,s,s,s,s],s:o},{s:s,s:[s,s,s,s,s],s:o},{s:s,s:[s,s],s:o}]", "Effect", "Allow", "Action",
+        "[{s:s,s:[s,s,s,s,s,s,s,s,s,s],s:o},{s:s,s:[s,s,s,s,s,s,s],s:o},{s:s,s:[s,s],s:o}]", "Effect", "Allow", "Action",
         "dynamodb:DescribeTable", "dynamodb:DescribeContinuousBackups", "dynamodb:Scan", "dynamodb:GetItem",
         "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
         "dynamodb:ConditionCheckItem", "dynamodb:PartiQLUpdate", "Resource", tables, "Effect", "Allow", "Action",
         "dynamodb:DescribeTable",
-        "dynamodb:CreateTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "Resource",
+        "dynamodb:CreateTable", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:PutItem",
+        "dynamodb:UpdateItem", "Resource",
         getatt("CheckpointTable", "Arn"), "Effect", "Allow", "Action", "logs:CreateLogStream", "logs:PutLogEvents",
         "Resource",
         sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/" FUNCTION_NAME ":*"));

@@ -80,6 +80,9 @@ TEST(roles_name_only_what_they_need)
     CHECK(strstr(fr, "\"Resource\":\"*\"") == NULL && strstr(sr, "\"Resource\":\"*\"") == NULL);
     CHECK_CONTAINS(fr, "table/orders\"");
     CHECK_CONTAINS(fr, "CheckpointTable");
+    /* Before its first write a run reads its segments' items in one
+     * BatchGetItem (a Scan for more than 100). */
+    CHECK_CONTAINS(fr, "dynamodb:BatchGetItem");
     CHECK(strstr(fr, "dynamodb:DeleteTable") == NULL && strstr(fr, "dynamodb:UpdateTable") == NULL);
     CHECK_CONTAINS(sr, "lambda:InvokeFunction");
     CHECK_CONTAINS(sr, "/segments/*");
