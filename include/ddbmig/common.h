@@ -146,6 +146,8 @@ DM_API int dm_read_file(const char *path, dm_buf *buf, dm_error *err);
 /* Writes text to path.tmp, syncs it, renames it over path and syncs the
  * directory: a crash leaves the old file or the new one, whole. */
 DM_API int dm_write_file_atomic(const char *path, const char *text, size_t len, dm_error *err);
+/* Writes all of p[0..n) to fd, again after EINTR; -1 on failure. */
+DM_API int dm_write_all(int fd, const char *p, size_t n);
 /* The same for a file holding secrets: mode 0600, through a temporary
  * file of a unique name. */
 DM_API int dm_write_file_private(const char *path, const char *text, size_t len, dm_error *err);

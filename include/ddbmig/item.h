@@ -126,6 +126,11 @@ DM_API bool ddb_utf8_valid(const char *s, size_t n);
  * sets, maps regardless of order. */
 DM_API bool ddb_value_equal(const ddb_value *a, const ddb_value *b);
 DM_API bool ddb_item_equal(const ddb_item *a, const ddb_item *b);
+/* Appends a key value's bytes (S, N or B): its type, length and value,
+ * numbers in canonical form, so that key values DynamoDB sees as equal
+ * ("1.0" and "1") have equal bytes. DM_ERR_INVALID for another type or a
+ * number DynamoDB does not hold. */
+DM_API int ddb_key_value_bytes(const ddb_value *v, dm_buf *out);
 
 /* Size as DynamoDB counts it (attribute names + values), for the 400 KB
  * limit and capacity estimates. */

@@ -9,7 +9,7 @@
 
 #include "ddbmig/common.h"
 
-static int write_all(int fd, const char *p, size_t n)
+int dm_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -49,7 +49,7 @@ static int write_atomic(const char *path, const char *text, size_t len, bool pri
         return dm_error_set(err, DM_ERR_IO, "the path '%s' is too long", path);
     int fd = private_file ? mkstemp(tmp) : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int rc = DM_OK;
-    if (fd < 0 || write_all(fd, text, len) || fsync(fd))
+    if (fd < 0 || dm_write_all(fd, text, len) || fsync(fd))
         rc = dm_error_set(err, DM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
     if (fd >= 0)
         close(fd);

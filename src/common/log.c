@@ -66,20 +66,6 @@ void dm_redact_add(const char *secret)
     pthread_mutex_unlock(&redact_lock);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* The first secret occurring in buf[0..n), or NULL; *at gets where. */
 static const char *first_secret(const char *buf, size_t n, size_t *at, size_t *len)
 {
@@ -102,12 +88,12 @@ int dm_redact_write(int fd, const char *buf, size_t n)
     int rc = 0;
     size_t at = 0, len = 0;
     while (rc == 0 && first_secret(buf, n, &at, &len)) {
-        rc = write_all(fd, buf, at);
-        rc = rc ? rc : write_all(fd, "[redacted]", 10);
+        rc = dm_write_all(fd, buf, at);
+        rc = rc ? rc : dm_write_all(fd, "[redacted]", 10);
         buf += at + len;
         n -= at + len;
     }
-    rc = rc ? rc : write_all(fd, buf, n);
+    rc = rc ? rc : dm_write_all(fd, buf, n);
     pthread_mutex_unlock(&redact_lock);
     return rc;
 }

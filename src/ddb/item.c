@@ -67,6 +67,27 @@ static bool map_eq(const ddb_value *a, const ddb_value *b)
     return true;
 }
 
+int ddb_key_value_bytes(const ddb_value *v, dm_buf *out)
+{
+    char canon[64];
+    const char *p = v->data;
+    size_t n = v->len;
+    if (v->type == DDB_N) {
+        ddb_number num;
+        if (ddb_number_parse(v->data, v->len, &num, NULL) != DM_OK)
+            return DM_ERR_INVALID;
+        ddb_number_format(&num, canon, sizeof canon);
+        p = canon;
+        n = strlen(canon);
+    } else if (v->type != DDB_S && v->type != DDB_B) {
+        return DM_ERR_INVALID;
+    }
+    uint32_t n32 = (uint32_t)n;
+    int rc = dm_buf_putc(out, ddb_type_name(v->type)[0]);
+    rc = rc ? rc : dm_buf_append(out, &n32, sizeof n32);
+    return rc ? rc : dm_buf_append(out, p, n);
+}
+
 bool ddb_value_equal(const ddb_value *a, const ddb_value *b)
 {
     if (a->type != b->type)

@@ -807,37 +807,64 @@ static void progress_add(engine_progress *p, json_t *item, const char *migration
     p->failed += get_n(item, "failed", 0);
 }
 
-int engine_progress_read(ddb_client *c, const char *checkpoint_table, const char *migration, engine_progress *out,
-                         dm_error *err)
+/* Hands each item of a migration (ids MIGRATION#...) to fn, page by page
+ * of a consistent Scan; a non-zero return of fn stops it with that code. */
+typedef int (*item_fn)(json_t *item, void *ud, dm_error *err);
+
+static int scan_migration(ddb_client *c, const char *table, const char *migration, item_fn fn, void *ud,
+                          dm_error *err)
 {
-    memset(out, 0, sizeof *out);
     char prefix[128];
     snprintf(prefix, sizeof prefix, "%s#", migration);
     json_t *start = NULL;
-    int64_t now = dm_now_ms();
     int rc = DM_OK;
     do {
-        json_t *req = json_pack("{s:s,s:b,s:s,s:{s:s},s:{s:{s:s}}}", "TableName", checkpoint_table,
-                                "ConsistentRead", 1, "FilterExpression", "begins_with(#i, :p)",
-                                "ExpressionAttributeNames", "#i", "id", "ExpressionAttributeValues", ":p", "S",
-                                prefix);
+        json_t *req = json_pack("{s:s,s:b,s:s,s:{s:s},s:{s:{s:s}}}", "TableName", table, "ConsistentRead", 1,
+                                "FilterExpression", "begins_with(#i, :p)", "ExpressionAttributeNames", "#i", "id",
+                                "ExpressionAttributeValues", ":p", "S", prefix);
         if (req && start)
             json_object_set_new(req, "ExclusiveStartKey", start);
         else
             json_decref(start);
         start = NULL;
         json_t *a = NULL;
-        rc = req ? ddb_request(c, "Scan", checkpoint_table, req, &a, err) : DM_ERR_NOMEM;
+        rc = req ? ddb_request(c, "Scan", table, req, &a, err) : DM_ERR_NOMEM;
         json_decref(req);
         size_t i;
         json_t *item;
-        json_array_foreach(json_object_get(a, "Items"), i, item) progress_add(out, item, migration, now);
+        json_array_foreach(json_object_get(a, "Items"), i, item)
+        {
+            if (rc == DM_OK)
+                rc = fn(item, ud, err);
+        }
         json_t *last = json_object_get(a, "LastEvaluatedKey");
         if (rc == DM_OK && last)
             start = json_incref(last);
         json_decref(a);
     } while (rc == DM_OK && start);
     return rc;
+}
+
+typedef struct progress_scan {
+    engine_progress *out;
+    const char *migration;
+    int64_t now;
+} progress_scan;
+
+static int progress_item(json_t *item, void *ud, dm_error *err)
+{
+    (void)err;
+    progress_scan *p = ud;
+    progress_add(p->out, item, p->migration, p->now);
+    return DM_OK;
+}
+
+int engine_progress_read(ddb_client *c, const char *checkpoint_table, const char *migration, engine_progress *out,
+                         dm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    progress_scan p = {out, migration, dm_now_ms()};
+    return scan_migration(c, checkpoint_table, migration, progress_item, &p, err);
 }
 
 /* ---- checked before the first write ---- */
@@ -893,40 +920,26 @@ static int check_by_key(run_state *r, ddb_client *c, int n, dm_error *err)
     return rc;
 }
 
+typedef struct check_scan {
+    run_state *r;
+    ddb_client *c;
+} check_scan;
+
+static int check_item(json_t *item, void *ud, dm_error *err)
+{
+    check_scan *k = ud;
+    long long seg = get_n(item, "segment", -1);
+    const char *kind = get_s(item, "kind");
+    if (kind && strcmp(kind, "meta") == 0)
+        return DM_OK;
+    return seg >= 0 && seg < k->r->n_segs ? check_segment(k->r, k->c, (int)seg, item, err) : DM_OK;
+}
+
 int ctable_check(run_state *r, ddb_client *c, dm_error *err)
 {
     int n = r->seg_list ? r->n_seg_list : r->n_segs;
     if (n <= CHECK_BY_KEY)
         return check_by_key(r, c, n, err);
-    char prefix[128];
-    snprintf(prefix, sizeof prefix, "%s#", r->migration);
-    json_t *start = NULL;
-    int rc = DM_OK;
-    do {
-        json_t *req = json_pack("{s:s,s:b,s:s,s:{s:s},s:{s:{s:s}}}", "TableName", table_name(r), "ConsistentRead", 1,
-                                "FilterExpression", "begins_with(#i, :p)", "ExpressionAttributeNames", "#i", "id",
-                                "ExpressionAttributeValues", ":p", "S", prefix);
-        if (req && start)
-            json_object_set_new(req, "ExclusiveStartKey", start);
-        else
-            json_decref(start);
-        start = NULL;
-        json_t *a = NULL;
-        rc = req ? ddb_request(c, "Scan", table_name(r), req, &a, err) : DM_ERR_NOMEM;
-        json_decref(req);
-        size_t i;
-        json_t *item;
-        json_array_foreach(json_object_get(a, "Items"), i, item)
-        {
-            long long seg = get_n(item, "segment", -1);
-            const char *id = get_s(item, "id"), *kind = get_s(item, "kind");
-            if (rc == DM_OK && id && !(kind && strcmp(kind, "meta") == 0) && seg >= 0 && seg < r->n_segs)
-                rc = check_segment(r, c, (int)seg, item, err);
-        }
-        json_t *last = json_object_get(a, "LastEvaluatedKey");
-        if (rc == DM_OK && last)
-            start = json_incref(last);
-        json_decref(a);
-    } while (rc == DM_OK && start);
-    return rc;
+    check_scan k = {r, c};
+    return scan_migration(c, table_name(r), r->migration, check_item, &k, err);
 }

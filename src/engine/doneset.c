@@ -1,7 +1,7 @@
 /* A set of item keys; see doneset.h. Entries keep insertion order (for
- * the checkpoint) and are found by a hash of the key's canonical bytes:
- * per key attribute its type, length and value, numbers in canonical form,
- * so that equal keys have equal bytes whatever their spelling. */
+ * the checkpoint) and are found by a hash of the key's canonical bytes
+ * (ddb_key_value_bytes of each key attribute), equal for equal keys
+ * whatever their spelling. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,28 +64,6 @@ static uint64_t hash_bytes(const char *p, size_t n)
     return h;
 }
 
-/* Appends v's canonical bytes; DM_ERR_INVALID for a value no key holds. */
-static int canon_value(const ddb_value *v, dm_buf *out)
-{
-    char num[64];
-    const char *p = v->data;
-    size_t n = v->len;
-    if (v->type == DDB_N) {
-        ddb_number x;
-        if (ddb_number_parse(v->data, v->len, &x, NULL) != DM_OK)
-            return DM_ERR_INVALID;
-        ddb_number_format(&x, num, sizeof num);
-        p = num;
-        n = strlen(num);
-    } else if (v->type != DDB_S && v->type != DDB_B) {
-        return DM_ERR_INVALID;
-    }
-    uint32_t len = (uint32_t)n;
-    int rc = dm_buf_putc(out, *ddb_type_name(v->type));
-    rc = rc ? rc : dm_buf_append(out, (const char *)&len, sizeof len);
-    return rc ? rc : dm_buf_append(out, p, n);
-}
-
 /* The item's key: canonical bytes, and as DynamoDB JSON when json. */
 static int key_of(const doneset *s, const ddb_item *it, dm_buf *canon, dm_buf *json)
 {
@@ -95,7 +73,7 @@ static int key_of(const doneset *s, const ddb_item *it, dm_buf *canon, dm_buf *j
         const ddb_value *v = ddb_item_get(it, keys[k], strlen(keys[k]));
         if (!v)
             return DM_ERR_INVALID;
-        rc = canon_value(v, canon);
+        rc = ddb_key_value_bytes(v, canon);
         if (!rc && json) {
             rc = k ? dm_buf_putc(json, ',') : DM_OK;
             rc = rc ? rc : ddb_json_put_string(json, keys[k], strlen(keys[k]));

@@ -334,21 +334,7 @@ static int key_bytes(const ddb_item *it, const ddb_key_schema *ks, dm_buf *out)
         const ddb_value *v = ddb_item_get(it, defs[k]->name, strlen(defs[k]->name));
         if (!v)
             return DM_ERR_INVALID;
-        const char *p = v->data;
-        size_t n = v->len;
-        char canon[64];
-        if (v->type == DDB_N) {
-            ddb_number num;
-            if (ddb_number_parse(v->data, v->len, &num, NULL) != DM_OK)
-                return DM_ERR_INVALID;
-            ddb_number_format(&num, canon, sizeof canon);
-            p = canon;
-            n = strlen(canon);
-        }
-        uint32_t n32 = (uint32_t)n;
-        rc = dm_buf_putc(out, ddb_type_name(v->type)[0]);
-        rc = rc ? rc : dm_buf_append(out, &n32, sizeof n32);
-        rc = rc ? rc : dm_buf_append(out, p, n);
+        rc = ddb_key_value_bytes(v, out);
     }
     return rc;
 }
