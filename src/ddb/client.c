@@ -645,7 +645,7 @@ static bool evaluate(ddb_client *c, ddb_call *call)
         call->err.type[0] = '\0';
     http_response_header(h, "x-amzn-requestid", call->err.request_id, sizeof call->err.request_id);
     retry_class cls = retry_classify(h->status, h->net_error, call->err.type[0] ? call->err.type : NULL, crc_bad);
-    if (is_write(call->op) && (h->net_error != HTTP_NET_OK || h->status >= 500 || h->resent || crc_bad))
+    if ((h->net_error != HTTP_NET_OK || h->status >= 500 || h->resent || crc_bad) && is_write(call->op))
         call->maybe_applied = true;
     DM_DEBUG("%s attempt %d: HTTP %ld %s%s", call->op, call->attempts, h->status, retry_class_name(cls),
              call->err.type[0] ? call->err.type : "");

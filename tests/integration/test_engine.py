@@ -289,6 +289,14 @@ def case_interrupt_faults():
     print("%d interrupts; every item incremented exactly once" % stops)
 
 
+def check_incremented(by, label):
+    """Every item of TABLE holds its original count plus `by`."""
+    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
+    wrong = sorted(k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + by)
+    assert not wrong, "%s: %d items not incremented exactly once, e.g. %s" % (
+        label, len(wrong), ["%s: +%d" % (k, int(got[k]["count"]["N"]) - int(k[1:])) for k in wrong[:8]])
+
+
 def deadline_loop(args, checkpoint_has_keys):
     """Runs args with --time-limit until a run completes; returns how many
     stopped at the deadline and how many of those left keys done past a
@@ -334,20 +342,14 @@ def case_deadline_faults():
                 "--total-segments", "8", "--page-size", "100", "--max-write-units", "150", "--time-limit", "4",
                 "--endpoint-url", url]
         stops, with_keys = deadline_loop(base, file_has_keys)
-        got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
-        twice = sorted(k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 1)
-        assert not twice, "file: %d items not incremented exactly once, e.g. %s" % (
-            len(twice), ["%s: +%d" % (k, int(got[k]["count"]["N"]) - int(k[1:])) for k in twice[:8]])
+        check_incremented(1, "file")
         print("checkpoint file: %d stops at the deadline, %d with keys done past a cursor" % (stops, with_keys))
         assert stops >= 2, "the run ended before its time limit: the test proves nothing"
 
         def table_has_keys():
             return any("done_keys" in it for it in C.scan(ctable))
         stops2, with_keys2 = deadline_loop(base + ["--checkpoint-table", ctable], table_has_keys)
-        got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
-        twice = sorted(k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 2)
-        assert not twice, "table: %d items not incremented exactly once, e.g. %s" % (
-            len(twice), ["%s: +%d" % (k, int(got[k]["count"]["N"]) - int(k[1:]) - 1) for k in twice[:8]])
+        check_incremented(2, "table")
         print("checkpoint table: %d stops at the deadline, %d with keys done past a cursor" % (stops2, with_keys2))
         assert stops2 >= 2, "the run ended before its time limit: the test proves nothing"
         assert with_keys + with_keys2 > 0, "no stop left items finished past a cursor: the test proves nothing"
@@ -384,10 +386,7 @@ def case_deadline_lost():
                 "--max-attempts", "30", "--endpoint-url", url]
         seen = []
         stops, _ = deadline_loop(base, lambda: seen.append(file_doubts()) or False)
-        got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
-        twice = sorted(k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 1)
-        assert not twice, "file: %d items not incremented exactly once: %s" % (
-            len(twice), ["%s: +%d" % (k, int(got[k]["count"]["N"]) - int(k[1:])) for k in twice[:8]])
+        check_incremented(1, "file")
         print("checkpoint file: %d stops, writes in doubt recorded: %s" % (stops, seen))
 
         # The checkpoint table meets the same faults: milder ones, and a
@@ -403,10 +402,7 @@ def case_deadline_lost():
             return False
         seen = []
         stops, _ = deadline_loop(base + ["--checkpoint-table", ctable, "--lease-seconds", "10"], table_doubts)
-        got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
-        twice = sorted(k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 2)
-        assert not twice, "table: %d items not incremented exactly once: %s" % (
-            len(twice), ["%s: +%d" % (k, int(got[k]["count"]["N"]) - int(k[1:]) - 1) for k in twice[:8]])
+        check_incremented(2, "table")
         print("checkpoint table: %d stops, writes in doubt recorded: %s" % (stops, seen))
     finally:
         proxy.terminate()
@@ -432,9 +428,7 @@ def case_deadline_slow():
         proxy.terminate()
         proxy.wait()
     assert stops >= 2, "the run ended before its time limit: the test proves nothing"
-    got = {it["pk"]["S"]: it for it in C.scan(TABLE)}
-    twice = sorted(k for k, it in got.items() if int(it["count"]["N"]) != int(k[1:]) + 1)
-    assert not twice, "%d items not incremented exactly once: %s" % (len(twice), twice[:8])
+    check_incremented(1, "slow answers")
     print("%d stops at the deadline; every item incremented exactly once" % stops)
 
 
